@@ -1,0 +1,269 @@
+"""Typed results of facial analysis: numpy in, frozen dataclasses out, no DICOM.
+
+This module is the contract between the analysis stages, the DICOM writers (``dicom/``)
+and the node (``node/``). Coordinates follow :mod:`analysis.landmark_names`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+ImageArray = npt.NDArray[np.uint8]
+
+
+class AnalysisError(Exception):
+    """Root of the analysis errors.
+
+    AnalysisError
+    ├── InvalidInputError      the photo itself is unusable (shape, dtype, empty)
+    └── BackendUnavailableError a landmark backend's package or weights are missing
+    """
+
+
+class InvalidInputError(AnalysisError, ValueError):
+    """The input photo cannot be analysed; the message says what was expected."""
+
+
+class BackendUnavailableError(AnalysisError, RuntimeError):
+    """A backend cannot run here (missing extra, missing or corrupt provisioned weights)."""
+
+
+class View(str, Enum):
+    """Photographic view of the face, from the subject's point of view."""
+
+    FRONTAL = "frontal"
+    OBLIQUE_LEFT = "oblique_left"
+    OBLIQUE_RIGHT = "oblique_right"
+    PROFILE_LEFT = "profile_left"
+    PROFILE_RIGHT = "profile_right"
+    UNKNOWN = "unknown"
+
+
+class ScaleSource(str, Enum):
+    """Where a photo's millimetre-per-pixel factor came from, best first."""
+
+    PIXEL_SPACING = "dicom_pixel_spacing"
+    IMAGER_PIXEL_SPACING = "dicom_imager_pixel_spacing"
+    IRIS_DIAMETER = "iris_diameter"
+    ASSUMED_IPD = "assumed_interpupillary_distance"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model produced a result; goes into the SR's algorithm identification."""
+
+    id: str
+    name: str
+    version: str
+    licence: str
+    commercial_use: bool = True
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One photo ready for analysis.
+
+    ``pixels`` is H×W×3 RGB uint8. ``pixel_spacing_mm`` is (row, column) spacing when the
+    DICOM header gave one; ``view_hint`` comes from the View Code Sequence when present.
+    """
+
+    pixels: ImageArray
+    pixel_spacing_mm: tuple[float, float] | None = None
+    pixel_spacing_source: ScaleSource | None = None
+    view_hint: View | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        px = self.pixels
+        if not isinstance(px, np.ndarray) or px.ndim != 3 or px.shape[2] != 3:
+            shape = getattr(px, "shape", None)
+            raise InvalidInputError(f"photo pixels must be H×W×3, got shape {shape}")
+        if px.dtype != np.uint8:
+            raise InvalidInputError(f"photo pixels must be uint8, got {px.dtype}")
+        if px.shape[0] < 16 or px.shape[1] < 16:
+            raise InvalidInputError(f"photo is too small to analyse: {px.shape[1]}×{px.shape[0]}")
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detected face: box corners in pixels and the detector's score (0..1)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float
+
+    @property
+    def size(self) -> float:
+        """Geometric mean of box width and height, in pixels."""
+        return float(np.sqrt(max(self.x1 - self.x0, 0.0) * max(self.y1 - self.y0, 0.0)))
+
+
+@dataclass(frozen=True)
+class LandmarkSet:
+    """A backend's raw output for one face, in the backend's own point scheme.
+
+    ``scheme`` names the point order ("ibug68", "mediapipe478", "insightface106").
+    ``points`` is N×2 (x, y) pixels; ``confidence`` N values in 0..1.
+    """
+
+    scheme: str
+    points: FloatArray
+    confidence: FloatArray
+    overall_confidence: float
+    model: ModelIdentity
+    box: FaceBox | None = None
+
+
+@dataclass(frozen=True)
+class SemanticLandmarks:
+    """Named points (see :mod:`analysis.landmark_names`) with per-point confidence."""
+
+    points: dict[str, tuple[float, float]]
+    confidence: dict[str, float]
+    sources: tuple[ModelIdentity, ...]
+
+    def has(self, *names: str) -> bool:
+        from analysis.landmark_names import resolve
+
+        return all(resolve(n) in self.points for n in names)
+
+    def xy(self, name: str) -> FloatArray:
+        """The point as a float array; KeyError names the missing landmark."""
+        from analysis.landmark_names import resolve
+
+        key = resolve(name)
+        if key not in self.points:
+            raise KeyError(f"landmark {name!r} ({key}) not available")
+        return np.asarray(self.points[key], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Millimetres per pixel with its source and relative (1-sigma) uncertainty."""
+
+    mm_per_px: float | None
+    source: ScaleSource
+    relative_uncertainty: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    """Head rotation in degrees: yaw (+ = subject turns to their left), pitch, roll."""
+
+    yaw: float
+    pitch: float
+    roll: float
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Photo and face quality, with the reasons a result may not be trusted."""
+
+    face_count: int
+    main_face_index: int
+    detection_confidence: float
+    face_size_px: float
+    blur: float
+    pose: HeadPose | None
+    mouth_open: bool
+    smile: bool
+    occlusion_hints: tuple[str, ...]
+    view: View
+    view_source: str  # "dicom" or "pose"
+    flags: tuple[str, ...] = ()
+
+    @property
+    def reliable(self) -> bool:
+        return not self.flags
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One value of the measurement catalogue.
+
+    ``unit`` is UCUM ("mm", "deg", "{ratio}", "%", "[px]"); ``uncertainty`` is 1-sigma in
+    the same unit. ``flags`` are reliability reasons; an unreliable value is reported as
+    such, never hidden.
+    """
+
+    id: str
+    name: str
+    value: float
+    unit: str
+    uncertainty: float
+    landmarks: tuple[str, ...]
+    scale_source: ScaleSource | None = None
+    flags: tuple[str, ...] = ()
+
+    @property
+    def reliable(self) -> bool:
+        return not self.flags
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a finding was raised: a measurement against a norm."""
+
+    measurement_id: str
+    value: float
+    unit: str
+    norm_mean: float | None = None
+    norm_sd: float | None = None
+    z_score: float | None = None
+    norm_citation: str = ""
+    population: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An AI finding (not a diagnosis) with its evidence and confidence (0..1)."""
+
+    id: str
+    title: str
+    text: str
+    severity: str  # "info" | "mild" | "moderate" | "marked"
+    confidence: float
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class PhotoAnalysis:
+    """Everything the 2D analysis says about one photo."""
+
+    face_found: bool
+    message: str
+    landmarks: LandmarkSet | None = None
+    semantic: SemanticLandmarks | None = None
+    quality: Quality | None = None
+    scale: Scale | None = None
+    measurements: tuple[Measurement, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    models: tuple[ModelIdentity, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def reliable(self) -> bool:
+        return self.face_found and self.quality is not None and self.quality.reliable
+
+    def measurement(self, measurement_id: str) -> Measurement:
+        for m in self.measurements:
+            if m.id == measurement_id:
+                return m
+        raise KeyError(f"measurement {measurement_id!r} not in this analysis")
