@@ -1,0 +1,187 @@
+"""The node's one typed settings object: TOML file + ``FACENODE_*`` environment variables.
+
+Precedence (highest first): environment, TOML file, embedded defaults. Validation happens
+once at start; :class:`SettingsError` carries every problem in one readable message so an
+IT admin fixes the file in one go.
+
+Environment variables are the upper-cased keys with the prefix, e.g. ``FACENODE_PORT=11112``,
+``FACENODE_ACCEPTED_CALLING_AE_TITLES=PACS,MODALITY`` (comma list) and
+``FACENODE_DESTINATIONS=PACS=ORTHANC@10.0.0.5:4242;ARCHIVE=ARCH@10.0.0.6:104``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "FACENODE_"
+CONFIG_ENV = "FACENODE_CONFIG"
+_AE_RE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # DICOM AE: 16 chars, no backslash
+
+
+class SettingsError(ValueError):
+    """The configuration is invalid; the message lists every problem found."""
+
+
+def _check_ae(value: str) -> str:
+    v = value.strip()
+    if not v or not _AE_RE.match(v):
+        raise ValueError(f"AE title must be 1-16 printable characters without '\\', got {value!r}")
+    return v
+
+
+class Destination(BaseModel):
+    """A DICOM peer that receives results (C-STORE SCP)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    ae_title: str
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+
+    _ae = field_validator("ae_title")(_check_ae)
+
+
+class Settings(BaseModel):
+    """Every key of the node's configuration, with its embedded default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ae_title: str = "FACENODE"
+    port: int = Field(default=11112, ge=1, le=65535)
+    bind_address: str = "0.0.0.0"  # noqa: S104 - a DICOM node listens for the PACS
+    storage_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file facenode.db in storage_dir
+    accepted_calling_ae_titles: tuple[str, ...] = ()  # empty: accept any calling AE
+    destinations: tuple[Destination, ...] = ()
+    stable_age_s: float = Field(default=10.0, gt=0, le=86400)
+    workers: int = Field(default=2, ge=1, le=64)
+    network_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    min_free_disk_mb: int = Field(default=1024, ge=0)
+    outbox_retry_initial_s: float = Field(default=5.0, gt=0)
+    outbox_retry_max_s: float = Field(default=600.0, gt=0)
+    outbox_max_attempts: int = Field(default=100, ge=1)
+    analysis_backend: str = "mediapipe"
+    model_dir: Path | None = None  # empty: <storage_dir>/models
+    assumed_ipd_mm: float = Field(default=63.0, gt=40, lt=90)
+    log_level: str = "INFO"
+    log_patient_identifiers: bool = False
+
+    _ae = field_validator("ae_title")(_check_ae)
+
+    @field_validator("accepted_calling_ae_titles")
+    @classmethod
+    def _check_calling(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_ae(a) for a in v)
+
+    @field_validator("destinations")
+    @classmethod
+    def _unique_names(cls, v: tuple[Destination, ...]) -> tuple[Destination, ...]:
+        names = [d.name for d in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"destination names must be unique, repeated: {', '.join(dupes)}")
+        return v
+
+    @field_validator("analysis_backend")
+    @classmethod
+    def _check_backend(cls, v: str) -> str:
+        allowed = ("mediapipe", "dlib", "fan2d", "fan3d", "insightface", "ensemble")
+        if v not in allowed:
+            raise ValueError(f"analysis_backend must be one of {', '.join(allowed)}, got {v!r}")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, v: str) -> str:
+        if v.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {v!r}")
+        return v.upper()
+
+    @property
+    def db_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside the storage folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.storage_dir / 'facenode.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_dir if self.model_dir is not None else self.storage_dir / "models"
+
+    def destination(self, name: str) -> Destination:
+        for d in self.destinations:
+            if d.name == name:
+                return d
+        known = ", ".join(d.name for d in self.destinations) or "none configured"
+        raise SettingsError(f"unknown destination {name!r} (known: {known})")
+
+
+def _parse_destinations(text: str) -> list[dict[str, Any]]:
+    """``NAME=AE@host:port;NAME2=AE2@host2:port2`` into destination dicts."""
+    out: list[dict[str, Any]] = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        m = re.match(r"^([^=]+)=([^@]+)@(.+):(\d+)$", part)
+        if not m:
+            raise SettingsError(
+                f"FACENODE_DESTINATIONS entry {part!r} must look like NAME=AE_TITLE@host:port"
+            )
+        out.append({"name": m[1], "ae_title": m[2], "host": m[3], "port": int(m[4])})
+    return out
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    fields = Settings.model_fields
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in fields:
+            raise SettingsError(f"unknown environment variable {key} (no setting {name!r})")
+        if name == "destinations":
+            values[name] = _parse_destinations(raw)
+        elif name == "accepted_calling_ae_titles":
+            values[name] = [a.strip() for a in raw.split(",") if a.strip()]
+        else:
+            values[name] = raw
+    return values
+
+
+def load_settings(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read the TOML file (``path`` or ``$FACENODE_CONFIG``), overlay the environment and
+    explicit overrides, and validate. Raises :class:`SettingsError` with every problem."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    if path is None and env.get(CONFIG_ENV):
+        path = Path(env[CONFIG_ENV])
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise SettingsError(f"configuration file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"configuration file {path} is not valid TOML: {exc}") from None
+    data.update(_from_env(env))
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            problems.append(f"  - {where}: {err['msg']}")
+        source = f" in {path}" if path else ""
+        raise SettingsError("invalid configuration" + source + ":\n" + "\n".join(problems)) from None

@@ -1,0 +1,97 @@
+"""Wrap a plain RGB image as a VL Photographic Image (XC), so ad-hoc photos (``facenode
+analyze photo.jpg``) go through exactly the same DICOM path as photos from the PACS."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
+
+from analysis.types import ImageArray, View
+
+VL_PHOTOGRAPHIC = "1.2.840.10008.5.1.4.1.1.77.1.4"
+
+_VIEW_CODES = {
+    View.FRONTAL: ("399033003", "frontal"),
+    View.PROFILE_RIGHT: ("399198007", "right lateral"),
+    View.PROFILE_LEFT: ("399173006", "left lateral"),
+}
+
+
+def _code(value: str, scheme: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = scheme
+    item.CodeMeaning = meaning
+    return item
+
+
+def wrap_rgb_image(
+    pixels: ImageArray,
+    *,
+    patient_name: str = "Anonymous^Adhoc",
+    patient_id: str = "ADHOC",
+    patient_sex: str = "",
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    sop_uid: str | None = None,
+    view: View | None = None,
+    pixel_spacing_mm: float | None = None,
+    instance_number: int = 1,
+    series_description: str = "Facial photographs",
+) -> Dataset:
+    """A complete VL Photographic Image dataset (explicit VR little endian) around pixels."""
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+        raise ValueError(f"expected H×W×3 uint8 RGB, got {pixels.shape} {pixels.dtype}")
+    now = dt.datetime.now()
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = VL_PHOTOGRAPHIC
+    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid or generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    ds.SOPClassUID = VL_PHOTOGRAPHIC
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.StudyDate = ds.SeriesDate = ds.ContentDate = now.strftime("%Y%m%d")
+    ds.StudyTime = ds.SeriesTime = ds.ContentTime = now.strftime("%H%M%S")
+    ds.AcquisitionDateTime = now.strftime("%Y%m%d%H%M%S")
+    ds.AccessionNumber = ""
+    ds.Modality = "XC"
+    ds.Manufacturer = ""
+    ds.ReferringPhysicianName = ""
+    ds.StudyDescription = "Facial photography"
+    ds.SeriesDescription = series_description
+    ds.PatientName = patient_name
+    ds.PatientID = patient_id
+    ds.PatientBirthDate = ""
+    ds.PatientSex = patient_sex
+    ds.StudyInstanceUID = study_uid or generate_uid()
+    ds.SeriesInstanceUID = series_uid or generate_uid()
+    ds.StudyID = "1"
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = instance_number
+    ds.PatientOrientation = ""
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.LossyImageCompression = "00"
+    ds.BurnedInAnnotation = "NO"
+    ds.AcquisitionContextSequence = Sequence()
+    ds.AnatomicRegionSequence = Sequence([_code("774007", "SCT", "Head and Neck")])
+    if view in _VIEW_CODES:
+        value, meaning = _VIEW_CODES[view]
+        ds.ViewCodeSequence = Sequence([_code(value, "SCT", meaning)])
+    if pixel_spacing_mm:
+        ds.PixelSpacing = [pixel_spacing_mm, pixel_spacing_mm]
+    ds.SamplesPerPixel = 3
+    ds.PhotometricInterpretation = "RGB"
+    ds.PlanarConfiguration = 0
+    ds.Rows, ds.Columns = int(pixels.shape[0]), int(pixels.shape[1])
+    ds.BitsAllocated = 8
+    ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.PixelRepresentation = 0
+    ds.PixelData = np.ascontiguousarray(pixels).tobytes()
+    return ds

@@ -1,0 +1,71 @@
+"""``facenode analyze``: DICOM or plain image files in, result objects plus a JSON summary
+out — the node's own pipeline without the network, for ad-hoc use and debugging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from analysis.serialize import analysis_summary
+from config.settings import Settings
+from dicom.wrap import wrap_rgb_image
+from node.pipeline import Analyzers, analyse_dataset, node_context, write_dataset
+
+log = logging.getLogger(__name__)
+
+
+def load_source(path: Path) -> Dataset:
+    """A DICOM file as is, or an image file (JPEG, PNG, TIFF, …) wrapped as VL Photographic."""
+    try:
+        return dcmread(path)
+    except InvalidDicomError:
+        pass
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: neither a DICOM file nor an image OpenCV can read")
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return wrap_rgb_image(rgb, series_description=f"ad hoc: {path.name}")
+
+
+def analyze_paths(paths: list[Path], output: Path, settings: Settings) -> int:
+    """Analyse each file; write ``<output>/<n>_<kind>.dcm`` files and ``summary.json``.
+    Returns the exit code: 0 when every file was analysed (with or without a face)."""
+    output.mkdir(parents=True, exist_ok=True)
+    analyzers = Analyzers(settings)
+    summary: list[dict[str, Any]] = []
+    failures = 0
+    for index, path in enumerate(paths, start=1):
+        entry: dict[str, Any] = {"input": str(path)}
+        try:
+            ds = load_source(path)
+            outcome = analyse_dataset(ds, analyzers.get(), node_context(settings, ds), settings)
+        except (OSError, ValueError) as exc:
+            outcome = None
+            entry["error"] = str(exc)
+        if outcome is not None and outcome.error:
+            entry["error"] = outcome.error
+        if "error" in entry or outcome is None or outcome.analysis is None:
+            failures += 1
+            print(f"{path}: ERROR {entry.get('error')}", file=sys.stderr)
+            summary.append(entry)
+            continue
+        files = []
+        for k, out in enumerate(outcome.outputs, start=1):
+            name = f"{index:03d}_{k:02d}_{str(out.Modality).lower()}.dcm"
+            write_dataset(out, output / name)
+            files.append(name)
+        entry["outputs"] = files
+        entry.update(analysis_summary(outcome.analysis))
+        summary.append(entry)
+        print(f"{path}: {outcome.analysis.message}; {len(files)} object(s) written")
+    (output / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"summary: {output / 'summary.json'}")
+    return 1 if failures else 0

@@ -1,0 +1,136 @@
+"""``facenode`` command line: serve, status, echo, analyze, models, outbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from config.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("facenode")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from node.service import Node
+
+    node = Node(settings)
+    node.start()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        node.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print(
+        f"facenode {settings.ae_title} listening on {settings.bind_address}:{settings.port}; "
+        f"storage {settings.storage_dir.resolve()}; database {settings.db_url}",
+        flush=True,
+    )
+    node.wait()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from node.db import open_database
+    from node.status import collect, render
+
+    data = collect(open_database(settings.db_url))
+    print(json.dumps(data, indent=2) if args.json else render(data))
+    return 0
+
+
+def cmd_echo(args: argparse.Namespace, settings: Settings) -> int:
+    from node.sender import DicomSender, SendError
+
+    try:
+        dest = settings.destination(args.destination)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        status = DicomSender(settings.ae_title, settings.network_timeout_s).echo(dest)
+    except SendError as exc:
+        print(f"C-ECHO {dest.name}: FAILED: {exc}", file=sys.stderr)
+        return 1
+    ok = status == 0
+    print(f"C-ECHO {dest.name} ({dest.ae_title}@{dest.host}:{dest.port}): "
+          f"{'Success' if ok else f'status 0x{status:04X}'}")
+    return 0 if ok else 1
+
+
+def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    from node.adhoc import analyze_paths
+
+    return analyze_paths([Path(p) for p in args.paths], Path(args.output), settings)
+
+
+def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from node.db import open_database
+    from node.outbox import requeue_dead
+
+    n = requeue_dead(open_database(settings.db_url))
+    print(f"{n} dead-lettered result(s) queued again")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="facenode", description=__doc__)
+    p.add_argument("--config", type=Path, help="TOML settings file (default: $FACENODE_CONFIG)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the DICOM node")
+    s.set_defaults(handler=cmd_serve)
+    s = sub.add_parser("status", help="received series, jobs and outbox state")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=cmd_status)
+    s = sub.add_parser("echo", help="C-ECHO a configured destination")
+    s.add_argument("destination")
+    s.set_defaults(handler=cmd_echo)
+    s = sub.add_parser("analyze", help="analyse DICOM or image files into a folder")
+    s.add_argument("paths", nargs="+")
+    s.add_argument("-o", "--output", default="results", help="output folder (default: results)")
+    s.set_defaults(handler=cmd_analyze)
+    s = sub.add_parser("outbox", help="outbox maintenance")
+    osub = s.add_subparsers(dest="outbox_command", required=True)
+    r = osub.add_parser("retry", help="queue dead-lettered results again")
+    r.set_defaults(handler=cmd_outbox_retry)
+    try:
+        from node.cli_models import register
+    except ImportError:  # pragma: no cover - models commands not installed
+        pass
+    else:
+        register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"facenode: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings.log_level)
+    args.model_dir = settings.models_dir
+    if getattr(args, "func", None) is not None:  # models commands take only args
+        return int(args.func(args))
+    return int(args.handler(args, settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The DICOM listener: C-ECHO and C-STORE (pynetdicom).
+
+The C-STORE handler only persists: the object is written to storage (atomic, fsynced),
+recorded in the database, and only then answered with Success. Analysis runs elsewhere
+(:mod:`node.jobs`). Every failure becomes a DIMSE failure status and, when we could read
+the bytes, a copy in quarantine — never a dropped association, never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pynetdicom import AE, evt
+from pynetdicom.transport import ThreadedAssociationServer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from node.db import Instance, Series, utcnow
+from node.sopclasses import ACCEPTED_CLASSES, ACCEPTED_TRANSFER_SYNTAXES, PHOTO_CLASSES
+from node.storage import Storage, write_atomic
+
+log = logging.getLogger(__name__)
+
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700
+DATASET_MISMATCH = 0xA900
+CANNOT_UNDERSTAND = 0xC000
+PROCESSING_FAILURE = 0x0110
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    status: int
+    reason: str = ""
+
+
+class StoreHandler:
+    """Persists one received object; the pynetdicom EVT_C_STORE binding calls it."""
+
+    def __init__(self, settings: Settings, storage: Storage, sessions: sessionmaker[Session]):
+        self.settings = settings
+        self.storage = storage
+        self.sessions = sessions
+        self._lock = threading.Lock()  # one writer at a time keeps SQLite happy and fast
+
+    def __call__(self, event: Any) -> int:
+        try:
+            outcome = self.store(event)
+        except Exception:
+            log.exception("C-STORE failed unexpectedly; answered processing failure")
+            return PROCESSING_FAILURE
+        if outcome.status != SUCCESS:
+            log.warning("C-STORE refused (0x%04X): %s", outcome.status, outcome.reason)
+        return outcome.status
+
+    def store(self, event: Any) -> StoreOutcome:
+        if self.storage.free_mb() < self.settings.min_free_disk_mb:
+            return StoreOutcome(OUT_OF_RESOURCES, "free disk below min_free_disk_mb")
+        calling = str(event.assoc.requestor.ae_title).strip()
+        try:
+            raw = event.encoded_dataset(include_meta=True)
+        except Exception as exc:
+            return StoreOutcome(CANNOT_UNDERSTAND, f"cannot encode received dataset: {exc}")
+        try:
+            ds: Dataset = event.dataset
+            problem = _check_dataset(ds, event.request.AffectedSOPInstanceUID,
+                                     event.request.AffectedSOPClassUID)
+        except Exception as exc:
+            problem = f"dataset cannot be parsed: {type(exc).__name__}: {exc}"
+            ds = Dataset()
+        if problem:
+            self._quarantine(raw, str(event.request.AffectedSOPInstanceUID), problem, calling)
+            return StoreOutcome(DATASET_MISMATCH if "missing" in problem else CANNOT_UNDERSTAND,
+                                problem)
+        sop_uid = str(ds.SOPInstanceUID)
+        with self._lock, self.sessions.begin() as session:
+            existing = session.scalar(select(Instance).where(Instance.sop_instance_uid == sop_uid))
+            if existing is not None:
+                log.info("duplicate SOP instance received again; kept the first copy")
+                return StoreOutcome(SUCCESS)
+            path = self.storage.instance_path(
+                str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), sop_uid
+            )
+            write_atomic(path, raw)
+            is_photo = str(ds.SOPClassUID) in PHOTO_CLASSES
+            session.add(
+                Instance(
+                    sop_instance_uid=sop_uid,
+                    sop_class_uid=str(ds.SOPClassUID),
+                    study_uid=str(ds.StudyInstanceUID),
+                    series_uid=str(ds.SeriesInstanceUID),
+                    path=str(path),
+                    calling_ae=calling[:16],
+                    role="photo" if is_photo else "stored",
+                )
+            )
+            if is_photo:
+                _touch_series(session, ds)
+        return StoreOutcome(SUCCESS)
+
+    def _quarantine(self, raw: bytes, name: str, reason: str, calling: str) -> None:
+        try:
+            path = self.storage.quarantine_path(f"{utcnow():%Y%m%dT%H%M%S%f}-{name}")
+            write_atomic(path, raw)
+            with self._lock, self.sessions.begin() as session:
+                session.add(
+                    Instance(
+                        sop_instance_uid=f"quarantine:{path.stem}"[:64],
+                        sop_class_uid="",
+                        study_uid="",
+                        series_uid="",
+                        path=str(path),
+                        calling_ae=calling[:16],
+                        role="quarantined",
+                        note=reason[:2000],
+                    )
+                )
+        except Exception:
+            log.exception("could not quarantine a refused object")
+
+
+def _check_dataset(ds: Dataset, affected_uid: object, affected_class: object) -> str:
+    """Empty when the object is acceptable, else the reason to refuse it."""
+    for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        value = ds.get(keyword)
+        if not value or not str(value).strip():
+            return f"required attribute {keyword} is missing or empty"
+        if len(str(value)) > 64:
+            return f"{keyword} is longer than 64 characters"
+    if str(ds.SOPInstanceUID) != str(affected_uid):
+        return "SOP Instance UID in the dataset differs from the request's Affected SOP Instance"
+    if str(ds.SOPClassUID) != str(affected_class):
+        return "SOP Class UID in the dataset differs from the request's Affected SOP Class"
+    if str(ds.SOPClassUID) in PHOTO_CLASSES:
+        for keyword in ("Rows", "Columns", "PixelData"):
+            if keyword not in ds:
+                return f"photo is missing required attribute {keyword}"
+    return ""
+
+
+def _touch_series(session: Session, ds: Dataset) -> None:
+    series_uid = str(ds.SeriesInstanceUID)
+    row = session.scalar(select(Series).where(Series.series_uid == series_uid))
+    now = utcnow()
+    if row is None:
+        session.add(
+            Series(
+                series_uid=series_uid,
+                study_uid=str(ds.StudyInstanceUID),
+                modality=str(ds.get("Modality", ""))[:16],
+                first_received_at=now,
+                last_received_at=now,
+                instance_count=1,
+                state="receiving",
+            )
+        )
+    else:
+        row.last_received_at = now
+        row.instance_count += 1
+        row.state = "receiving"
+
+
+def _handle_echo(_event: Any) -> int:
+    return SUCCESS
+
+
+def build_ae(settings: Settings) -> AE:
+    """An AE accepting our SOP classes over our transfer syntaxes, with the settings' timeouts
+    and calling-AE allow-list."""
+    ae = AE(ae_title=settings.ae_title)
+    ae.add_supported_context("1.2.840.10008.1.1")  # Verification
+    for uid in ACCEPTED_CLASSES:
+        ae.add_supported_context(uid, list(ACCEPTED_TRANSFER_SYNTAXES))
+    ae.network_timeout = settings.network_timeout_s
+    ae.acse_timeout = settings.network_timeout_s
+    ae.dimse_timeout = settings.network_timeout_s
+    ae.maximum_associations = 16
+    if settings.accepted_calling_ae_titles:
+        ae.require_calling_aet = list(settings.accepted_calling_ae_titles)
+    return ae
+
+
+def start_scp(
+    settings: Settings, storage: Storage, sessions: sessionmaker[Session]
+) -> ThreadedAssociationServer:
+    """Start listening in the background; stop with ``server.shutdown()``."""
+    ae = build_ae(settings)
+    handler = StoreHandler(settings, storage, sessions)
+    handlers = [(evt.EVT_C_STORE, handler), (evt.EVT_C_ECHO, _handle_echo)]
+    server = ae.start_server(
+        (settings.bind_address, settings.port), block=False, evt_handlers=handlers
+    )
+    log.info("listening as %s on %s:%d", settings.ae_title, settings.bind_address, settings.port)
+    return server

@@ -1,0 +1,110 @@
+"""Outbound C-STORE behind a tiny interface: :class:`DicomSender` (pynetdicom) for real
+peers, :class:`MemorySender` for tests of the logic above it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pydicom import dcmread
+from pynetdicom import AE
+from pynetdicom.presentation import build_context
+
+from config.settings import Destination
+
+log = logging.getLogger(__name__)
+
+
+class SendError(Exception):
+    """The destination could not be reached or refused the association."""
+
+
+class Sender(Protocol):
+    def send(self, destination: Destination, paths: Sequence[Path]) -> list[int]:
+        """C-STORE each file; return one DIMSE status per file (-1: not attempted).
+        Raise :class:`SendError` when no association could be made."""
+        ...
+
+    def echo(self, destination: Destination) -> int:
+        """C-ECHO; return the status (raise SendError when unreachable)."""
+        ...
+
+
+@dataclass
+class DicomSender:
+    """Real C-STORE SCU; one association per batch, contexts from the files themselves."""
+
+    calling_ae: str
+    timeout_s: float = 60.0
+
+    def _ae(self) -> AE:
+        ae = AE(ae_title=self.calling_ae)
+        ae.network_timeout = self.timeout_s
+        ae.acse_timeout = self.timeout_s
+        ae.dimse_timeout = self.timeout_s
+        ae.connection_timeout = min(self.timeout_s, 10.0)
+        return ae
+
+    def send(self, destination: Destination, paths: Sequence[Path]) -> list[int]:
+        datasets = [dcmread(p) for p in paths]
+        ae = self._ae()
+        seen: set[tuple[str, str]] = set()
+        for ds in datasets:
+            key = (str(ds.SOPClassUID), str(ds.file_meta.TransferSyntaxUID))
+            if key not in seen and len(seen) < 128:
+                seen.add(key)
+        ae.requested_contexts = [build_context(c, [t]) for c, t in sorted(seen)]
+        assoc = ae.associate(destination.host, destination.port, ae_title=destination.ae_title)
+        if not assoc.is_established:
+            raise SendError(
+                f"no association with {destination.name} "
+                f"({destination.ae_title}@{destination.host}:{destination.port})"
+            )
+        statuses: list[int] = []
+        try:
+            for ds in datasets:
+                if not assoc.is_established:
+                    statuses.append(-1)
+                    continue
+                status = assoc.send_c_store(ds)
+                statuses.append(int(status.Status) if "Status" in status else -1)
+        finally:
+            if assoc.is_established:
+                assoc.release()
+        return statuses
+
+    def echo(self, destination: Destination) -> int:
+        ae = self._ae()
+        ae.add_requested_context("1.2.840.10008.1.1")
+        assoc = ae.associate(destination.host, destination.port, ae_title=destination.ae_title)
+        if not assoc.is_established:
+            raise SendError(f"no association with {destination.name}")
+        try:
+            status = assoc.send_c_echo()
+            return int(status.Status) if "Status" in status else -1
+        finally:
+            if assoc.is_established:
+                assoc.release()
+
+
+@dataclass
+class MemorySender:
+    """Records what would be sent; ``down`` simulates an unreachable destination."""
+
+    down: set[str] = field(default_factory=set)
+    status: int = 0x0000
+    sent: list[tuple[str, Path]] = field(default_factory=list)
+
+    def send(self, destination: Destination, paths: Sequence[Path]) -> list[int]:
+        if destination.name in self.down:
+            raise SendError(f"{destination.name} is down")
+        self.sent.extend((destination.name, p) for p in paths)
+        return [self.status] * len(paths)
+
+    def echo(self, destination: Destination) -> int:
+        if destination.name in self.down:
+            raise SendError(f"{destination.name} is down")
+        return 0

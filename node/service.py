@@ -1,0 +1,81 @@
+"""The running node: storage + database + SCP + series monitor + workers + outbox, wired
+together with one start/stop. ``facenode serve`` is this and nothing else."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import partial
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from node.db import open_database
+from node.jobs import WorkerPool, resume_interrupted
+from node.outbox import deliver_due
+from node.pipeline import Analyzers, run_job
+from node.scp import start_scp
+from node.sender import DicomSender, Sender
+from node.series import queue_stable_series
+from node.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+class Node:
+    """Start with :meth:`start`, stop with :meth:`stop`; the threads are daemons."""
+
+    def __init__(self, settings: Settings, sender: Sender | None = None) -> None:
+        self.settings = settings
+        self.storage = Storage(settings.storage_dir)
+        self.sessions: sessionmaker[Session] = open_database(settings.db_url)
+        self.sender: Sender = sender or DicomSender(
+            settings.ae_title, timeout_s=settings.network_timeout_s
+        )
+        self.analyzers = Analyzers(settings)
+        self.workers = WorkerPool(
+            self.sessions,
+            partial(
+                run_job,
+                sessions=self.sessions,
+                storage=self.storage,
+                settings=settings,
+                analyzers=self.analyzers,
+            ),
+            settings.workers,
+        )
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._server = None
+
+    def start(self) -> None:
+        resume_interrupted(self.sessions)
+        self.workers.start()
+        self._server = start_scp(self.settings, self.storage, self.sessions)
+        self._ticker = threading.Thread(target=self._tick_loop, name="facenode-ticker", daemon=True)
+        self._ticker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+        if self._ticker is not None:
+            self._ticker.join(10)
+        self.workers.stop()
+
+    def wait(self) -> None:
+        self._stop.wait()
+
+    def tick(self) -> None:
+        """One round of housekeeping: queue stable series, deliver due results."""
+        if queue_stable_series(self.sessions, self.settings.stable_age_s):
+            self.workers.wake()
+        if self.settings.destinations:
+            deliver_due(self.sessions, self.sender, self.settings)
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("housekeeping round failed; will try again")

@@ -1,0 +1,101 @@
+"""A real Orthanc (Debian package) as the test PACS: loopback HTTP, free ports, a temporary
+storage folder, the clinic's Lua routing rule from docker/, stopped by the test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.net import free_port, wait_for_port
+
+REPO = Path(__file__).resolve().parents[2]
+LUA_RULE = REPO / "docker" / "orthanc" / "route-to-facenode.lua"
+ORTHANC_BIN = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
+
+
+@dataclass
+class Orthanc:
+    root: Path
+    dicom_port: int
+    http_port: int
+    aet: str = "ORTHANC"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self, modalities: dict[str, tuple[str, str, int]], stable_age_s: int = 1) -> None:
+        cfg = {
+            "Name": "facenode-test-pacs",
+            "StorageDirectory": str(self.root / "storage"),
+            "IndexDirectory": str(self.root / "storage"),
+            "DicomAet": self.aet,
+            "DicomPort": self.dicom_port,
+            "HttpPort": self.http_port,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": False,
+            "DicomCheckCalledAet": False,
+            "DicomAlwaysAllowStore": True,
+            "StableAge": stable_age_s,
+            "LuaScripts": [str(LUA_RULE)],
+            "Plugins": [],
+            "DicomModalities": {k: list(v) for k, v in modalities.items()},
+            "DicomScuTimeout": 30,
+            "HttpThreadsCount": 8,
+        }
+        (self.root / "orthanc.json").write_text(json.dumps(cfg, indent=2))
+        log = open(self.root / "orthanc.log", "wb")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            [ORTHANC_BIN, str(self.root / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT
+        )
+        wait_for_port(self.http_port, 60)
+        wait_for_port(self.dicom_port, 60)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def log_text(self) -> str:
+        p = self.root / "orthanc.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    # REST helpers -------------------------------------------------------------------------
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:  # noqa: S310 - loopback
+            body = r.read()
+        return json.loads(body) if body[:1] in (b"{", b"[") else body
+
+    def get_bytes(self, path: str) -> bytes:
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:  # noqa: S310 - loopback
+            return bytes(r.read())
+
+    def post(self, path: str, data: bytes | dict[str, Any]) -> Any:
+        body = data if isinstance(data, bytes) else json.dumps(data).encode()
+        req = urllib.request.Request(self.url + path, data=body, method="POST")  # noqa: S310
+        with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback
+            out = r.read()
+        return json.loads(out) if out[:1] in (b"{", b"[") else out
+
+    def instances_by_modality(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for sid in self.get("/series"):
+            s = self.get(f"/series/{sid}")
+            out.setdefault(s["MainDicomTags"].get("Modality", ""), []).extend(s["Instances"])
+        return out
+
+
+def new_orthanc(root: Path) -> Orthanc:
+    root.mkdir(parents=True, exist_ok=True)
+    return Orthanc(root=root, dicom_port=free_port(), http_port=free_port())
