@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.types import PhotoAnalysis, Photo
+import numpy as np
+
+from analysis.types import LandmarkSet, Photo, PhotoAnalysis
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +108,12 @@ class PhotoAnalyzer:
         )
 
 
-def _face_area(ls: object) -> float:
-    from analysis.types import LandmarkSet
-
-    assert isinstance(ls, LandmarkSet)
-    pts = ls.points
-    return float((pts[:, 0].max() - pts[:, 0].min()) * (pts[:, 1].max() - pts[:, 1].min()))
+def _face_area(ls: LandmarkSet) -> float:
+    """Area of the face's landmark extent (NaN-safe: fused sets leave unknown points NaN)."""
+    pts = ls.points[np.isfinite(ls.points).all(axis=1)]
+    if len(pts) == 0:
+        return ls.box.size**2 if ls.box is not None else 0.0
+    return float(np.ptp(pts[:, 0]) * np.ptp(pts[:, 1]))
 
 
 def analyze_photo(photo: Photo, options: AnalysisOptions | None = None) -> PhotoAnalysis:

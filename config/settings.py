@@ -184,4 +184,5 @@ def load_settings(
             where = ".".join(str(p) for p in err["loc"]) or "settings"
             problems.append(f"  - {where}: {err['msg']}")
         source = f" in {path}" if path else ""
-        raise SettingsError("invalid configuration" + source + ":\n" + "\n".join(problems)) from None
+        message = "invalid configuration" + source + ":\n" + "\n".join(problems)
+        raise SettingsError(message) from None

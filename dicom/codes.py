@@ -20,7 +20,9 @@ prefix     names                                meaning
 ``sev:``   unknown finding severity             the severity
 =========  ===================================  ===========================
 
-Values longer than 16 characters go into Long Code Value (highdicom does that).
+Values longer than 16 characters go into Long Code Value (highdicom does that). The
+structural codes of the templates themselves (Measurement Group, Image Library, Tracking
+Identifier, Algorithm Name, ...) are written by highdicom and are not repeated here.
 """
 
 from __future__ import annotations
@@ -57,10 +59,12 @@ def _p(value: str, meaning: str) -> Code:
 # --- standard codes -------------------------------------------------------------------
 REPORT_TITLE = _reg("126000", "DCM", "Imaging Measurement Report")
 IMAGING_PROCEDURE = _reg("363679005", "SCT", "Imaging procedure")
+OBSERVER_DEVICE = _reg("121007", "DCM", "Device")
 IMAGE_VIEW = _reg("111031", "DCM", "Image View")
 CERTAINTY_OF_FINDING = _reg("111012", "DCM", "Certainty of Finding")
 ALGORITHM_FAMILY_AI = _reg("123110", "DCM", "Artificial Intelligence")
 PROCESSING_EQUIPMENT = _reg("109102", "DCM", "Processing Equipment")
+SOURCE_IMAGE_FOR_PROCESSING = _reg("121322", "DCM", "Source image for image processing operation")
 HEAD_AND_NECK = _reg("774007", "SCT", "Head and Neck")
 FACE = _reg("89545001", "SCT", "Face")
 
@@ -69,6 +73,11 @@ VIEW_RIGHT_LATERAL = _reg("399198007", "SCT", "right lateral")
 VIEW_LEFT_LATERAL = _reg("399173006", "SCT", "left lateral")
 VIEW_RIGHT_OBLIQUE = _reg("399236003", "SCT", "right oblique")
 VIEW_LEFT_OBLIQUE = _reg("399184004", "SCT", "left oblique")
+
+UPPER_UNCERTAINTY = _reg("371886008", "SCT", "+, range of upper measurement uncertainty")
+LOWER_UNCERTAINTY = _reg("371885007", "SCT", "-, range of lower measurement uncertainty")
+PRESENT = _reg("52101004", "SCT", "Present")
+ABSENT = _reg("272519000", "SCT", "Absent")
 
 SEVERITY_MILD = _reg("255604002", "SCT", "Mild")
 SEVERITY_MODERATE = _reg("6736007", "SCT", "Moderate")
@@ -104,6 +113,9 @@ DETECTION_CONFIDENCE = _p("det-confidence", "Face detection confidence")
 FACE_COUNT = _p("face-count", "Number of faces")
 FACE_SIZE = _p("face-size", "Face size")
 BLUR = _p("blur", "Blur score")
+MOUTH_OPEN = _p("mouth-open", "Mouth open")
+SMILE = _p("smile", "Smile")
+OCCLUSION_HINT = _p("occlusion", "Possible occlusion")
 IMAGE_SCALE = _p("scale", "Image scale")
 SCALE_NOTE = _p("scale-note", "Scale note")
 SEVERITY_INFO = _p("sev-info", "Informational")
@@ -262,7 +274,9 @@ def parse_private(value: str) -> tuple[str, str] | None:
     return None
 
 
-def coding_scheme_item(responsible_organization: str = "facenode") -> CodingSchemeIdentificationItem:
+def coding_scheme_item(
+    responsible_organization: str = "facenode",
+) -> CodingSchemeIdentificationItem:
     """The Coding Scheme Identification Sequence item declaring :data:`PRIVATE_SCHEME`."""
     return CodingSchemeIdentificationItem(
         designator=PRIVATE_SCHEME,

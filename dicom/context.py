@@ -7,6 +7,7 @@ and advances it after each photo so instance numbers keep counting up.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from pydicom.uid import UID, ExplicitVRLittleEndian
@@ -15,6 +16,13 @@ from dicom.uids import device_uid, new_uid
 
 #: Secondary Capture transfer syntaxes highdicom can encode for RGB and viewers all read.
 _SC_SYNTAXES = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.5"})
+
+
+_UID_RE = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+")
+
+
+def _valid_uid(uid: str) -> bool:
+    return len(uid) <= 64 and _UID_RE.fullmatch(uid) is not None
 
 
 def _check_len(name: str, value: str | None, limit: int) -> None:
@@ -56,8 +64,11 @@ class ResultContext:
         _check_len("device_serial", self.device_serial, 64)
         _check_len("sr_series_description", self.sr_series_description, 64)
         _check_len("sc_series_description", self.sc_series_description, 64)
-        for name, uid in (("sr_series_uid", self.sr_series_uid), ("sc_series_uid", self.sc_series_uid)):
-            if not UID(uid).is_valid:
+        for name, uid in (
+            ("sr_series_uid", self.sr_series_uid),
+            ("sc_series_uid", self.sc_series_uid),
+        ):
+            if not _valid_uid(uid):
                 raise ValueError(f"{name} is not a valid UID: {uid!r}")
         if self.sr_series_uid == self.sc_series_uid:
             raise ValueError("the SR and SC results need two different series UIDs")

@@ -5,7 +5,8 @@ quarantine note or a DIMSE failure status, never a crash::
 
     DicomInputError              an object the node cannot analyse (message says why)
     ├── NotAPhotoError           not a photo: wrong SOP Class, no image, unsupported layout
-    └── UnreadablePixelsError    a photo whose pixels cannot be decoded or used
+    ├── UnreadablePixelsError    a photo whose pixels cannot be decoded or used
+    └── IncompleteHeaderError    a photo without the UIDs results must reference
 
 Messages always say what was found and what was expected.
 """
@@ -23,3 +24,7 @@ class NotAPhotoError(DicomInputError, ValueError):
 
 class UnreadablePixelsError(DicomInputError, ValueError):
     """The photo's pixel data cannot be decoded or converted to an RGB uint8 image."""
+
+
+class IncompleteHeaderError(DicomInputError, ValueError):
+    """The object lacks an identifier (Study/Series/SOP Instance UID) results must carry."""

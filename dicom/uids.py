@@ -30,5 +30,7 @@ def uuid_to_uid(value: uuid.UUID) -> UID:
 def device_uid(model_id: str, version: str) -> UID:
     """Deterministic Device UID of one model version (stable, changes with the version)."""
     if not model_id or not version:
-        raise ValueError(f"device_uid needs a model id and a version, got {model_id!r}, {version!r}")
+        raise ValueError(
+            f"device_uid needs a model id and a version, got {model_id!r}, {version!r}"
+        )
     return uuid_to_uid(uuid.uuid5(_NAMESPACE, f"{model_id}\x00{version}"))

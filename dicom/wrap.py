@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
 
 from analysis.types import ImageArray, View
 
@@ -49,8 +49,8 @@ def wrap_rgb_image(
     now = dt.datetime.now()
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = VL_PHOTOGRAPHIC
-    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid or generate_uid()
+    ds.file_meta.MediaStorageSOPClassUID = UID(VL_PHOTOGRAPHIC)
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(sop_uid) if sop_uid else generate_uid()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds.SOPClassUID = VL_PHOTOGRAPHIC

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
@@ -31,7 +32,7 @@ def load_source(path: Path) -> Dataset:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"{path}: neither a DICOM file nor an image OpenCV can read")
-    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), dtype=np.uint8)
     return wrap_rgb_image(rgb, series_description=f"ad hoc: {path.name}")
 
 

@@ -133,9 +133,8 @@ def run_job(
             continue
         _store_outputs(sessions, storage, settings, job_id, outcome.outputs)
         assert outcome.analysis is not None
-        summaries.append(
-            {"sop_instance_uid": sop_uid, **analysis_summary(outcome.analysis, include_points=False)}
-        )
+        summary = analysis_summary(outcome.analysis, include_points=False)
+        summaries.append({"sop_instance_uid": sop_uid, **summary})
         ctx = ctx.advance(len(outcome.outputs))
     with sessions.begin() as session:
         job = session.get(Job, job_id)

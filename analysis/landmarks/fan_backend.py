@@ -6,9 +6,11 @@ the same networks (``face_alignment.models.FAN(4)``, ``SFDDetector``) and loads 
 state dicts from the model folder with ``torch.load(weights_only=True)`` after the
 sha256 check against ``provisioned.json``. The inference mirrors
 ``FaceAlignment.get_landmarks_from_image`` (same crop, centre offset, flip averaging and
-heatmap decoding). For the 3D model only the heatmap x, y are used (the depth network is
-not needed for 2D landmarks), so 3D gives the 3D-FAN's *projected* contour — the jaw
-follows the 3D face rather than the visible outline.
+heatmap decoding, re-implemented in numpy by :func:`decode_heatmaps`: the library's numba
+version compiles for several seconds on a node's first photo, and it truncates the final
+coordinates to whole pixels, which this one does not). For the 3D model only the
+heatmap x, y are used (the depth network is not needed for 2D landmarks), so 3D gives the
+3D-FAN's *projected* contour — the jaw follows the 3D face rather than the visible outline.
 
 Licence: face-alignment's code is BSD-3-Clause; its FAN weights were trained on 300W-LP /
 300-W and S3FD on WIDER FACE, data sets licensed for non-commercial research — marked
@@ -65,7 +67,7 @@ class FanBackend:
         self,
         model_dir: Path | None,
         three_d: bool = False,
-        device: str = "cpu",
+        device: str | None = None,
         max_faces: int = 5,
         flip_input: bool = True,
         detection_threshold: float = 0.5,
@@ -79,6 +81,8 @@ class FanBackend:
         sfd = require("face_alignment.detection.sfd.sfd_detector", PROVISIONED)
         self._cv2: Any = require("cv2", PROVISIONED)
         self._torch: Any = torch
+        if device is None:  # the GPU when there is one (CUDA wheel), else the CPU
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
         self.flip_input = flip_input
         self.max_faces = max_faces
@@ -137,7 +141,7 @@ class FanBackend:
                 continue
             boxes.append(FaceBox(x0 / scale, y0 / scale, x1 / scale, y1 / scale, s))
         boxes.sort(key=lambda b: b.score, reverse=True)
-        return boxes[: self.max_faces * 2]
+        return boxes[: self.max_faces]  # FAN costs ~0.3 s a face on a CPU: only those kept
 
     def _landmarks(self, img: ImageArray, box: FaceBox) -> LandmarkSet:
         fa, torch = self._fa, self._torch
@@ -152,10 +156,9 @@ class FanBackend:
             flipped = self._net(fa.flip(inp))[-1].detach()
             out = out + fa.flip(flipped, is_label=True)
             n_views = 2
-        heatmaps = out.to("cpu", dtype=torch.float32).numpy()
-        _, pts_img, scores = fa.get_preds_fromhm(heatmaps, centre, scale)
-        pts: FloatArray = np.asarray(pts_img, dtype=np.float64).reshape(68, 2)
-        conf = clip01(np.asarray(scores, dtype=np.float64).reshape(68) / n_views)
+        heatmaps = out.to("cpu", dtype=torch.float32).numpy()[0]
+        pts, scores = decode_heatmaps(heatmaps, centre, scale)
+        conf = clip01(scores / n_views)
         return LandmarkSet(
             scheme=SCHEME,
             points=pts,
@@ -164,3 +167,27 @@ class FanBackend:
             model=self.identity,
             box=box,
         )
+
+
+def decode_heatmaps(
+    heatmaps: FloatArray, centre: FloatArray, scale: float
+) -> tuple[FloatArray, FloatArray]:
+    """Heatmaps (N×H×W) → image points (N×2) and peak scores (N), as face-alignment's
+    ``get_preds_fromhm``: arg-max, a quarter-pixel step towards the higher neighbour,
+    then the inverse of the crop transform (``h = 200·scale`` source pixels per crop) —
+    without its final truncation to whole pixels."""
+    n, hgt, wid = heatmaps.shape
+    flat = heatmaps.reshape(n, -1)
+    idx = np.argmax(flat, axis=1)
+    scores = flat[np.arange(n), idx].astype(np.float64)
+    px, py = (idx % wid).astype(np.intp), (idx // wid).astype(np.intp)
+    pts = np.stack([px + 1.0, py + 1.0], axis=1)
+    inner = (px > 0) & (px < wid - 1) & (py > 0) & (py < hgt - 1)
+    j = np.nonzero(inner)[0]
+    dx = heatmaps[j, py[j], px[j] + 1] - heatmaps[j, py[j], px[j] - 1]
+    dy = heatmaps[j, py[j] + 1, px[j]] - heatmaps[j, py[j] - 1, px[j]]
+    pts[j] += np.stack([np.sign(dx), np.sign(dy)], axis=1) * 0.25
+    pts -= 0.5
+    h = 200.0 * scale
+    image_pts = pts * (h / wid) + (np.asarray(centre, dtype=np.float64) - h / 2.0)
+    return image_pts, scores

@@ -155,4 +155,6 @@ def _load(zoo: Any, path: Path, providers: list[str]) -> Any:
     try:
         return zoo.get_model(str(path), providers=providers, download=False)
     except Exception as exc:
-        raise BackendUnavailableError(f"{path} could not be loaded as an ONNX model ({exc})") from exc
+        raise BackendUnavailableError(
+            f"{path} could not be loaded as an ONNX model ({exc})"
+        ) from exc

@@ -76,24 +76,30 @@ def test_photo_routed_by_orthanc_comes_back_as_sr_and_sc(
 
     sr_path = tmp_path / f"{found[SR_CLASS][0]}.dcm"
     sr = hd.sr.Comprehensive3DSR.from_dataset(dcmread(sr_path))
-    groups = sr.content.get_planar_roi_measurement_groups()
-    points = []
+    groups = sr.content.get_planar_roi_measurement_groups(
+        graphic_type=hd.sr.GraphicTypeValues.POINT
+    )
+    landmarks: dict[str, np.ndarray] = {}
     for group in groups:
         roi = group.roi
-        if roi is None:
-            continue
-        assert roi.graphic_type == hd.sr.GraphicTypeValues.POINT
-        refs = [ref.referenced_sop_instance_uid for ref in roi.ReferencedImageSequence] \
-            if hasattr(roi, "ReferencedImageSequence") else []
-        if not refs:
-            refs = [c.ReferencedSOPSequence[0].ReferencedSOPInstanceUID
-                    for c in roi.ContentSequence if "ReferencedSOPSequence" in c]
-        assert refs == [source.SOPInstanceUID]
-        points.append(roi.value)
-    assert len(points) >= 68, "the SR carries the landmarks on the source photo"
-    pts = np.array(points, dtype=float)
+        ref = roi.ContentSequence[0].ReferencedSOPSequence[0]
+        assert ref.ReferencedSOPInstanceUID == source.SOPInstanceUID
+        landmarks[group.finding_type.value] = np.asarray(roi.value, dtype=float)[0]
+    assert len(landmarks) >= 68, "the SR carries the landmarks on the source photo"
+    pts = np.array(list(landmarks.values()))
     assert (pts[:, 0] > 0).all() and (pts[:, 0] < source.Columns).all()
     assert (pts[:, 1] > 0).all() and (pts[:, 1] < source.Rows).all()
+    # the astronaut's pupils (SCOORD: pixel centre + 0.5), checked by eye on the photo
+    np.testing.assert_allclose(landmarks["lm:pupil_r"], [203.6, 101.4], atol=6)
+    np.testing.assert_allclose(landmarks["lm:pupil_l"], [246.8, 103.7], atol=6)
+    measured = {
+        m.name.value: m
+        for g in sr.content.get_image_measurement_groups()
+        for m in g.get_measurements()
+    }
+    ipd = measured["m:interpupillary_distance"]
+    assert ipd.unit.value == "mm" and 50 < ipd.value < 75
+    assert "m:symmetry_index" in measured
 
     status = node.cli("status", "--json")
     assert status.returncode == 0, status.stderr

@@ -1,0 +1,329 @@
+"""AI findings: measurements judged against norm tables by declarative rules.
+
+Rules and norms are data (``config/data/rules.toml``, ``config/data/norms.toml``, or a
+clinic's own files); this module only evaluates them. Every finding carries its evidence
+(value, norm mean and SD, z-score, population, citation), is worded as an AI finding for
+review and never as a diagnosis.
+
+Reliability
+    A measurement with any flag other than those in :data:`SOFT_FLAGS` is not used: its
+    rule is skipped (and logged). ``scale_assumed`` (a mm value resting on the assumed
+    IPD) is allowed but halves the confidence, and the text says so. When the photo as a
+    whole failed a quality check, an ``info`` finding ``photo_quality`` says which.
+
+Confidence
+    The probability, under the measurement's own 1-sigma uncertainty, that the true value
+    lies beyond the rule's boundary: Φ(|value − boundary| / uncertainty) (≥ 0.5 for a
+    rule that fired), times :data:`DOWNGRADE` for soft flags.
+
+Severity "graded"
+    By how far the value lies beyond the boundary in norm SDs: < 1 mild, < 2 moderate,
+    otherwise marked (fixed-value tests without a norm: mild).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from analysis import measurements as catalogue
+from analysis.types import Evidence, Finding, Measurement, Quality
+from config.norms import (
+    DEFAULT_NORMS_PATH,
+    DEFAULT_RULES_PATH,
+    GRADED,
+    Condition,
+    NormRow,
+    NormsError,
+    NormTable,
+    Rule,
+    check_rules_against_norms,
+    load_norms,
+    load_rules,
+)
+
+log = logging.getLogger(__name__)
+
+SOFT_FLAGS = frozenset({"scale_assumed"})
+DOWNGRADE = 0.5
+DISCLAIMER = "This is an AI finding for clinical review, not a diagnosis."
+_PRECISION = {"mm": 1, "deg": 1, "%": 1, "{ratio}": 2, "[px]": 0}
+_TEXT_UNIT = {"deg": "°", "{ratio}": "", "[px]": "px"}
+
+
+def evaluate(
+    measurements: Sequence[Measurement],
+    quality: Quality,
+    *,
+    sex: str | None,
+    norms_path: Path | None,
+    rules_path: Path | None,
+) -> tuple[Finding, ...]:
+    """Findings for one photo's measurements (``None`` paths: the shipped tables)."""
+    norms, rules = load_tables(norms_path, rules_path)
+    sex_key = sex.strip().upper() if isinstance(sex, str) else None
+    if sex_key not in ("M", "F"):
+        sex_key = None
+    by_id = {m.id: m for m in measurements}
+    out: list[Finding] = []
+    if not quality.reliable:
+        out.append(_photo_quality_finding(quality))
+    for rule in rules:
+        finding = _evaluate_rule(rule, by_id, norms, sex_key)
+        if finding is not None:
+            out.append(finding)
+    return tuple(out)
+
+
+def load_tables(
+    norms_path: Path | None, rules_path: Path | None
+) -> tuple[NormTable, tuple[Rule, ...]]:
+    """Load, validate and cache the norm table and rules (reloaded when a file changes)."""
+    n = Path(norms_path or DEFAULT_NORMS_PATH).resolve()
+    r = Path(rules_path or DEFAULT_RULES_PATH).resolve()
+    return _load_cached(str(n), _stamp(n), str(r), _stamp(r))
+
+
+def _stamp(p: Path) -> tuple[int, int]:
+    try:
+        st = p.stat()
+    except OSError:
+        return (0, 0)  # the loader reports the missing file
+    return (st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(
+    norms_path: str, _n_stamp: tuple[int, int], rules_path: str, _r_stamp: tuple[int, int]
+) -> tuple[NormTable, tuple[Rule, ...]]:
+    norms = load_norms(Path(norms_path))
+    rules = load_rules(Path(rules_path))
+    _check_against_catalogue(norms, rules)
+    check_rules_against_norms(rules, norms, norm_key=_norm_key)
+    return norms, rules
+
+
+def _norm_key(measurement_id: str) -> str:
+    try:
+        return catalogue.definition(measurement_id).norm_key
+    except KeyError:
+        return measurement_id
+
+
+def _check_against_catalogue(norms: NormTable, rules: tuple[Rule, ...]) -> None:
+    ids = {d.id for d in catalogue.CATALOGUE}
+    keys = ids | {d.norm_key for d in catalogue.CATALOGUE}
+    units = {d.norm_key: d.unit for d in catalogue.CATALOGUE} | {
+        d.id: d.unit for d in catalogue.CATALOGUE
+    }
+    problems = []
+    for row in norms.rows:
+        if row.measurement_id not in keys:
+            problems.append(
+                f"norm row for {row.measurement_id!r}: no such measurement or norm "
+                "key in the catalogue"
+            )
+        elif units[row.measurement_id] != row.unit:
+            problems.append(
+                f"norm row for {row.measurement_id!r}: unit {row.unit!r}, but the "
+                f"measurement is in {units[row.measurement_id]!r}"
+            )
+    for rule in rules:
+        for c in rule.conditions:
+            if c.measurement_id not in ids:
+                problems.append(
+                    f"rule {rule.id!r}: measurement {c.measurement_id!r} is not in the catalogue"
+                )
+    if problems:
+        raise NormsError(
+            "norms/rules do not match the measurement catalogue:\n  - "
+            + "\n  - ".join(dict.fromkeys(problems))
+        )
+
+
+# --- one rule --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Hit:
+    measurement: Measurement
+    norm: NormRow | None
+    z: float | None
+    excess_sd: float | None
+    confidence: float
+    direction: str
+    downgraded: bool
+
+
+def _evaluate_rule(
+    rule: Rule, by_id: dict[str, Measurement], norms: NormTable, sex: str | None
+) -> Finding | None:
+    results: list[_Hit | None] = []
+    for c in rule.conditions:
+        m = by_id.get(c.measurement_id)
+        if m is None:
+            results.append(None)
+            continue
+        hard = [f for f in m.flags if f not in SOFT_FLAGS]
+        if hard:
+            log.debug("rule %s: %s not used (%s)", rule.id, m.id, ", ".join(hard))
+            results.append(None)
+            continue
+        results.append(_test(c, m, norms.lookup(_norm_key(m.id), sex)))
+    hits = [h for h in results if h is not None]
+    if rule.combine == "all":
+        if not hits or len(hits) != len(results):
+            return None
+        confidence = min(h.confidence for h in hits)
+    else:
+        if not hits:
+            return None
+        confidence = max(h.confidence for h in hits)
+    primary = max(hits, key=lambda h: h.confidence)
+    severity = rule.severity if rule.severity != GRADED else _grade(primary.excess_sd)
+    return Finding(
+        id=rule.id,
+        title=rule.title,
+        text=_text(rule, primary, hits),
+        severity=severity,
+        confidence=round(confidence, 3),
+        evidence=tuple(_evidence(h) for h in hits),
+    )
+
+
+def _test(c: Condition, m: Measurement, norm: NormRow | None) -> _Hit | None:
+    v = m.value
+    if norm is not None and norm.unit != m.unit:
+        norm = None  # e.g. a length left in pixels for want of a scale
+    z = (v - norm.mean) / norm.sd if norm is not None else None
+    t = c.threshold
+    boundary: float | None = None
+    if c.test in ("z_above", "z_below", "abs_z_above"):
+        if norm is None or z is None or t is None:
+            return None
+        fired = {"z_above": z > t, "z_below": z < t, "abs_z_above": abs(z) > t}[c.test]
+        if c.test == "abs_z_above":
+            boundary = norm.mean + math.copysign(t, z) * norm.sd
+        else:
+            boundary = norm.mean + t * norm.sd
+    elif c.test in ("value_above", "value_below", "abs_value_above"):
+        if t is None:
+            return None
+        fired = {"value_above": v > t, "value_below": v < t, "abs_value_above": abs(v) > t}[c.test]
+        boundary = math.copysign(t, v) if c.test == "abs_value_above" else t
+    else:
+        if norm is None:
+            return None
+        below = norm.min is not None and v < norm.min and c.test in ("below_min", "outside_range")
+        above = norm.max is not None and v > norm.max and c.test in ("above_max", "outside_range")
+        fired = below or above
+        boundary = norm.min if below else norm.max if above else None
+    if not fired or boundary is None:
+        return None
+    excess = abs(v - boundary) / norm.sd if norm is not None else None
+    sigma = m.uncertainty if m.uncertainty > 0 else 0.0
+    confidence = _phi(abs(v - boundary) / sigma) if sigma > 0 else 1.0
+    downgraded = any(f in SOFT_FLAGS for f in m.flags)
+    if downgraded:
+        confidence *= DOWNGRADE
+    reference = norm.mean if norm is not None else boundary
+    direction = "below" if v < reference else "above"
+    return _Hit(m, norm, z, excess, confidence, direction, downgraded)
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def _grade(excess_sd: float | None) -> str:
+    if excess_sd is None or excess_sd < 1.0:
+        return "mild"
+    return "moderate" if excess_sd < 2.0 else "marked"
+
+
+# --- wording ---------------------------------------------------------------------------
+
+
+def _fmt(x: float | None, unit: str) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.{_PRECISION.get(unit, 2)}f}"
+
+
+def _fields(h: _Hit) -> dict[str, str]:
+    m, n = h.measurement, h.norm
+    u = m.unit
+    return {
+        "name": m.name,
+        "measurement": m.id,
+        "value": _fmt(m.value, u),
+        "unit": _TEXT_UNIT.get(u, u),
+        "mean": _fmt(n.mean if n else None, u),
+        "sd": _fmt(n.sd if n else None, u),
+        "z": "n/a" if h.z is None else f"{h.z:+.1f}",
+        "min": _fmt(n.min if n else None, u),
+        "max": _fmt(n.max if n else None, u),
+        "direction": h.direction,
+        "population": n.population if n else "no norm",
+        "citation": n.citation if n else "",
+    }
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r" ([.,;:)°%])", r"\1", text)
+    return text.strip()
+
+
+def _text(rule: Rule, primary: _Hit, hits: list[_Hit]) -> str:
+    parts = [rule.text.format(**_fields(primary))]
+    for h in hits:
+        f = _fields(h)
+        if h.norm is not None:
+            parts.append(
+                f"Evidence: {f['name']} = {f['value']} {f['unit']} versus a reference of "
+                f"{f['mean']} ± {f['sd']} {f['unit']} (z = {f['z']}; {f['population']})."
+            )
+        else:
+            parts.append(f"Evidence: {f['name']} = {f['value']} {f['unit']}.")
+    if any(h.downgraded for h in hits):
+        parts.append(
+            "Confidence lowered: the millimetre scale is assumed from an average "
+            "interpupillary distance."
+        )
+    parts.append(DISCLAIMER)
+    return _tidy(" ".join(parts))
+
+
+def _evidence(h: _Hit) -> Evidence:
+    n = h.norm
+    return Evidence(
+        measurement_id=h.measurement.id,
+        value=h.measurement.value,
+        unit=h.measurement.unit,
+        norm_mean=n.mean if n else None,
+        norm_sd=n.sd if n else None,
+        z_score=None if h.z is None else round(h.z, 3),
+        norm_citation=n.citation if n else "",
+        population=n.population if n else "",
+    )
+
+
+def _photo_quality_finding(quality: Quality) -> Finding:
+    flags = ", ".join(f.replace("_", " ") for f in quality.flags)
+    return Finding(
+        id="photo_quality",
+        title="Photo quality limits the analysis",
+        text=_tidy(
+            f"The photo did not pass the automated quality checks ({flags}). Measurements "
+            "are reported with these reasons attached, and findings that depend on affected "
+            f"measurements were not raised. {DISCLAIMER}"
+        ),
+        severity="info",
+        confidence=1.0,
+    )

@@ -1,0 +1,72 @@
+"""One catalogue entry: everything needed to compute, flag and judge one measurement.
+
+Adding a measurement is one :class:`Definition` in the right module (``frontal``,
+``symmetry``, ``profile``) plus, if it should be judged, one norm row in
+``config/data/norms.toml`` keyed by :attr:`Definition.norm_key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from analysis.measurements.geometry import Pts
+from analysis.types import View
+
+
+class Kind(StrEnum):
+    """What a formula returns, which decides unit and scale handling."""
+
+    LENGTH = "length"  # formula returns pixels; reported in mm (or [px] without a scale)
+    ANGLE = "angle"  # degrees, scale-free
+    RATIO = "ratio"  # dimensionless, scale-free
+    PERCENT = "percent"  # dimensionless ×100, scale-free
+
+
+UNITS: dict[Kind, str] = {
+    Kind.LENGTH: "mm",
+    Kind.ANGLE: "deg",
+    Kind.RATIO: "{ratio}",
+    Kind.PERCENT: "%",
+}
+
+FRONTAL_VIEWS = frozenset({View.FRONTAL, View.UNKNOWN})
+PROFILE_VIEWS = frozenset({View.PROFILE_LEFT, View.PROFILE_RIGHT, View.UNKNOWN})
+
+#: Expression states a measurement can be sensitive to (names match Quality flags).
+MOUTH_OPEN = "mouth_open"
+SMILING = "smiling"
+EYES_CLOSED = "eyes_closed"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A measurement of the catalogue.
+
+    ``landmarks`` must all exist for the measurement to be computed (aliases allowed);
+    the formula may read further optional points (e.g. pupils), and the engine records
+    every point actually read. ``views`` are the views it is computed for; outside
+    ``ideal_views`` it carries the flag ``view_not_ideal``. ``yaw_sensitive`` marks
+    left/right comparisons that a few degrees of head turn distort.
+    """
+
+    id: str
+    name: str
+    landmarks: tuple[str, ...]
+    formula: Callable[[Pts], float]
+    kind: Kind
+    views: frozenset[View] = FRONTAL_VIEWS
+    ideal_views: frozenset[View] = frozenset({View.FRONTAL})
+    norm_key: str = ""
+    sensitive_to: frozenset[str] = field(default_factory=frozenset)
+    yaw_sensitive: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.norm_key:
+            object.__setattr__(self, "norm_key", self.id)
+
+    @property
+    def unit(self) -> str:
+        return UNITS[self.kind]

@@ -1,0 +1,412 @@
+"""Is this photo fit to be measured? Face count, size, sharpness, pose, expression, view.
+
+Everything here is reported, nothing is silently corrected: a photo that fails a check
+keeps its measurements, and they carry the reasons (``Quality.flags``).
+
+Flags (photo level; ``Quality.reliable`` is false when any is set)
+    ``no_face``, ``face_too_small`` (< :data:`MIN_FACE_PX`), ``blurred`` (sharpness below
+    :data:`BLUR_THRESHOLD`), ``low_detection_confidence``, ``low_landmark_confidence``,
+    ``landmarks_outside_image`` (an inner-face point or menton outside the frame),
+    ``head_rotated`` (a frontal photo turned or tilted beyond :data:`FRONTAL_LIMITS_DEG`),
+    ``eyes_closed`` (both eyes), ``mouth_open``, ``smiling``. The expression flags are
+    passed on only to the measurements they affect (see the catalogue).
+Hints (``occlusion_hints``, informational)
+    ``low_confidence:<region>``, ``outside_image:<region>``, ``eye_nearly_closed:<r|l>``
+    (one eye only — possibly ptosis, which the findings look at), ``pose_fit_poor``, and
+    ``multiple_faces:<n>`` (the largest face is analysed; not a reliability problem).
+
+Blur
+    ``Quality.blur`` is a *sharpness* score — the variance of the Laplacian of the face
+    crop (the detector's box) resampled to :data:`BLUR_CROP_PX` pixels square, divided by
+    the crop's intensity variance, ×100. Resampling to a fixed face size makes it measure
+    blur relative to the face, whatever the photo's resolution; dividing by the variance
+    removes contrast and exposure. Higher is sharper; sharp portraits score ≈ 5–75, the
+    astronaut test photo ≈ 22 sharp and ≈ 0.4 after a Gaussian blur of σ = 3 px.
+
+Head pose
+    ``cv2.solvePnP`` (SQPnP, then Levenberg–Marquardt) of up to 12 landmarks (only the 7
+    rigid canthal and nasal ones when the mouth is open or smiling) against
+    :data:`TEMPLATE_MM`, a generic mean face: the vertices of MediaPipe's canonical face
+    model (``canonical_face_model.obj``, google/mediapipe, Apache-2.0; cm → mm) that
+    :mod:`analysis.landmarks.semantic` maps to the same iBUG points. Camera: focal length
+    = the image's larger side in pixels, principal point at the centre, no distortion.
+    Template frame: X toward the subject's left, Y down, Z away from the camera (the
+    OpenCV camera frame of a face looking into the lens). The rotation is decomposed as
+    R = R_y(−yaw) · R_x(−pitch) · R_z(roll):
+
+    * yaw > 0: the subject turns to *their left* (the nose moves to the image's right and
+      the camera sees the right side of the face);
+    * pitch > 0: chin up (the nose moves up in the image);
+    * roll > 0: the head tilts toward the subject's left shoulder (in a frontal photo the
+      right eye, on the image's left, rises).
+
+View
+    From ``photo.view_hint`` when the DICOM header gave one (``view_source="dicom"``), else
+    from the pose (``"pose"``): |yaw| < 15° frontal, < 60° oblique, else profile; the side
+    is the side of the face the camera sees (yaw > 0 → right). Without a pose, a face given
+    only as profile points is a profile facing the way its nose points (nose toward the
+    image's right → the right side is seen).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Final
+
+import cv2
+import numpy as np
+
+from analysis.landmark_names import IBUG68_REGIONS, resolve
+from analysis.measurements.geometry import LEFT_EYE, RIGHT_EYE
+from analysis.types import (
+    FloatArray,
+    HeadPose,
+    ImageArray,
+    LandmarkSet,
+    Photo,
+    Quality,
+    SemanticLandmarks,
+    View,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_FACE_PX = 80.0  # face box side; below it 1 px of landmark error is > 2.5 % of the IPD
+BLUR_CROP_PX = 96
+BLUR_THRESHOLD = 2.0
+MIN_DETECTION_CONFIDENCE = 0.5
+MIN_LANDMARK_CONFIDENCE = 0.5
+REGION_LOW_CONFIDENCE = 0.4
+FRONTAL_LIMITS_DEG: Final = {"yaw": 10.0, "pitch": 20.0, "roll": 15.0}
+FRONTAL_MAX_YAW = 15.0
+OBLIQUE_MAX_YAW = 60.0
+#: Inner-lip gap over mouth width above which the mouth counts as open.
+MOUTH_OPEN_RATIO = 0.10
+#: A smile: the commissures rise above the upper inner-lip midpoint by this fraction of the
+#: mouth width, or the mouth widens beyond this multiple of the eye-centre distance
+#: (neutral ≈ 0.8: Farkas' ≈ 52 mm mouth over a ≈ 63 mm IPD; broad smiles on public
+#: portraits measured 1.04–1.17, neutral faces 0.75–0.93).
+SMILE_LIFT_RATIO = 0.08
+SMILE_WIDTH_RATIO = 1.0
+#: Eye aspect ratio (Soukupová & Čech, CVWW 2016) below which an eye counts as closed.
+EYE_CLOSED_EAR = 0.15
+#: Reprojection RMS (fraction of the outer-canthal distance) above which the pose is poor.
+POSE_FIT_POOR = 0.12
+
+#: Generic mean face (mm) from MediaPipe's canonical face model, keyed by the iBUG point
+#: each vertex stands for (vertex numbers as in analysis.landmarks.semantic).
+TEMPLATE_MM: Final[dict[str, tuple[float, float, float]]] = {
+    "ibug_36": (-44.459, -26.640, -31.734),  # vertex 33, right exocanthion
+    "ibug_39": (-18.564, -25.852, -37.579),  # vertex 133, right endocanthion
+    "ibug_42": (18.564, -25.852, -37.579),  # vertex 362, left endocanthion
+    "ibug_45": (44.459, -26.640, -31.734),  # vertex 263, left exocanthion
+    "ibug_27": (0.0, -28.721, -55.123),  # mean of vertices 168 and 6, nasal bridge
+    "ibug_30": (0.0, 4.632, -75.866),  # vertex 4, nasal tip
+    "ibug_33": (0.0, 20.890, -60.583),  # vertex 2, subnasale
+    "ibug_48": (-24.562, 43.426, -42.839),  # vertex 61, right cheilion
+    "ibug_54": (24.562, 43.426, -42.839),  # vertex 291, left cheilion
+    "ibug_51": (0.0, 34.064, -59.795),  # vertex 0, labrale superius
+    "ibug_57": (0.0, 53.651, -55.354),  # vertex 17, labrale inferius
+    "ibug_08": (0.0, 94.034, -42.645),  # vertex 152, menton
+}
+
+#: Template points that expression does not move: canthi and nose.
+RIGID_TEMPLATE: Final = frozenset(
+    {"ibug_36", "ibug_39", "ibug_42", "ibug_45", "ibug_27", "ibug_30", "ibug_33"}
+)
+_INNER = tuple(range(17, 68)) + (8,)
+
+
+def assess(
+    photo: Photo, faces: list[LandmarkSet], main: int, semantic: SemanticLandmarks
+) -> Quality:
+    """Quality of the main face (``faces[main]``, the largest) of ``photo``."""
+    flags: list[str] = []
+    hints: list[str] = []
+    points = {k: np.asarray(v, dtype=np.float64) for k, v in semantic.points.items()}
+
+    if not faces:
+        flags.append("no_face")
+        chosen = None
+    else:
+        if not 0 <= main < len(faces):
+            raise IndexError(f"main face index {main} out of range for {len(faces)} face(s)")
+        chosen = faces[main]
+        if len(faces) > 1:
+            hints.append(f"multiple_faces:{len(faces)}")
+
+    detection = _detection_confidence(chosen)
+    if chosen is not None and detection < MIN_DETECTION_CONFIDENCE:
+        flags.append("low_detection_confidence")
+    box = _box(chosen, points, photo)
+    face_size = math.sqrt(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
+    if chosen is not None and face_size < MIN_FACE_PX:
+        flags.append("face_too_small")
+    sharpness = sharpness_score(photo.pixels, box)
+    if sharpness < BLUR_THRESHOLD:
+        flags.append("blurred")
+
+    mean_conf = _mean_confidence(semantic)
+    if mean_conf is not None and mean_conf < MIN_LANDMARK_CONFIDENCE:
+        flags.append("low_landmark_confidence")
+    outside = _occlusion_hints(points, semantic.confidence, photo, hints)
+    if outside:
+        flags.append("landmarks_outside_image")
+
+    mouth_open, smile = _mouth_state(points)
+    pose, fit_error = estimate_pose(
+        semantic, photo.width, photo.height, rigid_only=mouth_open or smile
+    )
+    if fit_error is not None and fit_error > POSE_FIT_POOR:
+        hints.append("pose_fit_poor")
+
+    view, view_source = _view(photo, pose, points)
+    if view is View.FRONTAL and pose is not None:
+        for axis, limit in FRONTAL_LIMITS_DEG.items():
+            if abs(getattr(pose, axis)) > limit:
+                flags.append("head_rotated")
+                break
+
+    closed = [side for side, ear in _eye_aspect_ratios(points).items() if ear < EYE_CLOSED_EAR]
+    if len(closed) == 2:
+        flags.append("eyes_closed")
+    elif closed:
+        hints.append(f"eye_nearly_closed:{closed[0]}")
+    if mouth_open:
+        flags.append("mouth_open")
+    if smile:
+        flags.append("smiling")
+
+    return Quality(
+        face_count=len(faces),
+        main_face_index=main if faces else -1,
+        detection_confidence=detection,
+        face_size_px=face_size,
+        blur=sharpness,
+        pose=pose,
+        mouth_open=mouth_open,
+        smile=smile,
+        occlusion_hints=tuple(dict.fromkeys(hints)),
+        view=view,
+        view_source=view_source,
+        flags=tuple(dict.fromkeys(flags)),
+    )
+
+
+# --- sharpness -------------------------------------------------------------------------
+
+
+def sharpness_score(pixels: ImageArray, box: tuple[float, float, float, float]) -> float:
+    """Normalised variance of the Laplacian of the face crop (see the module docstring)."""
+    h, w = pixels.shape[:2]
+    x0, y0 = max(int(math.floor(box[0])), 0), max(int(math.floor(box[1])), 0)
+    x1, y1 = min(int(math.ceil(box[2])), w), min(int(math.ceil(box[3])), h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        x0, y0, x1, y1 = 0, 0, w, h
+    gray = cv2.cvtColor(np.ascontiguousarray(pixels[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    n = BLUR_CROP_PX
+    interp = cv2.INTER_AREA if min(gray.shape) > n else cv2.INTER_CUBIC
+    crop = np.asarray(
+        cv2.resize(gray.astype(np.float64) / 255.0, (n, n), interpolation=interp),
+        dtype=np.float64,
+    )
+    var = float(crop.var())
+    if var < 1e-6:
+        return 0.0
+    lap = cv2.Laplacian(crop, cv2.CV_64F)
+    return 100.0 * float(lap.var()) / var
+
+
+# --- pose ------------------------------------------------------------------------------
+
+
+def rotation_from_pose(pose: HeadPose) -> FloatArray:
+    """The camera-from-template rotation for ``pose`` (convention in the module docstring)."""
+    a, b, c = (math.radians(v) for v in (-pose.yaw, -pose.pitch, pose.roll))
+    ry = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(b), -math.sin(b)], [0, math.sin(b), math.cos(b)]])
+    rz = np.array([[math.cos(c), -math.sin(c), 0], [math.sin(c), math.cos(c), 0], [0, 0, 1]])
+    return ry @ rx @ rz  # type: ignore[no-any-return]
+
+
+def pose_from_rotation(r: FloatArray) -> HeadPose:
+    """Inverse of :func:`rotation_from_pose`."""
+    b = math.asin(max(-1.0, min(1.0, -float(r[1, 2]))))
+    a = math.atan2(float(r[0, 2]), float(r[2, 2]))
+    c = math.atan2(float(r[1, 0]), float(r[1, 1]))
+    return HeadPose(yaw=-math.degrees(a), pitch=-math.degrees(b), roll=math.degrees(c))
+
+
+def camera_matrix(width: int, height: int) -> FloatArray:
+    f = float(max(width, height))
+    return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0, 0, 1.0]])
+
+
+def estimate_pose(
+    semantic: SemanticLandmarks, width: int, height: int, *, rigid_only: bool = False
+) -> tuple[HeadPose | None, float | None]:
+    """Head pose and the reprojection RMS (fraction of the eye span), or (None, None).
+
+    ``rigid_only`` drops the lip and chin points, which an open mouth or a smile moves
+    (an open jaw otherwise reads as the chin tipping down).
+    """
+    names = [n for n in TEMPLATE_MM if n in semantic.points]
+    if rigid_only:
+        names = [n for n in names if n in RIGID_TEMPLATE]
+    if len(names) < 6:
+        return None, None
+    obj = np.array([TEMPLATE_MM[n] for n in names], dtype=np.float64)
+    img = np.array([semantic.points[n] for n in names], dtype=np.float64)
+    k = camera_matrix(width, height)
+    dist = np.zeros(4)
+    try:
+        ok, rvec, tvec = cv2.solvePnP(obj, img, k, dist, flags=cv2.SOLVEPNP_SQPNP)
+        if not ok:
+            return None, None
+        rvec, tvec = cv2.solvePnPRefineLM(obj, img, k, dist, rvec, tvec)
+    except cv2.error as exc:
+        log.debug("solvePnP failed: %s", exc)
+        return None, None
+    if float(tvec[2, 0]) <= 0:
+        return None, None
+    r = np.asarray(cv2.Rodrigues(rvec)[0], dtype=np.float64)
+    proj, _ = cv2.projectPoints(obj, rvec, tvec, k, dist)
+    rms = float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - img) ** 2, axis=1))))
+    span = _span(semantic)
+    return pose_from_rotation(r), (rms / span if span else None)
+
+
+def _span(semantic: SemanticLandmarks) -> float | None:
+    a, b = semantic.points.get("ibug_36"), semantic.points.get("ibug_45")
+    if a is None or b is None:
+        return None
+    d = math.dist(a, b)
+    return d if d > 0 else None
+
+
+# --- view ------------------------------------------------------------------------------
+
+
+def view_from_yaw(yaw: float) -> View:
+    if abs(yaw) < FRONTAL_MAX_YAW:
+        return View.FRONTAL
+    right = yaw > 0
+    if abs(yaw) < OBLIQUE_MAX_YAW:
+        return View.OBLIQUE_RIGHT if right else View.OBLIQUE_LEFT
+    return View.PROFILE_RIGHT if right else View.PROFILE_LEFT
+
+
+def _view(photo: Photo, pose: HeadPose | None, points: dict[str, FloatArray]) -> tuple[View, str]:
+    if photo.view_hint is not None and photo.view_hint is not View.UNKNOWN:
+        return photo.view_hint, "dicom"
+    if pose is not None:
+        return view_from_yaw(pose.yaw), "pose"
+    prn, n = points.get("pronasale"), points.get("soft_tissue_nasion")
+    if prn is not None and n is not None and abs(float(prn[0] - n[0])) > 1e-6:
+        return (View.PROFILE_RIGHT if prn[0] > n[0] else View.PROFILE_LEFT), "pose"
+    return View.UNKNOWN, "pose"
+
+
+# --- expression ------------------------------------------------------------------------
+
+
+def _mouth_state(points: dict[str, FloatArray]) -> tuple[bool, bool]:
+    """(mouth open, smiling) from the lip points (and the eyes, for the smile's width)."""
+    need = [resolve(n) for n in ("cheilion_r", "cheilion_l", "stomion_upper", "stomion_lower")]
+    if not all(k in points for k in need):
+        return False, False
+    ch_r, ch_l, up, lo = (points[k] for k in need)
+    width = float(np.hypot(*(ch_l - ch_r)))
+    if width <= 0:
+        return False, False
+    u = (ch_l - ch_r) / width
+    v = np.array([-u[1], u[0]])  # down the face
+    gap = float(np.dot(lo - up, v)) / width
+    # Measured from the upper lip, not the stomion midpoint, so that an open jaw alone
+    # does not read as raised corners.
+    lift = float(np.dot(up - (ch_r + ch_l) / 2.0, v)) / width
+    smile = lift > SMILE_LIFT_RATIO
+    if all(k in points for k in RIGHT_EYE + LEFT_EYE):
+        right = np.mean([points[k] for k in RIGHT_EYE], axis=0)
+        left = np.mean([points[k] for k in LEFT_EYE], axis=0)
+        eyes = float(np.hypot(*(left - right)))
+        smile = smile or (eyes > 0 and width / eyes > SMILE_WIDTH_RATIO)
+    return gap > MOUTH_OPEN_RATIO, smile
+
+
+def eye_aspect_ratio(contour: list[FloatArray]) -> float:
+    """(|p2−p6| + |p3−p5|) / (2 |p1−p4|) over the six iBUG eye points."""
+    p1, p2, p3, p4, p5, p6 = contour
+    width = float(np.hypot(*(p1 - p4)))
+    if width <= 0:
+        return math.nan
+    return (float(np.hypot(*(p2 - p6))) + float(np.hypot(*(p3 - p5)))) / (2.0 * width)
+
+
+def _eye_aspect_ratios(points: dict[str, FloatArray]) -> dict[str, float]:
+    out = {}
+    for side, names in (("r", RIGHT_EYE), ("l", LEFT_EYE)):
+        if all(n in points for n in names):
+            ear = eye_aspect_ratio([points[n] for n in names])
+            if math.isfinite(ear):
+                out[side] = ear
+    return out
+
+
+# --- detection, size, confidence, occlusion ---------------------------------------------
+
+
+def _detection_confidence(face: LandmarkSet | None) -> float:
+    if face is None:
+        return 0.0
+    if face.box is not None:
+        return float(face.box.score)
+    return float(face.overall_confidence)
+
+
+def _box(
+    face: LandmarkSet | None, points: dict[str, FloatArray], photo: Photo
+) -> tuple[float, float, float, float]:
+    if face is not None and face.box is not None:
+        b = face.box
+        return (b.x0, b.y0, b.x1, b.y1)
+    if face is not None and len(face.points):
+        xy = np.asarray(face.points, dtype=np.float64)
+    elif points:
+        xy = np.array(list(points.values()))
+    else:
+        return (0.0, 0.0, float(photo.width), float(photo.height))
+    lo, hi = np.nanmin(xy, axis=0), np.nanmax(xy, axis=0)
+    return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+
+
+def _mean_confidence(semantic: SemanticLandmarks) -> float | None:
+    vals = [c for k, c in semantic.confidence.items() if k.startswith("ibug_")]
+    if not vals:
+        vals = list(semantic.confidence.values())
+    return float(np.mean(vals)) if vals else None
+
+
+def _occlusion_hints(
+    points: dict[str, FloatArray], conf: dict[str, float], photo: Photo, hints: list[str]
+) -> bool:
+    """Adds region hints; True when an inner-face point (or menton) is outside the image."""
+    inner_outside = False
+    for region, indices in IBUG68_REGIONS.items():
+        names = [f"ibug_{i:02d}" for i in indices if f"ibug_{i:02d}" in points]
+        if not names:
+            continue
+        region_conf = [conf.get(n, 1.0) for n in names]
+        if float(np.mean(region_conf)) < REGION_LOW_CONFIDENCE:
+            hints.append(f"low_confidence:{region}")
+        out = [n for n in names if not _inside(points[n], photo)]
+        if out:
+            hints.append(f"outside_image:{region}")
+            if any(int(n[5:]) in _INNER for n in out):
+                inner_outside = True
+    return inner_outside
+
+
+def _inside(p: FloatArray, photo: Photo) -> bool:
+    return bool(-0.5 <= p[0] <= photo.width - 0.5 and -0.5 <= p[1] <= photo.height - 0.5)

@@ -1,0 +1,375 @@
+"""Landmark refinement by bilateral mirror registration: give back the asymmetry the
+landmark model took away.
+
+Why
+    A landmark model regresses toward the faces it was trained on, which are on average
+    symmetric: measured on a real portrait with known one-sided warps, MediaPipe reported
+    0.86 of a mouth-corner drop, 0.72 of a brow lift, 0.40 of a lowered upper lid and
+    0.1–0.3 of a sideways chin or nasal tip; dlib less (``tests/bench/bench_asymmetry.py``).
+    The photo itself holds the answer: a face is nearly mirror-symmetric, so one side's
+    image, mirrored, is a template for the other side's.
+
+How
+    1. The face is resampled into a canonical frame (:func:`canonical_frame`): the frontal
+       face frame of :mod:`analysis.measurements.geometry` (``u`` from the right to the left
+       eye centre, ``v`` down, origin midway between the endocanthia — the midline every
+       symmetry measurement uses), at :data:`CANON_IPD_PX` pixels per interpupillary
+       distance, greyscale, with its mirror image about the midline column.
+    2. For each :class:`Feature` (mouth corners, brows, upper and lower lids, chin, nasal
+       tip) a Gaussian-weighted window of the *mirrored* image around the feature is
+       matched (zero-mean normalised cross-correlation, ``cv2.matchTemplate`` with a weight
+       mask, parabolic sub-pixel peak) against the canonical image. For a bilateral pair
+       the best shift ``t`` is where the right feature lies relative to the mirrored left
+       one (``t = R − mirror(L)``); for a midline point it is twice its offset from the
+       midline.
+    3. The model's own relative offset ``t_model`` (mean over the feature's pairs) is
+       replaced by the image's: each right point moves by ``(t − t_model)/2`` and its left
+       counterpart by the mirror of ``−(t − t_model)/2``, so the pair's mean (what the
+       model is good at) stays and the model's per-point shape is kept; a midline point
+       moves to its registered offset. Only the well-conditioned components are corrected
+       (:attr:`Feature.components`): heights for brows and lids, both for the mouth
+       corners, the sideways offset for midline points.
+
+Robustness
+    A feature is left as the model gave it unless the match is confident: the correlation
+    peak is at least :data:`MIN_SCORE`, not on the border of the search range, and the
+    window lies inside the photo. Per-point confidence of a moved point becomes
+    ``min(model confidence, match score)``. :func:`refine_report` says, per feature, what
+    was found and why it was or was not applied. Only frontal-looking faces are refined
+    (both eyes and the feature's points present, eyes at least :data:`MIN_IPD_PX` apart,
+    |yaw| small enough that the two eyes' widths agree within :data:`MAX_EYE_WIDTH_RATIO`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, replace
+from typing import Final
+
+import cv2
+import numpy as np
+
+from analysis.types import FloatArray, ImageArray, ModelIdentity, Photo, SemanticLandmarks
+
+log = logging.getLogger(__name__)
+
+CANON_IPD_PX: Final = 96.0
+#: Canonical image: from −HALF_WIDTH to +HALF_WIDTH IPD across, TOP to BOTTOM IPD down
+#: from the endocanthion midpoint.
+HALF_WIDTH_IPD: Final = 1.2
+TOP_IPD: Final = -1.0
+BOTTOM_IPD: Final = 2.1
+MIN_SCORE: Final = 0.5
+MIN_IPD_PX: Final = 20.0
+MAX_EYE_WIDTH_RATIO: Final = 1.35
+
+IDENTITY: Final = ModelIdentity(
+    id="facenode-mirror-refine",
+    name="facenode landmark refinement by bilateral mirror registration",
+    version="1",
+    licence="facenode (own code)",
+    commercial_use=True,
+)
+
+_RIGHT_EYE: Final = tuple(f"ibug_{i:02d}" for i in range(36, 42))
+_LEFT_EYE: Final = tuple(f"ibug_{i:02d}" for i in range(42, 48))
+
+
+def _k(i: int) -> str:
+    return f"ibug_{i:02d}"
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One region registered against its mirror image.
+
+    ``pairs`` are (subject's right, subject's left) point names; a midline point is paired
+    with itself. Sizes are in IPD: ``half_size`` of the window (u, v), ``sigma`` of its
+    Gaussian weight (u, v), ``search`` the largest correction of the relative offset
+    (u, v), ``offset`` of the window centre from the pairs' mean (u, v).
+    ``components`` says which parts of the correction are applied: "u", "v" or "uv".
+    """
+
+    name: str
+    pairs: tuple[tuple[str, str], ...]
+    half_size: tuple[float, float]
+    sigma: tuple[float, float]
+    search: tuple[float, float]
+    components: str
+    offset: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def midline(self) -> bool:
+        return all(r == left for r, left in self.pairs)
+
+
+FEATURES: Final[tuple[Feature, ...]] = (
+    Feature(
+        "mouth_corners",
+        ((_k(48), _k(54)), (_k(60), _k(64))),
+        half_size=(0.14, 0.12),
+        sigma=(0.07, 0.06),
+        search=(0.08, 0.08),
+        components="uv",
+    ),
+    Feature(
+        "brows",
+        tuple((_k(17 + i), _k(26 - i)) for i in range(5)),
+        half_size=(0.3, 0.12),
+        sigma=(0.2, 0.06),
+        search=(0.06, 0.1),
+        components="v",
+    ),
+    Feature(
+        "upper_lids",
+        ((_k(37), _k(44)), (_k(38), _k(43))),
+        half_size=(0.16, 0.07),
+        sigma=(0.1, 0.035),
+        search=(0.05, 0.06),
+        components="v",
+    ),
+    Feature(
+        "lower_lids",
+        ((_k(41), _k(46)), (_k(40), _k(47))),
+        half_size=(0.16, 0.07),
+        sigma=(0.1, 0.035),
+        search=(0.05, 0.06),
+        components="v",
+    ),
+    Feature(
+        "chin",
+        ((_k(8), _k(8)),),
+        half_size=(0.4, 0.25),
+        sigma=(0.22, 0.12),
+        search=(0.12, 0.04),
+        components="u",
+        offset=(0.0, -0.08),
+    ),
+    Feature(
+        "nasal_tip",
+        ((_k(30), _k(30)),),
+        half_size=(0.22, 0.16),
+        sigma=(0.11, 0.09),
+        search=(0.1, 0.04),
+        components="u",
+        offset=(0.0, 0.04),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class CanonicalFrame:
+    """Image ↔ canonical coordinates: X = A + k·(p−o)·u, Y = Y0 + k·(p−o)·v."""
+
+    origin: FloatArray
+    u: FloatArray
+    v: FloatArray
+    k: float  # canonical px per image px
+    width: int
+    height: int
+    y0: float
+
+    @property
+    def axis_x(self) -> float:
+        """Canonical column of the midline (the mirror maps X to 2·axis_x − X)."""
+        return (self.width - 1) / 2.0
+
+    def to_canon(self, p: FloatArray) -> FloatArray:
+        r = np.asarray(p, dtype=np.float64) - self.origin
+        return np.array([self.axis_x + self.k * float(r @ self.u), self.y0 + self.k * float(r @ self.v)])
+
+    def displacement_to_image(self, d: FloatArray) -> FloatArray:
+        return (d[0] * self.u + d[1] * self.v) / self.k  # type: ignore[no-any-return]
+
+    def affine_canon_to_image(self) -> FloatArray:
+        """2×3 matrix mapping canonical (X, Y, 1) to image (x, y)."""
+        a = np.column_stack([self.u / self.k, self.v / self.k])
+        t = self.origin - a @ np.array([self.axis_x, self.y0])
+        return np.column_stack([a, t])
+
+
+@dataclass(frozen=True)
+class FeatureResult:
+    """What the registration found for one feature, in canonical px and image px."""
+
+    feature: str
+    applied: bool
+    reason: str
+    score: float
+    correction_px: tuple[float, float]  # image px, of the right point (left gets its mirror)
+    relative_model: tuple[float, float]  # t_model (u, v) in canonical px
+    relative_image: tuple[float, float]  # t from the image (u, v) in canonical px
+
+
+@dataclass(frozen=True)
+class RefineReport:
+    semantic: SemanticLandmarks
+    features: tuple[FeatureResult, ...]
+    frame: CanonicalFrame | None
+    reason: str = ""
+
+
+def refine(photo: Photo, semantic: SemanticLandmarks) -> SemanticLandmarks:
+    """The landmarks with bilateral features corrected by mirror registration (see module)."""
+    return refine_report(photo, semantic).semantic
+
+
+def refine_report(
+    photo: Photo, semantic: SemanticLandmarks, features: tuple[Feature, ...] = FEATURES
+) -> RefineReport:
+    """:func:`refine` with the per-feature evidence."""
+    pts = {k: np.asarray(v, dtype=np.float64) for k, v in semantic.points.items()}
+    frame, why = canonical_frame(pts, photo.width, photo.height)
+    if frame is None:
+        log.debug("refinement skipped: %s", why)
+        return RefineReport(semantic, (), None, why)
+    canon, mirror = canonical_images(photo.pixels, frame)
+    new_points = dict(semantic.points)
+    new_conf = dict(semantic.confidence)
+    results: list[FeatureResult] = []
+    for feat in features:
+        res, moves = _register(feat, pts, frame, canon, mirror)
+        results.append(res)
+        if not res.applied:
+            continue
+        for name, delta in moves.items():
+            x, y = new_points[name]
+            new_points[name] = (float(x + delta[0]), float(y + delta[1]))
+            new_conf[name] = min(float(new_conf.get(name, 1.0)), res.score)
+    if not any(r.applied for r in results):
+        return RefineReport(semantic, tuple(results), frame, "no confident feature")
+    sources = semantic.sources if IDENTITY in semantic.sources else (*semantic.sources, IDENTITY)
+    out = replace(semantic, points=new_points, confidence=new_conf, sources=sources)
+    return RefineReport(out, tuple(results), frame)
+
+
+def canonical_frame(
+    pts: dict[str, FloatArray], width: int, height: int
+) -> tuple[CanonicalFrame | None, str]:
+    """The canonical frame of a frontal-looking face, or None and why not."""
+    if not all(k in pts for k in (*_RIGHT_EYE, *_LEFT_EYE)):
+        return None, "eye contours missing"
+    er = np.mean([pts[k] for k in _RIGHT_EYE], axis=0)
+    el = np.mean([pts[k] for k in _LEFT_EYE], axis=0)
+    d = el - er
+    ipd = float(np.hypot(*d))
+    if not ipd >= MIN_IPD_PX:
+        return None, f"eyes {ipd:.1f} px apart (< {MIN_IPD_PX})"
+    wr = float(np.hypot(*(pts[_k(39)] - pts[_k(36)])))
+    wl = float(np.hypot(*(pts[_k(45)] - pts[_k(42)])))
+    if min(wr, wl) <= 0 or max(wr, wl) / min(wr, wl) > MAX_EYE_WIDTH_RATIO:
+        return None, "eye widths disagree: the face is turned"
+    u = d / ipd
+    v = np.array([-u[1], u[0]])
+    origin = (pts[_k(39)] + pts[_k(42)]) / 2.0
+    k = CANON_IPD_PX / ipd
+    w = 2 * int(math.ceil(HALF_WIDTH_IPD * CANON_IPD_PX))
+    h = int(math.ceil((BOTTOM_IPD - TOP_IPD) * CANON_IPD_PX))
+    frame = CanonicalFrame(origin, u, v, k, w, h, -TOP_IPD * CANON_IPD_PX)
+    return frame, ""
+
+
+def canonical_images(pixels: ImageArray, frame: CanonicalFrame) -> tuple[FloatArray, FloatArray]:
+    """Greyscale face in the canonical frame (float32) and its mirror about the midline."""
+    grey = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    if frame.k < 0.5:  # downsampling by more than 2: low-pass first (no aliasing)
+        s = 0.5 / frame.k
+        grey = cv2.GaussianBlur(grey, (0, 0), s)
+    m = frame.affine_canon_to_image()
+    canon = cv2.warpAffine(
+        grey.astype(np.float32),
+        m,
+        (frame.width, frame.height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=-1.0,
+    )
+    return canon, np.ascontiguousarray(canon[:, ::-1])
+
+
+def _register(
+    feat: Feature,
+    pts: dict[str, FloatArray],
+    frame: CanonicalFrame,
+    canon: FloatArray,
+    mirror: FloatArray,
+) -> tuple[FeatureResult, dict[str, FloatArray]]:
+    def result(reason: str, score: float = 0.0, t: FloatArray | None = None) -> FeatureResult:
+        return FeatureResult(
+            feat.name, False, reason, score, (0.0, 0.0), (float(tm[0]), float(tm[1])),
+            (float(t[0]), float(t[1])) if t is not None else (math.nan, math.nan),
+        )  # fmt: skip
+
+    tm = np.zeros(2)
+    if not all(r in pts and left in pts for r, left in feat.pairs):
+        return result("points missing"), {}
+    ax = frame.axis_x
+    right = np.array([frame.to_canon(pts[r]) for r, _ in feat.pairs])
+    left = np.array([frame.to_canon(pts[left]) for _, left in feat.pairs])
+    left_m = left.copy()
+    left_m[:, 0] = 2 * ax - left_m[:, 0]  # mirror(L)
+    tm = (right - left_m).mean(axis=0)  # model's relative offset t_model
+    s = CANON_IPD_PX
+    centre = (right + left_m).mean(axis=0) / 2.0 + np.array(feat.offset) * s
+    hx, hy = (int(round(feat.half_size[0] * s)), int(round(feat.half_size[1] * s)))
+    rx, ry = (int(math.ceil(feat.search[0] * s)), int(math.ceil(feat.search[1] * s)))
+    # template: mirror image around `centre`; search: canon around centre + t_model
+    cx, cy = int(round(centre[0])), int(round(centre[1]))
+    tmpl = _crop(mirror, cx - hx, cy - hy, 2 * hx + 1, 2 * hy + 1)
+    sx, sy = int(round(centre[0] + tm[0])), int(round(centre[1] + tm[1]))
+    area = _crop(canon, sx - hx - rx, sy - hy - ry, 2 * (hx + rx) + 1, 2 * (hy + ry) + 1)
+    if tmpl is None or area is None or (tmpl < 0).any() or (area < 0).any():
+        return result("window outside the photo"), {}
+    gy, gx = np.mgrid[-hy : hy + 1, -hx : hx + 1].astype(np.float64)
+    dx, dy = centre[0] - cx, centre[1] - cy  # keep the weight centred on the true centre
+    sig_x, sig_y = feat.sigma[0] * s, feat.sigma[1] * s
+    weight = np.exp(-0.5 * (((gx - dx) / sig_x) ** 2 + ((gy - dy) / sig_y) ** 2))
+    if float(tmpl.std()) < 1.0:
+        return result("no texture in the window"), {}
+    ncc = cv2.matchTemplate(area, tmpl, cv2.TM_CCOEFF_NORMED, mask=weight.astype(np.float32))
+    ncc = np.nan_to_num(ncc, nan=-1.0)
+    iy, ix = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+    score = float(ncc[iy, ix])
+    if ix in (0, ncc.shape[1] - 1) or iy in (0, ncc.shape[0] - 1):
+        return result("best match on the border of the search range", score), {}
+    fx = ix + _parabola(ncc[iy, ix - 1], ncc[iy, ix], ncc[iy, ix + 1])
+    fy = iy + _parabola(ncc[iy - 1, ix], ncc[iy, ix], ncc[iy + 1, ix])
+    # matched window centre in canon = (sx - rx + fx, sy - ry + fy); the template's
+    # centre was at (cx, cy) in the mirror image
+    t = np.array([sx - rx + fx - cx, sy - ry + fy - cy])
+    if score < MIN_SCORE:
+        return result(f"weak match (score {score:.2f} < {MIN_SCORE})", score, t), {}
+    delta = (t - tm) / 2.0
+    if "u" not in feat.components:
+        delta[0] = 0.0
+    if "v" not in feat.components:
+        delta[1] = 0.0
+    moves: dict[str, FloatArray] = {}
+    right_img = frame.displacement_to_image(delta)
+    left_img = frame.displacement_to_image(np.array([delta[0], -delta[1]]))
+    for r, left_name in feat.pairs:
+        moves[r] = right_img
+        if left_name != r:
+            moves[left_name] = left_img
+    return (
+        FeatureResult(
+            feat.name, True, "", score, (float(right_img[0]), float(right_img[1])),
+            (float(tm[0]), float(tm[1])), (float(t[0]), float(t[1])),
+        ),  # fmt: skip
+        moves,
+    )
+
+
+def _crop(img: FloatArray, x0: int, y0: int, w: int, h: int) -> FloatArray | None:
+    if x0 < 0 or y0 < 0 or x0 + w > img.shape[1] or y0 + h > img.shape[0]:
+        return None
+    return np.ascontiguousarray(img[y0 : y0 + h, x0 : x0 + w])
+
+
+def _parabola(a: float, b: float, c: float) -> float:
+    """Offset of the vertex of the parabola through (−1, a), (0, b), (1, c)."""
+    den = a - 2 * b + c
+    if not den < 0:
+        return 0.0
+    return float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))

@@ -1,0 +1,43 @@
+"""get_backend / available_backends: names, reasons, and no silent fallbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analysis.landmarks import BACKENDS, available_backends, get_backend
+from analysis.landmarks.base import LandmarkBackend
+from analysis.types import BackendUnavailableError
+
+
+def test_available_backends_reports_every_name_with_a_reason(tmp_path: Path) -> None:
+    avail = available_backends(None)
+    assert set(avail) == set(BACKENDS)
+    assert avail["mediapipe"] == "ok" and avail["dlib"] == "ok"
+    for name in ("fan2d", "fan3d", "insightface", "insightface68"):
+        assert "no model folder is configured" in avail[name]
+    assert avail["ensemble"] == "ok"  # mediapipe + dlib are enough
+    in_empty = available_backends(tmp_path)
+    assert "2DFAN4-11f355bf06.pth.tar is missing" in in_empty["fan2d"]
+    assert "det_10g.onnx is missing" in in_empty["insightface"]
+
+
+def test_unknown_name_is_a_value_error_listing_the_names() -> None:
+    with pytest.raises(ValueError, match="mediapipe, dlib"):
+        get_backend("openface", None)
+
+
+@pytest.mark.parametrize("name", ["fan2d", "fan3d", "insightface", "insightface68"])
+def test_provisioned_backend_without_weights_is_unavailable_not_downloaded(
+    name: str, tmp_path: Path
+) -> None:
+    with pytest.raises(BackendUnavailableError, match="models provision"):
+        get_backend(name, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing was fetched or written
+
+
+def test_get_backend_returns_a_protocol_instance() -> None:
+    backend = get_backend("dlib", None)
+    assert isinstance(backend, LandmarkBackend)
+    assert backend.identity.commercial_use is False
