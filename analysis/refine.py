@@ -45,10 +45,11 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from analysis.types import FloatArray, ImageArray, ModelIdentity, Photo, SemanticLandmarks
 
@@ -57,11 +58,17 @@ log = logging.getLogger(__name__)
 CANON_IPD_PX: Final = 96.0
 #: Canonical image: from −HALF_WIDTH to +HALF_WIDTH IPD across, TOP to BOTTOM IPD down
 #: from the endocanthion midpoint.
-HALF_WIDTH_IPD: Final = 1.2
+HALF_WIDTH_IPD: Final = 1.45
 TOP_IPD: Final = -1.0
-BOTTOM_IPD: Final = 2.1
-MIN_SCORE: Final = 0.5
+BOTTOM_IPD: Final = 2.6
 MIN_IPD_PX: Final = 20.0
+#: A second correlation peak farther than UNIQUE_RADIUS_IPD that comes within MIN_MARGIN
+#: of the best makes the match ambiguous.
+UNIQUE_RADIUS_IPD: Final = 0.05
+MIN_MARGIN: Final = 0.02
+#: Above min_score the correction fades in linearly over this score range, so a match
+#: near the threshold moves the points a little, not all or nothing.
+SCORE_RAMP: Final = 0.15
 MAX_EYE_WIDTH_RATIO: Final = 1.35
 
 IDENTITY: Final = ModelIdentity(
@@ -85,19 +92,24 @@ class Feature:
     """One region registered against its mirror image.
 
     ``pairs`` are (subject's right, subject's left) point names; a midline point is paired
-    with itself. Sizes are in IPD: ``half_size`` of the window (u, v), ``sigma`` of its
-    Gaussian weight (u, v), ``search`` the largest correction of the relative offset
-    (u, v), ``offset`` of the window centre from the pairs' mean (u, v).
+    with itself. Sizes are in IPD: ``half_size`` of the window (u, v); ``sigma`` of its
+    Gaussian weight along u, upward and downward; ``search`` the largest correction of
+    the relative offset (u, v); ``offset`` of the window centre from the points (u, v).
+    ``per_pair`` registers each pair in its own window (for features whose points can
+    move by different amounts, like a brow's ends), else one window covers the feature.
     ``components`` says which parts of the correction are applied: "u", "v" or "uv".
     """
 
     name: str
     pairs: tuple[tuple[str, str], ...]
     half_size: tuple[float, float]
-    sigma: tuple[float, float]
+    sigma: tuple[float, float, float]
     search: tuple[float, float]
     components: str
     offset: tuple[float, float] = (0.0, 0.0)
+    per_pair: bool = False
+    rep: str = "grey"
+    min_score: float = 0.5
 
     @property
     def midline(self) -> bool:
@@ -109,51 +121,54 @@ FEATURES: Final[tuple[Feature, ...]] = (
         "mouth_corners",
         ((_k(48), _k(54)), (_k(60), _k(64))),
         half_size=(0.14, 0.12),
-        sigma=(0.07, 0.06),
-        search=(0.08, 0.08),
+        sigma=(0.07, 0.06, 0.06),
+        search=(0.12, 0.12),
         components="uv",
     ),
     Feature(
         "brows",
         tuple((_k(17 + i), _k(26 - i)) for i in range(5)),
-        half_size=(0.3, 0.12),
-        sigma=(0.2, 0.06),
-        search=(0.06, 0.1),
+        half_size=(0.12, 0.12),
+        sigma=(0.06, 0.06, 0.06),
+        search=(0.1, 0.08),
         components="v",
+        per_pair=True,
     ),
     Feature(
         "upper_lids",
         ((_k(37), _k(44)), (_k(38), _k(43))),
-        half_size=(0.16, 0.07),
-        sigma=(0.1, 0.035),
-        search=(0.05, 0.06),
+        half_size=(0.16, 0.08),
+        sigma=(0.1, 0.04, 0.025),
+        search=(0.1, 0.06),
         components="v",
     ),
     Feature(
         "lower_lids",
         ((_k(41), _k(46)), (_k(40), _k(47))),
-        half_size=(0.16, 0.07),
-        sigma=(0.1, 0.035),
-        search=(0.05, 0.06),
+        half_size=(0.16, 0.08),
+        sigma=(0.1, 0.015, 0.04),
+        search=(0.1, 0.06),
         components="v",
     ),
     Feature(
         "chin",
         ((_k(8), _k(8)),),
-        half_size=(0.4, 0.25),
-        sigma=(0.22, 0.12),
-        search=(0.12, 0.04),
+        half_size=(0.4, 0.16),
+        sigma=(0.2, 0.08, 0.04),
+        search=(0.25, 0.06),
         components="u",
-        offset=(0.0, -0.08),
+        offset=(0.0, -0.03),
     ),
     Feature(
         "nasal_tip",
         ((_k(30), _k(30)),),
-        half_size=(0.22, 0.16),
-        sigma=(0.11, 0.09),
-        search=(0.1, 0.04),
+        half_size=(0.16, 0.16),
+        sigma=(0.07, 0.08, 0.08),
+        search=(0.25, 0.06),
         components="u",
-        offset=(0.0, 0.04),
+        offset=(0.0, 0.05),
+        rep="dx",
+        min_score=0.45,
     ),
 )
 
@@ -197,6 +212,7 @@ class FeatureResult:
     applied: bool
     reason: str
     score: float
+    weight: float  # 0..1, the share of the image's correction that was applied
     correction_px: tuple[float, float]  # image px, of the right point (left gets its mirror)
     relative_model: tuple[float, float]  # t_model (u, v) in canonical px
     relative_image: tuple[float, float]  # t from the image (u, v) in canonical px
@@ -224,12 +240,12 @@ def refine_report(
     if frame is None:
         log.debug("refinement skipped: %s", why)
         return RefineReport(semantic, (), None, why)
-    canon, mirror = canonical_images(photo.pixels, frame)
+    images = CanonicalImages(photo.pixels, frame)
     new_points = dict(semantic.points)
     new_conf = dict(semantic.confidence)
     results: list[FeatureResult] = []
     for feat in features:
-        res, moves = _register(feat, pts, frame, canon, mirror)
+        res, moves = _register(feat, pts, frame, images)
         results.append(res)
         if not res.applied:
             continue
@@ -270,35 +286,69 @@ def canonical_frame(
     return frame, ""
 
 
-def canonical_images(pixels: ImageArray, frame: CanonicalFrame) -> tuple[FloatArray, FloatArray]:
-    """Greyscale face in the canonical frame (float32) and its mirror about the midline."""
-    grey = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    if frame.k < 0.5:  # downsampling by more than 2: low-pass first (no aliasing)
-        s = 0.5 / frame.k
-        grey = cv2.GaussianBlur(grey, (0, 0), s)
-    m = frame.affine_canon_to_image()
-    canon = cv2.warpAffine(
-        grey.astype(np.float32),
-        m,
-        (frame.width, frame.height),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=-1.0,
-    )
-    return canon, np.ascontiguousarray(canon[:, ::-1])
+class CanonicalImages:
+    """The face in the canonical frame and its mirror, in the representations features use.
+
+    ``grey``: intensity. ``dx`` / ``dy``: its horizontal / vertical derivative (Scharr after
+    a 1 px blur); the mirror of ``dx`` changes sign, since mirroring reverses the horizontal.
+    ``grad``: both derivatives as two channels. Derivatives ignore the slow shading a side
+    light puts across a face and weigh the edges that fix a feature's position.
+    """
+
+    def __init__(self, pixels: ImageArray, frame: CanonicalFrame) -> None:
+        grey = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+        if frame.k < 0.5:  # downsampling by more than 2: low-pass first (no aliasing)
+            grey = cv2.GaussianBlur(grey, (0, 0), 0.5 / frame.k)
+        m = frame.affine_canon_to_image()
+        canon = cv2.warpAffine(
+            grey.astype(np.float32),
+            m,
+            (frame.width, frame.height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        ones = np.ones(grey.shape, dtype=np.uint8)
+        inside = cv2.warpAffine(
+            ones, m, (frame.width, frame.height), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+        )
+        self.valid = inside.astype(bool)
+        self.valid_mirror = np.ascontiguousarray(self.valid[:, ::-1])
+        self.grey = canon
+        self._reps: dict[str, tuple[FloatArray, FloatArray]] = {}
+
+    def rep(self, name: str) -> tuple[FloatArray, FloatArray]:
+        """(canonical, mirror) in representation ``name``."""
+        if name not in self._reps:
+            self._reps[name] = self._make(name)
+        return self._reps[name]
+
+    def _make(self, name: str) -> tuple[FloatArray, FloatArray]:
+        if name == "grey":
+            return self.grey, np.ascontiguousarray(self.grey[:, ::-1])
+        smooth = cv2.GaussianBlur(self.grey, (0, 0), 1.0)
+        dx = cv2.Scharr(smooth, cv2.CV_32F, 1, 0)
+        dy = cv2.Scharr(smooth, cv2.CV_32F, 0, 1)
+        mdx = np.ascontiguousarray(-dx[:, ::-1])
+        mdy = np.ascontiguousarray(dy[:, ::-1])
+        if name == "dx":
+            return dx, mdx
+        if name == "dy":
+            return dy, mdy
+        if name == "grad":
+            return cv2.merge([dx, dy]), cv2.merge([mdx, mdy])
+        raise ValueError(f"unknown representation {name!r}")
 
 
 def _register(
     feat: Feature,
     pts: dict[str, FloatArray],
     frame: CanonicalFrame,
-    canon: FloatArray,
-    mirror: FloatArray,
+    images: CanonicalImages,
 ) -> tuple[FeatureResult, dict[str, FloatArray]]:
-    def result(reason: str, score: float = 0.0, t: FloatArray | None = None) -> FeatureResult:
+    def result(reason: str, score: float = 0.0) -> FeatureResult:
         return FeatureResult(
-            feat.name, False, reason, score, (0.0, 0.0), (float(tm[0]), float(tm[1])),
-            (float(t[0]), float(t[1])) if t is not None else (math.nan, math.nan),
+            feat.name, False, reason, score, 0.0, (0.0, 0.0), (float(tm[0]), float(tm[1])),
+            (math.nan, math.nan),
         )  # fmt: skip
 
     tm = np.zeros(2)
@@ -306,62 +356,130 @@ def _register(
         return result("points missing"), {}
     ax = frame.axis_x
     right = np.array([frame.to_canon(pts[r]) for r, _ in feat.pairs])
-    left = np.array([frame.to_canon(pts[left]) for _, left in feat.pairs])
-    left_m = left.copy()
+    left_m = np.array([frame.to_canon(pts[left]) for _, left in feat.pairs])
     left_m[:, 0] = 2 * ax - left_m[:, 0]  # mirror(L)
-    tm = (right - left_m).mean(axis=0)  # model's relative offset t_model
-    s = CANON_IPD_PX
-    centre = (right + left_m).mean(axis=0) / 2.0 + np.array(feat.offset) * s
-    hx, hy = (int(round(feat.half_size[0] * s)), int(round(feat.half_size[1] * s)))
-    rx, ry = (int(math.ceil(feat.search[0] * s)), int(math.ceil(feat.search[1] * s)))
-    # template: mirror image around `centre`; search: canon around centre + t_model
-    cx, cy = int(round(centre[0])), int(round(centre[1]))
-    tmpl = _crop(mirror, cx - hx, cy - hy, 2 * hx + 1, 2 * hy + 1)
-    sx, sy = int(round(centre[0] + tm[0])), int(round(centre[1] + tm[1]))
-    area = _crop(canon, sx - hx - rx, sy - hy - ry, 2 * (hx + rx) + 1, 2 * (hy + ry) + 1)
-    if tmpl is None or area is None or (tmpl < 0).any() or (area < 0).any():
-        return result("window outside the photo"), {}
-    gy, gx = np.mgrid[-hy : hy + 1, -hx : hx + 1].astype(np.float64)
-    dx, dy = centre[0] - cx, centre[1] - cy  # keep the weight centred on the true centre
-    sig_x, sig_y = feat.sigma[0] * s, feat.sigma[1] * s
-    weight = np.exp(-0.5 * (((gx - dx) / sig_x) ** 2 + ((gy - dy) / sig_y) ** 2))
-    if float(tmpl.std()) < 1.0:
-        return result("no texture in the window"), {}
-    ncc = cv2.matchTemplate(area, tmpl, cv2.TM_CCOEFF_NORMED, mask=weight.astype(np.float32))
-    ncc = np.nan_to_num(ncc, nan=-1.0)
-    iy, ix = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
-    score = float(ncc[iy, ix])
-    if ix in (0, ncc.shape[1] - 1) or iy in (0, ncc.shape[0] - 1):
-        return result("best match on the border of the search range", score), {}
-    fx = ix + _parabola(ncc[iy, ix - 1], ncc[iy, ix], ncc[iy, ix + 1])
-    fy = iy + _parabola(ncc[iy - 1, ix], ncc[iy, ix], ncc[iy + 1, ix])
-    # matched window centre in canon = (sx - rx + fx, sy - ry + fy); the template's
-    # centre was at (cx, cy) in the mirror image
-    t = np.array([sx - rx + fx - cx, sy - ry + fy - cy])
-    if score < MIN_SCORE:
-        return result(f"weak match (score {score:.2f} < {MIN_SCORE})", score, t), {}
-    delta = (t - tm) / 2.0
-    if "u" not in feat.components:
-        delta[0] = 0.0
-    if "v" not in feat.components:
-        delta[1] = 0.0
+    tms = right - left_m  # the model's relative offsets t_model, per pair
+    tm = tms.mean(axis=0)
+    centres = (right + left_m) / 2.0 + np.array(feat.offset) * CANON_IPD_PX
+    if feat.per_pair:
+        windows = [(centres[i], tms[i]) for i in range(len(feat.pairs))]
+    else:
+        windows = [(centres.mean(axis=0), tm)]
+    found: list[tuple[FloatArray, float] | None] = []
+    whys: list[str] = []
+    for centre, t_model in windows:
+        t, score, why = _match(feat, images, centre, t_model)
+        found.append(None if t is None else (t, score))
+        whys.append(why)
+    good = [i for i, x in enumerate(found) if x is not None]
+    if len(good) < max(1, (len(windows) + 1) // 2 + (1 if len(windows) > 2 else 0)):
+        bad = next(i for i, x in enumerate(found) if x is None)
+        return result(whys[bad]), {}
+    scores = [found[i][1] for i in good]  # type: ignore[index]
+    score = float(np.mean(scores)) if feat.per_pair else float(scores[0])
+    weight = float(np.clip((score - feat.min_score) / SCORE_RAMP, 0.0, 1.0))
+    corr = {i: (found[i][0] - windows[i][1]) / 2.0 for i in good}  # type: ignore[index]
+    mean_corr = np.mean(list(corr.values()), axis=0)
+    deltas = [weight * corr.get(i, mean_corr) for i in range(len(windows))]
+    if not feat.per_pair:
+        deltas = deltas * len(feat.pairs)
+    t_img = tm + 2.0 * mean_corr
     moves: dict[str, FloatArray] = {}
-    right_img = frame.displacement_to_image(delta)
-    left_img = frame.displacement_to_image(np.array([delta[0], -delta[1]]))
-    for r, left_name in feat.pairs:
-        moves[r] = right_img
+    first = np.zeros(2)
+    for i, ((r, left_name), delta) in enumerate(zip(feat.pairs, deltas, strict=True)):
+        d = delta.copy()
+        if "u" not in feat.components:
+            d[0] = 0.0
+        if "v" not in feat.components:
+            d[1] = 0.0
+        moves[r] = frame.displacement_to_image(d)
+        if i == 0:
+            first = moves[r]
         if left_name != r:
-            moves[left_name] = left_img
+            moves[left_name] = frame.displacement_to_image(np.array([d[0], -d[1]]))
     return (
         FeatureResult(
-            feat.name, True, "", score, (float(right_img[0]), float(right_img[1])),
-            (float(tm[0]), float(tm[1])), (float(t[0]), float(t[1])),
+            feat.name, True, "", score, weight, (float(first[0]), float(first[1])),
+            (float(tm[0]), float(tm[1])), (float(t_img[0]), float(t_img[1])),
         ),  # fmt: skip
         moves,
     )
 
 
-def _crop(img: FloatArray, x0: int, y0: int, w: int, h: int) -> FloatArray | None:
+def _match(
+    feat: Feature, images: CanonicalImages, centre: FloatArray, t_model: FloatArray
+) -> tuple[FloatArray | None, float, str]:
+    """Where the mirror image's window around ``centre`` lies in the canonical image,
+    relative to ``centre``: the relative offset ``t`` (None, score, why when unsure)."""
+    s = CANON_IPD_PX
+    hx, hy = (int(round(feat.half_size[0] * s)), int(round(feat.half_size[1] * s)))
+    rx, ry = (int(math.ceil(feat.search[0] * s)), int(math.ceil(feat.search[1] * s)))
+    cx, cy = int(round(centre[0])), int(round(centre[1]))
+    sx, sy = int(round(centre[0] + t_model[0])), int(round(centre[1] + t_model[1]))
+    t_box = (cx - hx, cy - hy, 2 * hx + 1, 2 * hy + 1)
+    a_box = (sx - hx - rx, sy - hy - ry, 2 * (hx + rx) + 1, 2 * (hy + ry) + 1)
+    t_ok = _crop(images.valid_mirror, *t_box)
+    a_ok = _crop(images.valid, *a_box)
+    if t_ok is None or a_ok is None or not t_ok.all() or not a_ok.all():
+        return None, 0.0, "window outside the photo"
+    canon, mirror = images.rep(feat.rep)
+    tmpl = _crop(mirror, *t_box)
+    area = _crop(canon, *a_box)
+    assert tmpl is not None and area is not None
+    if float(_crop(images.grey[:, ::-1], *t_box).std()) < 1.0:  # type: ignore[union-attr]
+        return None, 0.0, "no texture in the window"
+    gy, gx = np.mgrid[-hy : hy + 1, -hx : hx + 1].astype(np.float64)
+    gx -= centre[0] - cx  # keep the weight centred on the true centre
+    gy -= centre[1] - cy
+    su = feat.sigma[0] * s
+    sv = np.where(gy < 0, feat.sigma[1], feat.sigma[2]) * s
+    weight = np.exp(-0.5 * ((gx / su) ** 2 + (gy / sv) ** 2)).astype(np.float32)
+    ncc = cv2.matchTemplate(area, tmpl, cv2.TM_CCOEFF_NORMED, mask=weight)
+    ncc = np.nan_to_num(ncc, nan=-1.0)
+    iy, ix = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+    score = float(ncc[iy, ix])
+    on_u = ix in (0, ncc.shape[1] - 1)
+    on_v = iy in (0, ncc.shape[0] - 1)
+    if (on_u and "u" in feat.components) or (on_v and "v" in feat.components):
+        return None, score, "best match on the border of the search range"
+    if score < feat.min_score:
+        return None, score, f"weak match (score {score:.2f} < {feat.min_score})"
+    second = _runner_up(ncc, iy, ix, feat.components, max(2, int(round(UNIQUE_RADIUS_IPD * s))))
+    if score - second < MIN_MARGIN:
+        return None, score, f"ambiguous match (runner-up {second:.2f} vs {score:.2f})"
+    fx = ix + (0.0 if on_u else _parabola(ncc[iy, ix - 1], ncc[iy, ix], ncc[iy, ix + 1]))
+    fy = iy + (0.0 if on_v else _parabola(ncc[iy - 1, ix], ncc[iy, ix], ncc[iy + 1, ix]))
+    # matched window centre in canon: (sx - rx + fx, sy - ry + fy); template centre (cx, cy)
+    return np.array([sx - rx + fx - cx, sy - ry + fy - cy]), score, ""
+
+
+def _runner_up(ncc: FloatArray, iy: int, ix: int, components: str, excl: int) -> float:
+    """The best *other* local maximum of the correlation along the applied direction(s).
+
+    For a one-direction feature the surface is first maximised over the other direction,
+    so that a ridge along the ignored direction (a brow's length, a lid's edge) is not
+    mistaken for a rival match.
+    """
+    if components == "u":
+        profiles = [(ncc.max(axis=0), ix)]
+    elif components == "v":
+        profiles = [(ncc.max(axis=1), iy)]
+    else:
+        profiles = [(ncc.max(axis=0), ix), (ncc.max(axis=1), iy)]
+    best = -1.0
+    for prof, i in profiles:
+        n = len(prof)
+        for j in range(n):
+            if abs(j - i) <= excl:
+                continue
+            left = prof[j - 1] if j > 0 else -np.inf
+            right = prof[j + 1] if j < n - 1 else -np.inf
+            if prof[j] >= left and prof[j] >= right:
+                best = max(best, float(prof[j]))
+    return best
+
+
+def _crop(img: npt.NDArray[Any], x0: int, y0: int, w: int, h: int) -> npt.NDArray[Any] | None:
     if x0 < 0 or y0 < 0 or x0 + w > img.shape[1] or y0 + h > img.shape[0]:
         return None
     return np.ascontiguousarray(img[y0 : y0 + h, x0 : x0 + w])

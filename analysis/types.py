@@ -7,7 +7,7 @@ and the node (``node/``). Coordinates follow :mod:`analysis.landmark_names`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +33,7 @@ class BackendUnavailableError(AnalysisError, RuntimeError):
     """A backend cannot run here (missing extra, missing or corrupt provisioned weights)."""
 
 
-class View(str, Enum):
+class View(StrEnum):
     """Photographic view of the face, from the subject's point of view."""
 
     FRONTAL = "frontal"
@@ -44,7 +44,7 @@ class View(str, Enum):
     UNKNOWN = "unknown"
 
 
-class ScaleSource(str, Enum):
+class ScaleSource(StrEnum):
     """Where a photo's millimetre-per-pixel factor came from, best first."""
 
     PIXEL_SPACING = "dicom_pixel_spacing"

@@ -48,6 +48,7 @@ class Instance(Base):
     # "photo" (analysed), "stored" (kept, not analysed: SR, PDF, mesh), "quarantined"
     role: Mapped[str] = mapped_column(String(16), default="photo")
     analysed_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    analysed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
 
 

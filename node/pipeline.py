@@ -29,6 +29,7 @@ from dicom.photo import dataset_to_photo
 from dicom.results import build_results
 from node import __version__
 from node.db import Instance, Job, OutboxItem, utcnow
+from node.scp import OUR_MANUFACTURER
 from node.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def analyse_dataset(
 
 def node_context(settings: Settings, source: Dataset) -> ResultContext:
     return ResultContext.new(
-        manufacturer="facenode",
+        manufacturer=OUR_MANUFACTURER,
         model_name="facenode",
         software_version=__version__,
         station_name=settings.ae_title,
@@ -113,6 +114,7 @@ def run_job(
             .where(
                 Instance.series_uid == job.series_uid,
                 Instance.role == "photo",
+                Instance.analysed_at.is_(None),  # a resumed job does not repeat finished photos
                 or_(Instance.analysed_job_id.is_(None), Instance.analysed_job_id == job_id),
             )
             .order_by(Instance.id)
@@ -123,16 +125,21 @@ def run_job(
     summaries: list[dict[str, Any]] = []
     ctx: ResultContext | None = None
     for instance_id, path, sop_uid in work:
-        ds = dcmread(path)
-        if ctx is None:
-            ctx = node_context(settings, ds)
-        outcome = analyse_dataset(ds, analyzers.get(), ctx, settings)
+        try:
+            ds = dcmread(path)
+            if ctx is None:
+                ctx = node_context(settings, ds)
+            outcome = analyse_dataset(ds, analyzers.get(), ctx, settings)
+        except Exception as exc:  # one bad photo must not cost the series its results
+            log.exception("photo could not be analysed")
+            reason = f"analysis failed: {type(exc).__name__}: {exc}"
+            outcome = PhotoOutcome(sop_uid, None, [], reason)
         if outcome.error:
             _quarantine_instance(sessions, storage, instance_id, Path(path), outcome.error)
             summaries.append({"sop_instance_uid": sop_uid, "error": outcome.error})
             continue
-        _store_outputs(sessions, storage, settings, job_id, outcome.outputs)
-        assert outcome.analysis is not None
+        _store_outputs(sessions, storage, settings, job_id, instance_id, outcome.outputs)
+        assert outcome.analysis is not None and ctx is not None
         summary = analysis_summary(outcome.analysis, include_points=False)
         summaries.append({"sop_instance_uid": sop_uid, **summary})
         ctx = ctx.advance(len(outcome.outputs))
@@ -148,8 +155,10 @@ def _store_outputs(
     storage: Storage,
     settings: Settings,
     job_id: int,
+    instance_id: int,
     outputs: list[Dataset],
 ) -> None:
+    """Write the result files, then in one transaction queue them and mark the photo done."""
     items: list[OutboxItem] = []
     for out in outputs:
         path = storage.result_path(
@@ -171,6 +180,9 @@ def _store_outputs(
             )
     with sessions.begin() as session:
         session.add_all(items)
+        photo = session.get(Instance, instance_id)
+        if photo is not None:
+            photo.analysed_at = utcnow()
 
 
 def write_dataset(ds: Dataset, path: Path) -> None:

@@ -31,6 +31,7 @@ OUT_OF_RESOURCES = 0xA700
 DATASET_MISMATCH = 0xA900
 CANNOT_UNDERSTAND = 0xC000
 PROCESSING_FAILURE = 0x0110
+OUR_MANUFACTURER = "facenode"
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class StoreHandler:
                 str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), sop_uid
             )
             write_atomic(path, raw)
-            is_photo = str(ds.SOPClassUID) in PHOTO_CLASSES
+            is_photo = str(ds.SOPClassUID) in PHOTO_CLASSES and not _is_our_result(ds)
             session.add(
                 Instance(
                     sop_instance_uid=sop_uid,
@@ -141,6 +142,12 @@ def _check_dataset(ds: Dataset, affected_uid: object, affected_class: object) ->
             if keyword not in ds:
                 return f"photo is missing required attribute {keyword}"
     return ""
+
+
+def _is_our_result(ds: Dataset) -> bool:
+    """An annotated image we produced (routed back by a PACS rule): stored, never analysed."""
+    image_type = [str(v).upper() for v in (ds.get("ImageType") or [])]
+    return str(ds.get("Manufacturer", "")) == OUR_MANUFACTURER and "DERIVED" in image_type
 
 
 def _touch_series(session: Session, ds: Dataset) -> None:

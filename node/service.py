@@ -34,18 +34,16 @@ class Node:
             settings.ae_title, timeout_s=settings.network_timeout_s
         )
         self.analyzers = Analyzers(settings)
-        self.workers = WorkerPool(
-            self.sessions,
-            partial(
-                run_job,
-                sessions=self.sessions,
-                storage=self.storage,
-                settings=settings,
-                analyzers=self.analyzers,
-            ),
-            settings.workers,
+        self._run = partial(
+            run_job,
+            sessions=self.sessions,
+            storage=self.storage,
+            settings=settings,
+            analyzers=self.analyzers,
         )
+        self.workers = WorkerPool(self.sessions, self._run_then_deliver, settings.workers)
         self._stop = threading.Event()
+        self._kick = threading.Event()  # results are waiting: deliver now, not at the next tick
         self._ticker: threading.Thread | None = None
         self._server: ThreadedAssociationServer | None = None
 
@@ -58,6 +56,7 @@ class Node:
 
     def stop(self) -> None:
         self._stop.set()
+        self._kick.set()
         if self._server is not None:
             self._server.shutdown()
         if self._ticker is not None:
@@ -74,8 +73,18 @@ class Node:
         if self.settings.destinations:
             deliver_due(self.sessions, self.sender, self.settings)
 
+    def _run_then_deliver(self, job_id: int) -> None:
+        try:
+            self._run(job_id)
+        finally:
+            self._kick.set()
+
     def _tick_loop(self) -> None:
-        while not self._stop.wait(1.0):
+        while not self._stop.is_set():
+            self._kick.wait(1.0)
+            self._kick.clear()
+            if self._stop.is_set():
+                break
             try:
                 self.tick()
             except Exception:

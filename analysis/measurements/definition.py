@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from analysis.measurements.geometry import Pts
-from analysis.types import View
+from analysis.types import FloatArray, View
 
 
 class Kind(StrEnum):
@@ -46,15 +46,17 @@ class Definition:
 
     ``landmarks`` must all exist for the measurement to be computed (aliases allowed);
     the formula may read further optional points (e.g. pupils), and the engine records
-    every point actually read. ``views`` are the views it is computed for; outside
-    ``ideal_views`` it carries the flag ``view_not_ideal``. ``yaw_sensitive`` marks
-    left/right comparisons that a few degrees of head turn distort.
+    every point actually read. ``formula`` is vectorised: it gets a :class:`Pts` over a
+    batch of B landmark configurations and returns B values (see :mod:`.geometry`).
+    ``views`` are the views it is computed for; outside ``ideal_views`` it carries the flag
+    ``view_not_ideal``. ``yaw_sensitive`` marks left/right comparisons that a few degrees
+    of head turn distort.
     """
 
     id: str
     name: str
     landmarks: tuple[str, ...]
-    formula: Callable[[Pts], float]
+    formula: Callable[[Pts], FloatArray]
     kind: Kind
     views: frozenset[View] = FRONTAL_VIEWS
     ideal_views: frozenset[View] = frozenset({View.FRONTAL})

@@ -2,11 +2,19 @@
 
 Uncertainty
     Each landmark has an isotropic per-axis position error σ_i (:mod:`.noise`). The
-    formula's gradient is taken by central differences and σ_f² = Σ σ_i² |∇_i f|²
-    (first-order propagation, landmarks independent). Lengths then add the scale's
-    relative uncertainty in quadrature: σ_mm² = (s·σ_px)² + (value_mm · r_s)². The
-    correlation between a scale derived from landmarks (iris, IPD) and the measured
-    landmarks is ignored.
+    formula's gradient is taken by central differences (step h = 10⁻³ of the outer-canthal
+    distance) and σ_f² = Σ σ_i² |∇_i f|² over the landmarks the formula read (first-order
+    propagation, landmarks independent). Lengths then add the scale's relative uncertainty
+    in quadrature: σ_mm² = (s·σ_px)² + (value_mm · r_s)². The correlation between a scale
+    derived from landmarks (iris, IPD) and the measured landmarks is ignored.
+
+    For speed the differences are vectorised: the photo's N landmarks are stacked once
+    into a batch of 1 + 4N configurations — the landmarks themselves, then each point moved
+    by +h and −h along x and along y — and every formula is evaluated once on the whole
+    batch (row 0 is the value). Intermediates shared by many formulas (face frame, mirror
+    axis) are computed once per batch, per configuration, so they follow each perturbation
+    exactly as a per-formula recomputation would. A degenerate geometry or floating-point
+    error in any configuration skips the measurement.
 
 Flags (a measurement with any flag is unreliable; findings treat ``scale_assumed`` as a
 confidence downgrade and every other flag as disqualifying)
@@ -53,6 +61,7 @@ def compute_all(
     points = {k: np.asarray(v, dtype=np.float64) for k, v in semantic.points.items()}
     points = {k: v for k, v in points.items() if v.shape == (2,) and np.all(np.isfinite(v))}
     ref = reference_px(points)
+    batch = _Batch(points, semantic.confidence, ref)
     expression = _expression_flags(quality)
     photo_flags = tuple(f for f in quality.flags if f not in EXPRESSION_FLAGS)
     out: list[Measurement] = []
@@ -62,11 +71,12 @@ def compute_all(
         if not all(resolve(n) in points for n in d.landmarks):
             continue
         try:
-            value, used = _evaluate(d, points)
-            sigma = _propagate(d, points, used, semantic.confidence, ref)
+            values, used = batch.evaluate(d)
         except (GeometryError, KeyError, FloatingPointError) as exc:
             log.debug("measurement %s skipped: %s", d.id, exc)
             continue
+        value = float(values[0])
+        sigma = batch.propagate(values, used)
         if not math.isfinite(value):
             log.debug("measurement %s skipped: non-finite value", d.id)
             continue
@@ -98,45 +108,55 @@ def compute_all(
     return tuple(out)
 
 
-def _expression_flags(quality: Quality) -> set[str]:
-    flags = {f for f in quality.flags if f in EXPRESSION_FLAGS}
+class _Batch:
+    """The photo's landmarks and their ±h perturbations, evaluated by every formula at once.
+
+    Row 0 of ``xy`` holds the landmarks; for landmark column i and axis a, row
+    ``1 + 4i + 2a`` moves it by +h and the next row by −h along that axis.
+    """
+
+    def __init__(self, points: dict[str, FloatArray], confidence: dict[str, float], ref: float):
+        keys = list(points)
+        self.index = {k: i for i, k in enumerate(keys)}
+        base = np.array([points[k] for k in keys], dtype=np.float64).reshape(-1, 2)
+        n = len(keys)
+        self.h = max(_STEP_FRACTION * ref, 1e-4)
+        xy = np.repeat(base[None], 1 + 4 * n, axis=0)
+        col = np.repeat(np.arange(n), 4)
+        axis = np.tile([0, 0, 1, 1], n)
+        sign = np.tile([1.0, -1.0, 1.0, -1.0], n)
+        xy[1 + np.arange(4 * n), col, axis] = base[col, axis] + sign * self.h
+        self.xy = xy
+        self.sigma = np.array([sigma_px(k, confidence.get(k, 1.0), ref) for k in keys])
+        self.shared: dict[str, tuple[object, tuple[str, ...]]] = {}
+
+    def evaluate(self, d: Definition) -> tuple[FloatArray, list[str]]:
+        """The formula on every configuration, and the landmarks it read."""
+        p = Pts(self.xy, self.index, self.shared)
+        with np.errstate(all="raise"):
+            values = np.asarray(d.formula(p), dtype=np.float64)
+        return np.broadcast_to(values, (self.xy.shape[0],)), list(p.used)
+
+    def propagate(self, values: FloatArray, used: list[str]) -> float:
+        """First-order σ of the formula from its central differences over ``used``."""
+        cols = np.array([self.index[k] for k in used], dtype=np.intp)
+        hi = 1 + 4 * cols[:, None] + np.array([0, 2])  # (n_used, axis)
+        s = self.sigma[cols][:, None]
+        terms = (s * (values[hi] - values[hi + 1]) / (2.0 * self.h)) ** 2
+        var = 0.0
+        for t in terms.ravel().tolist():  # summed in the order of the scalar reference
+            var += t
+        return math.sqrt(var)
+
+
+def _expression_flags(quality: Quality) -> tuple[str, ...]:
+    """Expression flags in a fixed order (photo flags first), so output is reproducible."""
+    flags = [f for f in quality.flags if f in EXPRESSION_FLAGS]
     if quality.mouth_open:
-        flags.add(MOUTH_OPEN)
+        flags.append(MOUTH_OPEN)
     if quality.smile:
-        flags.add(SMILING)
-    return flags
-
-
-def _evaluate(d: Definition, points: dict[str, FloatArray]) -> tuple[float, list[str]]:
-    p = Pts(points)
-    with np.errstate(all="raise"):
-        value = float(d.formula(p))
-    return value, list(p.used)
-
-
-def _propagate(
-    d: Definition,
-    points: dict[str, FloatArray],
-    used: list[str],
-    confidence: dict[str, float],
-    ref: float,
-) -> float:
-    h = max(_STEP_FRACTION * ref, 1e-4)
-    var = 0.0
-    work = dict(points)
-    for key in used:
-        s = sigma_px(key, confidence.get(key, 1.0), ref)
-        base = points[key]
-        for axis in (0, 1):
-            step = np.zeros(2)
-            step[axis] = h
-            work[key] = base + step
-            hi = float(d.formula(Pts(work)))
-            work[key] = base - step
-            lo = float(d.formula(Pts(work)))
-            work[key] = base
-            var += (s * (hi - lo) / (2.0 * h)) ** 2
-    return math.sqrt(var)
+        flags.append(SMILING)
+    return tuple(dict.fromkeys(flags))
 
 
 def _to_mm(

@@ -13,7 +13,6 @@ left; canthal tilt is + when the lateral canthus is higher than the medial one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -31,43 +30,46 @@ from analysis.measurements.geometry import (
     RIGHT_BROW,
     RIGHT_EYE,
     Pts,
+    cross,
     dist,
+    dot,
     eye_centre,
     face_frame,
+    norm,
     pupil,
     ratio,
 )
 from analysis.types import FloatArray
 
-Formula = Callable[[Pts], float]
+Formula = Callable[[Pts], FloatArray]
 EYES = RIGHT_EYE + LEFT_EYE
 LIPS_OPEN = frozenset({MOUTH_OPEN, SMILING})
 
 
 def _stomion(p: Pts) -> FloatArray:
-    return (p["stomion_upper"] + p["stomion_lower"]) / 2.0  # type: ignore[no-any-return]
+    return (p["stomion_upper"] + p["stomion_lower"]) / 2.0
 
 
 # --- distances ----------------------------------------------------------------------
 
 
-def interpupillary_distance(p: Pts) -> float:
+def interpupillary_distance(p: Pts) -> FloatArray:
     return dist(pupil(p, "r"), pupil(p, "l"))
 
 
-def intercanthal_width(p: Pts) -> float:
+def intercanthal_width(p: Pts) -> FloatArray:
     return dist(p["endocanthion_r"], p["endocanthion_l"])
 
 
-def outer_canthal_width(p: Pts) -> float:
+def outer_canthal_width(p: Pts) -> FloatArray:
     return dist(p["exocanthion_r"], p["exocanthion_l"])
 
 
-def fissure_width(p: Pts, side: str) -> float:
+def fissure_width(p: Pts, side: str) -> FloatArray:
     return dist(p[f"exocanthion_{side}"], p[f"endocanthion_{side}"])
 
 
-def fissure_height(p: Pts, side: str) -> float:
+def fissure_height(p: Pts, side: str) -> FloatArray:
     """Upper-lid midpoint to lower-lid midpoint, perpendicular to the canthal axis."""
     if side == "r":
         upper = p.mean(("ibug_37", "ibug_38"))
@@ -77,63 +79,62 @@ def fissure_height(p: Pts, side: str) -> float:
         upper = p.mean(("ibug_43", "ibug_44"))
         lower = p.mean(("ibug_47", "ibug_46"))
         axis = p["ibug_45"] - p["ibug_42"]
-    d = axis / max(float(np.hypot(*axis)), 1e-9)
-    r = lower - upper
-    return abs(float(d[0] * r[1] - d[1] * r[0]))
+    d = axis / np.maximum(norm(axis), 1e-9)[..., None]
+    return np.abs(cross(d, lower - upper))
 
 
-def canthal_tilt(p: Pts, side: str) -> float:
+def canthal_tilt(p: Pts, side: str) -> FloatArray:
     f = face_frame(p)
     d = p[f"exocanthion_{side}"] - p[f"endocanthion_{side}"]
-    lateral = float(np.dot(d, f.u)) * (-1.0 if side == "r" else 1.0)
-    up = -float(np.dot(d, f.v))
-    return math.degrees(math.atan2(up, lateral))
+    lateral = dot(d, f.u) * (-1.0 if side == "r" else 1.0)
+    up = -dot(d, f.v)
+    return np.degrees(np.arctan2(up, lateral))
 
 
-def brow_height(p: Pts, side: str) -> float:
+def brow_height(p: Pts, side: str) -> FloatArray:
     """Height of the brow (mean of its five points) above the eye centre, along ``v``."""
     f = face_frame(p)
     brow = p.mean(RIGHT_BROW if side == "r" else LEFT_BROW)
-    return float(np.dot(eye_centre(p, side) - brow, f.v))
+    return dot(eye_centre(p, side) - brow, f.v)
 
 
-def alar_width(p: Pts) -> float:
+def alar_width(p: Pts) -> FloatArray:
     return dist(p["alare_r"], p["alare_l"])
 
 
-def mouth_width(p: Pts) -> float:
+def mouth_width(p: Pts) -> FloatArray:
     return dist(p["cheilion_r"], p["cheilion_l"])
 
 
-def upper_vermilion_height(p: Pts) -> float:
+def upper_vermilion_height(p: Pts) -> FloatArray:
     f = face_frame(p)
     return f.y(p["stomion_upper"]) - f.y(p["labrale_superius_frontal"])
 
 
-def lower_vermilion_height(p: Pts) -> float:
+def lower_vermilion_height(p: Pts) -> FloatArray:
     f = face_frame(p)
     return f.y(p["labrale_inferius_frontal"]) - f.y(p["stomion_lower"])
 
 
-def upper_lip_height(p: Pts) -> float:
+def upper_lip_height(p: Pts) -> FloatArray:
     f = face_frame(p)
     return f.y(_stomion(p)) - f.y(p["subnasale_frontal"])
 
 
-def lower_lip_chin_height(p: Pts) -> float:
+def lower_lip_chin_height(p: Pts) -> FloatArray:
     f = face_frame(p)
     return f.y(p["menton"]) - f.y(_stomion(p))
 
 
-def bizygomatic_width(p: Pts) -> float:
-    return abs(face_frame(p).x(p["zygion_l"]) - face_frame(p).x(p["zygion_r"]))
+def bizygomatic_width(p: Pts) -> FloatArray:
+    return np.abs(face_frame(p).x(p["zygion_l"]) - face_frame(p).x(p["zygion_r"]))
 
 
-def bigonial_width(p: Pts) -> float:
-    return abs(face_frame(p).x(p["gonion_l"]) - face_frame(p).x(p["gonion_r"]))
+def bigonial_width(p: Pts) -> FloatArray:
+    return np.abs(face_frame(p).x(p["gonion_l"]) - face_frame(p).x(p["gonion_r"]))
 
 
-def face_height(p: Pts) -> float:
+def face_height(p: Pts) -> FloatArray:
     f = face_frame(p)
     return f.y(p["menton"]) - f.y(p["nasion"])
 
@@ -141,36 +142,44 @@ def face_height(p: Pts) -> float:
 # --- thirds and fifths ----------------------------------------------------------------
 
 
-def _thirds(p: Pts) -> tuple[float, float, float]:
+def _thirds(p: Pts) -> tuple[FloatArray, FloatArray, FloatArray]:
     f = face_frame(p)
     tr, n, sn, me = (f.y(p[k]) for k in ("trichion", "nasion", "subnasale_frontal", "menton"))
     return n - tr, sn - n, me - sn
 
 
-def _thirds_mid_low(p: Pts) -> tuple[float, float]:
+def _thirds_mid_low(p: Pts) -> tuple[FloatArray, FloatArray]:
     f = face_frame(p)
     n, sn, me = (f.y(p[k]) for k in ("nasion", "subnasale_frontal", "menton"))
     return sn - n, me - sn
 
 
-def _fifths(p: Pts) -> tuple[float, ...]:
+def _fifths(p: Pts) -> tuple[FloatArray, ...]:
     f = face_frame(p)
     xs = [f.x(p[k]) for k in ("ibug_00", "ibug_36", "ibug_39", "ibug_42", "ibug_45", "ibug_16")]
     return tuple(b - a for a, b in zip(xs[:-1], xs[1:], strict=True))
 
 
+def _sum(parts: tuple[FloatArray, ...]) -> FloatArray:
+    """Left-to-right sum of the parts, as the builtin ``sum`` adds them."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
 def _fifth(i: int) -> Formula:
-    def formula(p: Pts) -> float:
+    def formula(p: Pts) -> FloatArray:
         parts = _fifths(p)
-        return ratio(parts[i], sum(parts))
+        return ratio(parts[i], _sum(parts))
 
     return formula
 
 
 def _third(i: int) -> Formula:
-    def formula(p: Pts) -> float:
+    def formula(p: Pts) -> FloatArray:
         parts = _thirds(p)
-        return ratio(parts[i], sum(parts))
+        return ratio(parts[i], _sum(parts))
 
     return formula
 
@@ -178,25 +187,25 @@ def _third(i: int) -> Formula:
 # --- midline deviations ----------------------------------------------------------------
 
 
-def _deviation(p: Pts, point: FloatArray) -> float:
+def _deviation(p: Pts, point: FloatArray) -> FloatArray:
     return face_frame(p).x(point)
 
 
-def nasal_tip_deviation(p: Pts) -> float:
+def nasal_tip_deviation(p: Pts) -> FloatArray:
     return _deviation(p, p["nasal_tip"])
 
 
-def philtrum_deviation(p: Pts) -> float:
+def philtrum_deviation(p: Pts) -> FloatArray:
     """Philtrum midpoint (halfway subnasale–labrale superius) from the midline."""
     return _deviation(p, (p["subnasale_frontal"] + p["labrale_superius_frontal"]) / 2.0)
 
 
-def chin_deviation(p: Pts) -> float:
+def chin_deviation(p: Pts) -> FloatArray:
     return _deviation(p, p["menton"])
 
 
-def _side_pair(fn: Callable[[Pts, str], float], side: str) -> Formula:
-    def formula(p: Pts) -> float:
+def _side_pair(fn: Callable[[Pts, str], FloatArray], side: str) -> Formula:
+    def formula(p: Pts) -> FloatArray:
         return fn(p, side)
 
     return formula
@@ -501,7 +510,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "nasal_height_ratio",
         "Nasal height / face height (n–sn / n–me)",
         _FRAME + ("nasion", "subnasale_frontal", "menton"),
-        lambda p: ratio(_thirds_mid_low(p)[0], sum(_thirds_mid_low(p))),
+        lambda p: ratio(_thirds_mid_low(p)[0], _sum(_thirds_mid_low(p))),
         Kind.RATIO,
         "Nose length relative to the face (Farkas 1994 means ≈ 0.45).",
         sensitive_to=frozenset({MOUTH_OPEN}),

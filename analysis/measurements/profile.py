@@ -33,8 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from analysis.measurements.definition import PROFILE_VIEWS, Definition, Kind
 from analysis.measurements.geometry import (
     Pts,
@@ -43,55 +41,56 @@ from analysis.measurements.geometry import (
     anterior_direction,
     dist,
     distance_to_line,
+    dot,
     ratio,
     signed_distance_to_line,
 )
-from analysis.types import View
+from analysis.types import FloatArray, View
 
 PROFILE_IDEAL = frozenset({View.PROFILE_LEFT, View.PROFILE_RIGHT})
 
 
-def nasolabial_angle(p: Pts) -> float:
+def nasolabial_angle(p: Pts) -> FloatArray:
     return angle_at(p["subnasale"], p["columella"], p["labrale_superius"])
 
 
-def nasofrontal_angle(p: Pts) -> float:
+def nasofrontal_angle(p: Pts) -> FloatArray:
     return angle_at(p["soft_tissue_nasion"], p["profile_glabella"], p["pronasale"])
 
 
-def nasofacial_angle(p: Pts) -> float:
+def nasofacial_angle(p: Pts) -> FloatArray:
     return angle_between(
         p["soft_tissue_pogonion"] - p["profile_glabella"],
         p["pronasale"] - p["soft_tissue_nasion"],
     )
 
 
-def nasomental_angle(p: Pts) -> float:
+def nasomental_angle(p: Pts) -> FloatArray:
     return angle_at(p["pronasale"], p["soft_tissue_nasion"], p["soft_tissue_pogonion"])
 
 
-def facial_convexity_angle(p: Pts) -> float:
+def facial_convexity_angle(p: Pts) -> FloatArray:
     return angle_at(p["subnasale"], p["profile_glabella"], p["soft_tissue_pogonion"])
 
 
-def lower_face_throat_angle(p: Pts) -> float:
+def lower_face_throat_angle(p: Pts) -> FloatArray:
     return angle_at(p["soft_tissue_menton"], p["subnasale"], p["cervical_point"])
 
 
-def goode_ratio(p: Pts) -> float:
+def goode_ratio(p: Pts) -> FloatArray:
     projection = distance_to_line(p["pronasale"], p["soft_tissue_nasion"], p["alar_crease"])
     return ratio(projection, dist(p["pronasale"], p["soft_tissue_nasion"]))
 
 
-def _e_line(p: Pts, lip: str) -> float:
+def _e_line(p: Pts, lip: str) -> FloatArray:
     return signed_distance_to_line(
         p[lip], p["pronasale"], p["soft_tissue_pogonion"], anterior_direction(p)
     )
 
 
-def chin_projection(p: Pts) -> float:
+def chin_projection(p: Pts) -> FloatArray:
     fwd = anterior_direction(p)
-    return float(np.dot(p["soft_tissue_pogonion"] - p["soft_tissue_nasion"], fwd))
+    return dot(p["soft_tissue_pogonion"] - p["soft_tissue_nasion"], fwd)
 
 
 _FACING = ("pronasale", "soft_tissue_nasion", "subnasale")
@@ -101,7 +100,7 @@ def _d(
     id: str,
     name: str,
     landmarks: tuple[str, ...],
-    formula: Callable[[Pts], float],
+    formula: Callable[[Pts], FloatArray],
     kind: Kind,
     description: str,
 ) -> Definition:

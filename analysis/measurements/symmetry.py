@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from analysis.landmark_names import IBUG68_REGIONS
 from analysis.measurements.definition import (
     EYES_CLOSED,
@@ -58,21 +60,21 @@ from analysis.measurements.geometry import (
     Pts,
     dist,
     face_frame,
-    fit_mirror_axis,
     mirror_rms,
     polygon_area,
     ratio,
 )
+from analysis.types import FloatArray
 
-Formula = Callable[[Pts], float]
+Formula = Callable[[Pts], FloatArray]
 ALL68 = tuple(range(68))
 #: Minimum landmarks for the symmetry measures: the eyes (for the IPD) and the inner face.
 INNER_FACE = tuple(f"ibug_{i:02d}" for i in range(17, 68))
 
 
 def _region_rms(indices: tuple[int, ...]) -> Formula:
-    def formula(p: Pts) -> float:
-        return mirror_rms(p, fit_mirror_axis(p), indices)
+    def formula(p: Pts) -> FloatArray:
+        return mirror_rms(p, indices)
 
     return formula
 
@@ -80,35 +82,35 @@ def _region_rms(indices: tuple[int, ...]) -> Formula:
 INNER68 = tuple(range(17, 68))
 
 
-def symmetry_index(p: Pts) -> float:
-    rms = mirror_rms(p, fit_mirror_axis(p), INNER68)
+def symmetry_index(p: Pts) -> FloatArray:
+    rms = mirror_rms(p, INNER68)
     return 100.0 * ratio(rms, interpupillary_distance(p))
 
 
-def facial_asymmetry_index(p: Pts) -> float:
-    return abs(
+def facial_asymmetry_index(p: Pts) -> FloatArray:
+    return np.abs(
         dist(p["endocanthion_r"], p["cheilion_r"]) - dist(p["endocanthion_l"], p["cheilion_l"])
     )
 
 
-def eye_area_ratio(p: Pts) -> float:
-    return ratio(polygon_area([p[k] for k in RIGHT_EYE]), polygon_area([p[k] for k in LEFT_EYE]))
+def eye_area_ratio(p: Pts) -> FloatArray:
+    return ratio(polygon_area(p.array(RIGHT_EYE)), polygon_area(p.array(LEFT_EYE)))
 
 
-def oral_commissure_height_difference(p: Pts) -> float:
+def oral_commissure_height_difference(p: Pts) -> FloatArray:
     f = face_frame(p)
     return f.y(p["cheilion_l"]) - f.y(p["cheilion_r"])
 
 
-def brow_height_difference(p: Pts) -> float:
+def brow_height_difference(p: Pts) -> FloatArray:
     return brow_height(p, "r") - brow_height(p, "l")
 
 
-def canthal_tilt_difference(p: Pts) -> float:
+def canthal_tilt_difference(p: Pts) -> FloatArray:
     return canthal_tilt(p, "r") - canthal_tilt(p, "l")
 
 
-def palpebral_fissure_height_ratio(p: Pts) -> float:
+def palpebral_fissure_height_ratio(p: Pts) -> FloatArray:
     return ratio(fissure_height(p, "r"), fissure_height(p, "l"))
 
 

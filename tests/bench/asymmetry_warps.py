@@ -108,6 +108,10 @@ class Bump:
     """One split-Gaussian displacement: ``d`` at ``centre``, falling off along u and v.
 
     ``sigma`` is (u−, u+, v−, v+) in pixels: the fall-off toward −u, +u, −v (up), +v (down).
+    ``curve`` (c1, c2) bends the bump's horizontal ridge into the parabola
+    v = c1·u + c2·u² through the centre (u, v relative to it), and ``flat`` (px) widens the
+    ridge into a plateau that far above and below it, so that e.g. a whole curved brow
+    moves by the same amount (the fall-off starts with zero slope: the field stays C¹).
     """
 
     centre: FloatArray
@@ -115,17 +119,22 @@ class Bump:
     u: FloatArray
     v: FloatArray
     sigma: tuple[float, float, float, float]
+    curve: tuple[float, float] = (0.0, 0.0)
+    flat: float = 0.0
 
     def weight(self, xy: FloatArray) -> FloatArray:
         r = xy - self.centre
         a, b = r @ self.u, r @ self.v
+        b = b - (self.curve[0] * a + self.curve[1] * a * a)
+        b = np.sign(b) * np.maximum(np.abs(b) - self.flat, 0.0)
         su = np.where(a < 0, self.sigma[0], self.sigma[1])
         sv = np.where(b < 0, self.sigma[2], self.sigma[3])
         return np.asarray(np.exp(-0.5 * ((a / su) ** 2 + (b / sv) ** 2)), dtype=np.float64)
 
     def radius(self) -> float:
         """Beyond this distance the bump moves nothing visible (< 0.001 of d)."""
-        return 3.8 * max(self.sigma)
+        r = 3.8 * max(self.sigma) + self.flat
+        return r + abs(self.curve[0]) * r + abs(self.curve[1]) * r * r
 
 
 @dataclass(frozen=True)
@@ -219,18 +228,22 @@ def _bump(
 def make_warp(kind: str, points: Points, level_mm: float, side: str = "r") -> Warp:
     """The warp ``kind`` at ``level_mm`` (mm at a 63 mm IPD) for a face with these points.
 
-    ``points`` are semantic landmarks (iBUG-68 keys) of the unwarped photo; ``side`` is the
+    ``points`` are semantic landmarks (iBUG-68 keys) of the unwarped photo — use one
+    reference set (the bench uses MediaPipe's) so that every backend is tested on the same
+    warped photo; brow points are taken as the brow's centre line. ``side`` is the
     subject's side that is changed ("r" or "l"); midline shifts go toward the subject's
     left for "r" and toward the right for "l". Sigmas (fractions of the IPD):
 
     * mouth_corner_drop: the commissure (ibug 48 / 54) down, isotropic 0.22 (≈ 14 mm);
-    * brow_lift: the brow (mean of its 5 points) up, centred 0.1 IPD above it, 0.4 along u,
-      0.3 upward and 0.15 downward, so the brow moves ≈ 0.8 and the eye below ≈ 0.1 as
-      much as the centre;
+    * brow_lift: the brow up; the bump's ridge follows the parabola fitted to the brow's 5
+      points, flat 0.05 IPD above and below it (the brow's thickness), then 0.3 upward and
+      0.1 downward, 0.45 along u: the brow moves as a whole, the eye centre below ≈ 0.1 as
+      much;
     * chin_shift: menton (ibug 08) sideways, 0.8 along u and 0.4 along v (the chin and the
       mandible's front move together; the mouth corners ≈ 0.2 of it);
-    * nasal_tip_shift: the nasal tip (ibug 30) sideways, 0.25 along u and 0.22 along v
-      (tip, columella and nostrils; the canthi do not move);
+    * nasal_tip_shift: the nasal tip (ibug 30) sideways, 0.35 along u and 0.22 along v:
+      the lobule, columella and nostrils move nearly as one, the alae ≈ 0.75 as much, the
+      canthi ≈ 0.03;
     * upper_lid_ptosis: the upper-lid margin (mean of ibug 37, 38 / 43, 44) down; along u
       0.35 × the fissure width, upward 0.25 IPD, downward 0.6 × the fissure height so
       that the lower lid moves ≈ 0.25 as much.
@@ -246,14 +259,20 @@ def make_warp(kind: str, points: Points, level_mm: float, side: str = "r") -> Wa
         bumps = (_bump(c, m * ax.v, ax, (0.22, 0.22, 0.22, 0.22)),)
     elif kind == "brow_lift":
         brow = tuple(f"ibug_{i:02d}" for i in (range(17, 22) if right else range(22, 27)))
-        c = _mean(points, brow) - 0.1 * ax.ipd_px * ax.v
-        bumps = (_bump(c, -m * ax.v, ax, (0.4, 0.4, 0.3, 0.15)),)
+        mean = _mean(points, brow)
+        rel = np.array([points[k] for k in brow]) - mean
+        a, b = rel @ ax.u, rel @ ax.v
+        c2, c1, c0 = np.polyfit(a, b, 2)
+        c = mean + c0 * ax.v
+        b = _bump(c, -m * ax.v, ax, (0.45, 0.45, 0.3, 0.1))
+        curve = (float(c1), float(c2))
+        bumps = (Bump(b.centre, b.d, b.u, b.v, b.sigma, curve, 0.05 * ax.ipd_px),)
     elif kind == "chin_shift":
         sign = 1.0 if right else -1.0
         bumps = (_bump(p["ibug_08"], sign * m * ax.u, ax, (0.8, 0.8, 0.4, 0.4)),)
     elif kind == "nasal_tip_shift":
         sign = 1.0 if right else -1.0
-        bumps = (_bump(p["ibug_30"], sign * m * ax.u, ax, (0.25, 0.25, 0.22, 0.22)),)
+        bumps = (_bump(p["ibug_30"], sign * m * ax.u, ax, (0.35, 0.35, 0.22, 0.22)),)
     elif kind == "upper_lid_ptosis":
         ids = (36, 37, 38, 39, 40, 41) if right else (45, 44, 43, 42, 47, 46)
         ex, up1, up2, en, lo1, lo2 = (p[f"ibug_{i:02d}"] for i in ids)

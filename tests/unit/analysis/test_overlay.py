@@ -1,21 +1,33 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from analysis import measurements as catalogue
 from analysis.overlay import (
+    ANGLE,
     BANNER_BG,
+    FIFTHS,
+    MIDLINE,
     OVERLAYS,
+    THIRDS,
     caption_lines,
     facial_midline,
+    fitted_midline,
     format_measurement,
     landmark_points,
+    mirror_composites,
+    render_angles,
+    render_mirror_composites,
     render_overlays,
+    render_thirds_fifths,
 )
 from analysis.types import Measurement, Photo, PhotoAnalysis, View
 from tests.factories import astronaut, make_photo_analysis
+from tests.unit.analysis import faces
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +45,8 @@ def _banner_height(img: np.ndarray) -> int:
 
 def test_landmarks_overlay_has_banner_photo_marks_and_caption(photo):
     result = make_photo_analysis()
-    (title, img), *rest = render_overlays(photo, result)
-    assert title == "Landmarks" and rest == []
+    (title, img), *_ = render_overlays(photo, result)
+    assert title == "Landmarks"
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
     top = _banner_height(img)
     assert top > 10, "red banner on top"
@@ -129,3 +141,156 @@ def test_raw_points_used_without_semantic_landmarks():
     pts = landmark_points(raw_only)
     assert len(pts) == 68 and "ibug68_000" in pts
     assert all(math.isfinite(v) for p in pts.values() for v in p)
+
+
+# --- midline, thirds and fifths, angles, mirrored composites -----------------------------
+
+ALL_TITLES = ["Landmarks", "Facial midline", "Thirds and fifths", "Angles", "Mirrored composites"]
+
+
+def _with_catalogue(result: PhotoAnalysis, view: View = View.FRONTAL) -> PhotoAnalysis:
+    """The factory analysis with every catalogue measurement computed from its landmarks."""
+    assert result.semantic is not None and result.scale is not None
+    ms = catalogue.compute(result.semantic, result.scale, faces.quality(view))
+    return replace(result, measurements=ms, quality=faces.quality(view))
+
+
+def _synthetic(
+    mm: dict[str, tuple[float, float]], view: View, *, roll: float = 0.0, size=(700, 800)
+) -> tuple[Photo, PhotoAnalysis]:
+    """A grey canvas and the analysis of known landmarks drawn on it (real catalogue)."""
+    px = faces.to_pixels(mm, mm_per_px=0.4, roll_deg=roll, origin=(400.0, 250.0))
+    sem = faces.semantic(px)
+    q = faces.quality(view)
+    sc = faces.pixel_scale(0.4)
+    ms = catalogue.compute(sem, sc, q)
+    photo = Photo(np.full((*size, 3), 128, np.uint8))
+    return photo, PhotoAnalysis(
+        face_found=True, message="", semantic=sem, quality=q, scale=sc, measurements=ms
+    )
+
+
+def _count(img: np.ndarray, color: tuple[int, int, int], tol: int = 40) -> int:
+    return int((np.abs(img.astype(int) - np.array(color)).max(axis=2) <= tol).sum())
+
+
+def _body(img: np.ndarray, photo: Photo) -> np.ndarray:
+    top = _banner_height(img)
+    return img[top : top + photo.height, : photo.width]
+
+
+def test_a_frontal_face_gets_every_overlay_each_with_the_banner(photo):
+    result = _with_catalogue(make_photo_analysis())
+    out = render_overlays(photo, result)
+    assert [t for t, _ in out] == ALL_TITLES
+    for title, img in out:
+        top = _banner_height(img)
+        assert top > 10, title
+        assert (img[:top].min(axis=2) > 200).sum() > 50, f"{title}: banner text drawn"
+
+
+def test_profile_views_get_angles_but_no_frontal_overlays():
+    photo, result = _synthetic(faces.PROFILE_MM, View.PROFILE_RIGHT)
+    titles = [t for t, _ in render_overlays(photo, result)]
+    assert "Angles" in titles
+    assert not {"Facial midline", "Thirds and fifths", "Mirrored composites"} & set(titles)
+
+
+def test_fitted_midline_recovers_the_axis_of_a_rotated_symmetric_face():
+    px = faces.to_pixels(faces.FRONTAL_MM, mm_per_px=0.25, roll_deg=12.0, origin=(300.0, 280.0))
+    centre, direction = fitted_midline(px)
+    a = math.radians(12.0)
+    expected = np.array([-math.sin(a), math.cos(a)])  # the face's v axis, rotated by the roll
+    assert abs(float(direction @ expected)) == pytest.approx(1.0, abs=1e-9)
+    assert direction[1] > 0
+    # the origin of the face frame (x = 0) lies on the axis
+    r = centre - np.array([300.0, 280.0])
+    assert abs(r[0] * direction[1] - r[1] * direction[0]) < 1e-6
+
+
+def test_midline_overlay_draws_the_axis_through_the_nose(photo):
+    result = _with_catalogue(make_photo_analysis())
+    img = dict(render_overlays(photo, result))["Facial midline"]
+    body = _body(img, photo)
+    pts = landmark_points(result)
+    centre, d = fitted_midline(pts)
+    hits = 0
+    ts = np.linspace(-30.0, 60.0, 19)  # along the fitted axis, over the face
+    for t in ts:
+        x, y = centre + t * d
+        patch = body[round(y) - 1 : round(y) + 2, round(x) - 1 : round(x) + 2]
+        hits += _count(patch, MIDLINE, tol=60) > 0
+    assert hits >= 0.7 * len(ts), "the axis is drawn where it was fitted (ticks may cross it)"
+    assert _count(body, MIDLINE, tol=60) > 60
+
+
+def test_thirds_are_drawn_at_nasion_subnasale_and_menton_and_fifths_at_the_canthi():
+    photo, result = _synthetic(faces.FRONTAL_MM, View.FRONTAL)
+    img = render_thirds_fifths(photo, result)
+    assert img is not None
+    body = _body(img, photo)
+    pts = landmark_points(result)
+    for key in ("ibug_27", "ibug_33", "ibug_08", "trichion"):
+        y = round(pts[key][1])
+        row = body[y - 1 : y + 2]
+        assert _count(row, THIRDS) > 100, key
+    for key in ("ibug_36", "ibug_39", "ibug_42", "ibug_45"):
+        x = round(pts[key][0])
+        col = body[:, x - 1 : x + 2]
+        assert _count(col, FIFTHS) > 100, key
+    untouched = body[5:60, 5:60]
+    assert (untouched == 128).all(), "nothing drawn far from the face"
+
+
+def test_profile_angles_are_drawn_along_their_arms():
+    photo, result = _synthetic(faces.PROFILE_MM, View.PROFILE_RIGHT)
+    img = render_angles(photo, result)
+    assert img is not None
+    body = _body(img, photo)
+    pts = landmark_points(result)
+    for vertex, arm in (("subnasale", "labrale_superius"), ("soft_tissue_nasion", "pronasale")):
+        mid = (np.asarray(pts[vertex]) * 0.3 + np.asarray(pts[arm]) * 0.7).round().astype(int)
+        patch = body[mid[1] - 1 : mid[1] + 2, mid[0] - 1 : mid[0] + 2]
+        assert _count(patch, ANGLE, tol=60) > 0, (vertex, arm)
+    caption = "\n".join(caption_lines(result))
+    assert "Nasolabial angle" in caption
+
+
+def test_frontal_angles_show_the_canthal_tilts():
+    photo, result = _synthetic(faces.FRONTAL_MM, View.FRONTAL, roll=0.0)
+    img = render_angles(photo, result)
+    assert img is not None
+    body = _body(img, photo)
+    pts = landmark_points(result)
+    for en, ex in (("ibug_39", "ibug_36"), ("ibug_42", "ibug_45")):
+        mid = ((np.asarray(pts[en]) + np.asarray(pts[ex])) / 2).round().astype(int)
+        patch = body[mid[1] - 2 : mid[1] + 3, mid[0] - 2 : mid[0] + 3]
+        assert _count(patch, ANGLE, tol=60) > 0
+
+
+def test_no_angle_overlay_without_angle_measurements(photo):
+    result = make_photo_analysis()  # the factory has no angle of the catalogue
+    assert render_angles(photo, result) is None
+
+
+def test_mirror_composites_are_symmetric_and_keep_their_own_half(photo):
+    img = photo.pixels
+    centre, direction = np.array([255.5, 200.0]), np.array([0.0, 1.0])
+    right_point = np.array([200.0, 200.0])  # the subject's right is on the image's left here
+    rr, ll = mirror_composites(img, centre, direction, right_point)
+    assert np.array_equal(rr[:, :250], img[:, :250])  # away from the feathered seam
+    assert np.array_equal(ll[:, 262:], img[:, 262:])
+    flipped = rr[:, ::-1]  # x -> 511 - x is the reflection about x = 255.5
+    assert np.abs(flipped.astype(int) - rr.astype(int))[:, :250].max() <= 1
+    assert np.abs(ll[:, ::-1].astype(int) - ll.astype(int))[:, 262:].max() <= 1
+
+
+def test_mirror_composite_overlay_has_two_enlarged_panels(photo):
+    result = _with_catalogue(make_photo_analysis())
+    img = render_mirror_composites(photo, result)
+    assert img is not None
+    top = _banner_height(img)
+    assert img.shape[0] - top > 420, "a small face is enlarged"
+    body = img[top : top + (img.shape[0] - top)]
+    half = img.shape[1] // 2
+    assert not np.array_equal(body[:, :half], body[:, half:]), "two different composites"

@@ -111,3 +111,32 @@ def test_instances_table_accepts_roles(sessions: sessionmaker[Session]) -> None:
                        series_uid="2", path="/x", role="photo"))
     with sessions() as s:
         assert s.scalar(select(Instance.role)) == "photo"
+
+
+def test_migrations_upgrade_an_old_database_in_place(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A database made by revision 0001 is upgraded at start without losing rows."""
+    from alembic import command
+    from alembic.config import Config
+    from pathlib import Path
+
+    from sqlalchemy import inspect, text
+
+    from node.db import make_engine, open_database
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parents[3] / "node" / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO instances (sop_instance_uid, sop_class_uid, study_uid, series_uid, path,"
+            " calling_ae, received_at, role, note) VALUES ('1.2', '1', '1', '2', '/x', '', "
+            "'2026-01-01', 'photo', '')"))
+    assert "analysed_at" not in {c["name"] for c in inspect(engine).get_columns("instances")}
+    sessions = open_database(url)
+    with sessions() as s:
+        row = s.scalars(select(Instance)).one()
+    assert row.sop_instance_uid == "1.2" and row.analysed_at is None

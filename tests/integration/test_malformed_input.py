@@ -1,0 +1,194 @@
+"""Bad input never crashes the node and is never silently lost.
+
+* The third-party malformed-DICOM corpus (../shared/data/dicom/fuzz_corpus, ~950 files) is
+  delivered over C-STORE, each file's own bytes as a Secondary Capture photo: every
+  object gets a DIMSE status, refused ones are kept in quarantine, and the node still
+  answers C-ECHO and analyses a good photo afterwards.
+* A series with one photo whose pixel data is broken: that photo is quarantined with the
+  reason, the good photo of the same series is analysed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+from pydicom.filereader import _read_file_meta_info, read_preamble
+from pynetdicom import AE, Association
+from pynetdicom.dimse_primitives import C_STORE
+from skimage.data import astronaut
+from sqlalchemy import select
+
+from config.settings import load_settings
+from dicom.wrap import wrap_rgb_image
+from node.db import Instance, Job
+from node.service import Node
+from node.sopclasses import SECONDARY_CAPTURE as SC
+from tests.integration.conftest import storescu
+from tests.support.net import free_port, wait_until
+
+pytestmark = pytest.mark.integration
+
+SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.50",
+            "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.5",
+            "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.1.99")
+
+CORPUS = Path(os.environ.get("FACENODE_SHARED_DATA", Path(__file__).resolve().parents[3]
+                             / "shared" / "data")) / "dicom" / "fuzz_corpus"
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    settings = load_settings(env={}, storage_dir=tmp_path / "var", port=free_port(),
+                             bind_address="127.0.0.1", min_free_disk_mb=0, stable_age_s=0.5,
+                             workers=1)
+    running = Node(settings)
+    running.start()
+    yield running
+    running.stop()
+
+
+CT_CLASS = b"1.2.840.10008.5.1.4.1.1.2\x00"
+SC_CLASS = b"1.2.840.10008.5.1.4.1.1.7\x00"  # same length: the bytes keep their offsets
+
+
+def _delivery(path: Path) -> tuple[str, str, bytes] | None:
+    """(transfer syntax, SOP instance UID, dataset bytes) of a corpus file, its CT class
+    swapped for Secondary Capture (same byte length) so that the node treats it as a photo
+    and the malformed content reaches the decoder and the analysis. None when the file has
+    no file meta a network peer could have sent it with."""
+    try:
+        with open(path, "rb") as fp:
+            read_preamble(fp, False)
+            meta = _read_file_meta_info(fp)
+            body = fp.read()
+        syntax = str(meta.TransferSyntaxUID)
+    except Exception:  # noqa: BLE001 - unreadable file meta: not deliverable
+        return None
+    if syntax not in SYNTAXES or len(body) < 8:
+        return None  # a C-STORE needs at least one data element to carry
+    body = body.replace(CT_CLASS, SC_CLASS)
+    try:
+        uid = str(dcmread(path, force=True, specific_tags=["SOPInstanceUID"]).SOPInstanceUID)
+    except Exception:  # noqa: BLE001 - the node must cope with what we cannot parse
+        uid = "2.25.1"
+    return syntax, uid[:64], body
+
+
+def _send_raw(assoc: Association, syntax: str, uid: str, body: bytes, msg_id: int) -> int | None:
+    """C-STORE the bytes exactly as they are (pynetdicom's send_c_store would re-encode)."""
+    ctx = next(c for c in assoc.accepted_contexts
+               if c.abstract_syntax == SC and c.transfer_syntax[0] == syntax)
+    req = C_STORE()
+    req.MessageID = msg_id
+    req.AffectedSOPClassUID = SC
+    req.AffectedSOPInstanceUID = uid if uid.replace(".", "").isdigit() else "2.25.1"
+    req.Priority = 2
+    req.DataSet = io.BytesIO(body)
+    assoc._reactor_checkpoint.clear()
+    while not assoc._is_paused:
+        time.sleep(0.0001)
+    assoc.dimse.send_msg(req, ctx.context_id)
+    _, rsp = assoc.dimse.get_msg(block=True)
+    assoc._reactor_checkpoint.set()
+    status = getattr(rsp, "Status", None)
+    return int(status) if status is not None else None
+
+
+def _echo_ok(port: int) -> bool:
+    ae = AE(ae_title="PROBE")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    assoc = ae.associate("127.0.0.1", port, ae_title="FACENODE")
+    try:
+        return assoc.is_established and assoc.send_c_echo().Status == 0
+    finally:
+        if assoc.is_established:
+            assoc.release()
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason=f"malformed corpus not found at {CORPUS}")
+def test_malformed_corpus_is_refused_or_quarantined_never_crashes(node: Node,
+                                                                   tmp_path: Path) -> None:
+    files = sorted(CORPUS.rglob("*.dcm"))
+    assert len(files) > 500
+    ae = AE(ae_title="FUZZER")
+    for syntax in SYNTAXES:
+        ae.add_requested_context(SC, [syntax])
+    ae.dimse_timeout = ae.network_timeout = 60
+    statuses: dict[str, int] = {}
+    assoc = ae.associate("127.0.0.1", node.settings.port, ae_title="FACENODE")
+    for i, path in enumerate(files):
+        delivery = _delivery(path)
+        if delivery is None:
+            continue
+        if not assoc.is_established:
+            assoc = ae.associate("127.0.0.1", node.settings.port, ae_title="FACENODE")
+        status = _send_raw(assoc, *delivery, msg_id=i + 1)
+        if status is not None:
+            statuses[str(path)] = status
+    if assoc.is_established:
+        assoc.release()
+    assert len(statuses) > 300, "most of the corpus must actually reach the node"
+    refused = {k: v for k, v in statuses.items() if v != 0}
+    assert refused, "a malformed corpus cannot be accepted whole"
+    assert all(v in (0xA700, 0xA900, 0xC000, 0x0110) for v in refused.values())
+    with node.sessions() as s:
+        quarantined = s.scalars(select(Instance).where(Instance.role == "quarantined")).all()
+    assert len(quarantined) >= len(refused)
+    assert all(Path(q.path).exists() and q.note for q in quarantined)
+
+    assert _echo_ok(node.settings.port), "the node must still answer after the corpus"
+    # every job the corpus caused has ended (done or failed), none hangs
+    wait_until(lambda: _no_open_jobs(node), timeout=120, what="corpus jobs finished")
+    _assert_good_photo_still_analysed(node, tmp_path)
+
+
+def _no_open_jobs(node: Node) -> bool:
+    node.tick()
+    with node.sessions() as s:
+        return not s.scalars(select(Job).where(Job.state.in_(("queued", "running")))).all()
+
+
+def _assert_good_photo_still_analysed(node: Node, tmp_path: Path) -> None:
+    ds = wrap_rgb_image(astronaut(), patient_name="After^Fuzz")
+    path = tmp_path / "good.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    assert storescu(path, node.settings.port, "FACENODE").returncode == 0
+    wait_until(lambda: _job_done_for(node, str(ds.SeriesInstanceUID)), timeout=120,
+               what="good photo analysed")
+
+
+def _job_done_for(node: Node, series_uid: str) -> bool:
+    node.tick()
+    with node.sessions() as s:
+        return s.scalar(select(Job.state).where(Job.series_uid == series_uid)) == "done"
+
+
+def test_broken_pixels_are_quarantined_and_the_series_goes_on(node: Node, tmp_path: Path) -> None:
+    series_uid, study_uid = "1.2.826.0.1.3680043.10.1.1", "1.2.826.0.1.3680043.10.1"
+    good = wrap_rgb_image(astronaut(), series_uid=series_uid, study_uid=study_uid)
+    broken = wrap_rgb_image(astronaut(), series_uid=series_uid, study_uid=study_uid,
+                            instance_number=2)
+    broken.PixelData = bytes(broken.PixelData)[: len(broken.PixelData) // 3]  # truncated
+    for name, ds in (("good.dcm", good), ("broken.dcm", broken)):
+        ds.save_as(tmp_path / name, enforce_file_format=True)
+        assert storescu(tmp_path / name, node.settings.port, "FACENODE").returncode == 0
+    wait_until(lambda: _job_done_for(node, series_uid), timeout=120, what="series analysed")
+    with node.sessions() as s:
+        rows = {r.sop_instance_uid: r for r in s.scalars(select(Instance))}
+        job = s.scalars(select(Job)).one()
+    assert rows[str(broken.SOPInstanceUID)].role == "quarantined"
+    assert "pixel" in rows[str(broken.SOPInstanceUID)].note.lower()
+    assert Path(rows[str(broken.SOPInstanceUID)].path).exists()
+    assert rows[str(good.SOPInstanceUID)].role == "photo"
+    import json
+
+    summary = {e["sop_instance_uid"]: e for e in json.loads(job.summary)}
+    assert summary[str(good.SOPInstanceUID)]["face_found"] is True
+    assert "error" in summary[str(broken.SOPInstanceUID)]
+    assert dcmread(tmp_path / "good.dcm").SOPInstanceUID == good.SOPInstanceUID
