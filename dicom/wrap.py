@@ -11,15 +11,9 @@ from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
 
 from analysis.types import ImageArray, View
+from dicom.codes import VIEW_CODES
 
 VL_PHOTOGRAPHIC = "1.2.840.10008.5.1.4.1.1.77.1.4"
-
-_VIEW_CODES = {
-    View.FRONTAL: ("399033003", "frontal"),
-    View.PROFILE_RIGHT: ("399198007", "right lateral"),
-    View.PROFILE_LEFT: ("399173006", "left lateral"),
-}
-
 
 def _code(value: str, scheme: str, meaning: str) -> Dataset:
     item = Dataset()
@@ -80,9 +74,9 @@ def wrap_rgb_image(
     ds.BurnedInAnnotation = "NO"
     ds.AcquisitionContextSequence = Sequence()
     ds.AnatomicRegionSequence = Sequence([_code("774007", "SCT", "Head and Neck")])
-    if view in _VIEW_CODES:
-        value, meaning = _VIEW_CODES[view]
-        ds.ViewCodeSequence = Sequence([_code(value, "SCT", meaning)])
+    if view is not None and view is not View.UNKNOWN and view in VIEW_CODES:
+        code = VIEW_CODES[view]
+        ds.ViewCodeSequence = Sequence([_code(code.value, code.scheme_designator, code.meaning)])
     if pixel_spacing_mm:
         ds.PixelSpacing = [pixel_spacing_mm, pixel_spacing_mm]
     ds.SamplesPerPixel = 3
