@@ -52,6 +52,7 @@ PROFILE: Final[tuple[str, ...]] = (
     "soft_tissue_pogonion",
     "soft_tissue_menton",
     "cervical_point",
+    "neck_point",  # anterior neck, where the tangent from cervical_point touches it
 )
 
 ALL_NAMES: Final[tuple[str, ...]] = IBUG68 + IRIS + UPPER_FACE + PROFILE

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.types import LandmarkSet, Photo, PhotoAnalysis
+from analysis.profile_landmarks import find_profile_points
+from analysis.types import (
+    FaceBox,
+    LandmarkSet,
+    Photo,
+    PhotoAnalysis,
+    SemanticLandmarks,
+    View,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,13 @@ class PhotoAnalyzer:
         timer = _Timer()
         with timer.stage("landmarks"):
             faces = self.backend.detect(photo.pixels)
+        profile_only = None
+        if not faces and photo.view_hint in PROFILE_VIEWS:
+            # Face-mesh models rarely see a true profile; its outline still can.
+            with timer.stage("profile"):
+                profile_only = find_profile_points(photo, photo.view_hint)
+            if profile_only is not None:
+                faces = [_as_landmark_set(profile_only)]
         if not faces:
             return PhotoAnalysis(
                 face_found=False,
@@ -75,12 +90,17 @@ class PhotoAnalyzer:
         main = max(range(len(faces)), key=lambda i: _face_area(faces[i]))
         chosen = faces[main]
         with timer.stage("semantic"):
-            semantic = to_semantic(chosen)
-        if opts.refine:
+            semantic = profile_only or to_semantic(chosen)
+        if opts.refine and profile_only is None:
             with timer.stage("refine"):
                 semantic = refine.refine(photo, semantic)
         with timer.stage("quality"):
             q = quality.assess(photo, faces, main, semantic)
+        if q.view in PROFILE_VIEWS and profile_only is None:
+            with timer.stage("profile"):
+                outline = find_profile_points(photo, q.view, semantic)
+            if outline is not None:
+                semantic = _merge(semantic, outline)
         with timer.stage("scale"):
             sc = scale.estimate(photo, semantic, assumed_ipd_mm=opts.assumed_ipd_mm)
         with timer.stage("measurements"):
@@ -106,6 +126,38 @@ class PhotoAnalyzer:
             models=tuple(dict.fromkeys((chosen.model, *semantic.sources))),
             timings_ms=timer.ms,
         )
+
+
+PROFILE_VIEWS = (View.PROFILE_LEFT, View.PROFILE_RIGHT)
+
+
+def _as_landmark_set(outline: SemanticLandmarks) -> LandmarkSet:
+    """Profile points as the "face" of a photo no face-mesh model could see."""
+    names = list(outline.points)
+    pts = np.array([outline.points[n] for n in names], dtype=np.float64)
+    conf = np.array([outline.confidence.get(n, 0.0) for n in names], dtype=np.float64)
+    overall = float(conf.mean()) if len(conf) else 0.0
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    return LandmarkSet(
+        scheme="profile_outline",
+        points=pts,
+        confidence=conf,
+        overall_confidence=overall,
+        model=outline.sources[0],
+        box=FaceBox(float(x0), float(y0), float(x1), float(y1), overall),
+    )
+
+
+def _merge(base: SemanticLandmarks, extra: SemanticLandmarks) -> SemanticLandmarks:
+    """Add ``extra``'s points; where both name a point, keep the more confident one."""
+    points, conf = dict(base.points), dict(base.confidence)
+    for name, xy in extra.points.items():
+        c = extra.confidence.get(name, 0.0)
+        if name not in points or c > conf.get(name, 0.0):
+            points[name], conf[name] = xy, c
+    sources = tuple(dict.fromkeys((*base.sources, *extra.sources)))
+    return SemanticLandmarks(points=points, confidence=conf, sources=sources)
 
 
 def _face_area(ls: LandmarkSet) -> float:

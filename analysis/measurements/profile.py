@@ -77,6 +77,10 @@ def lower_face_throat_angle(p: Pts) -> FloatArray:
     return angle_at(p["soft_tissue_menton"], p["subnasale"], p["cervical_point"])
 
 
+def cervicomental_angle(p: Pts) -> FloatArray:
+    return angle_at(p["cervical_point"], p["soft_tissue_menton"], p["neck_point"])
+
+
 def goode_ratio(p: Pts) -> FloatArray:
     projection = distance_to_line(p["pronasale"], p["soft_tissue_nasion"], p["alar_crease"])
     return ratio(projection, dist(p["pronasale"], p["soft_tissue_nasion"]))
@@ -164,6 +168,15 @@ DEFINITIONS: tuple[Definition, ...] = (
         lower_face_throat_angle,
         Kind.ANGLE,
         "Subnasale–menton–cervical point (Legan & Burstone 1980).",
+    ),
+    _d(
+        "cervicomental_angle",
+        "Cervicomental angle (me–C–neck)",
+        ("cervical_point", "soft_tissue_menton", "neck_point"),
+        cervicomental_angle,
+        Kind.ANGLE,
+        "Submental line (menton–cervical point) against the anterior neck tangent at the "
+        "cervical point (Ellenbogen & Karlin 1980); only when the neck is in the photo.",
     ),
     _d(
         "goode_ratio",

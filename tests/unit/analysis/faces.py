@@ -109,6 +109,7 @@ def profile_points() -> dict[str, tuple[float, float]]:
         "soft_tissue_pogonion": pog,
         "soft_tissue_menton": (0.0, 118.0),
         "cervical_point": (-30.0, 125.0),
+        "neck_point": (-22.0, 160.0),
     }
 
 

@@ -45,7 +45,14 @@ def frontal_inputs() -> tuple[SemanticLandmarks, Scale, View]:
 
 
 def profile_inputs() -> tuple[SemanticLandmarks, Scale, View]:
-    px = to_pixels(jitter(PROFILE_MM, 2.0), mm_per_px=0.25, roll_deg=-3.0, mirror_x=True)
+    # the points pinned before neck_point joined the catalogue keep their jitter; the neck
+    # point (cervicomental angle) is jittered after them
+    older = {k: v for k, v in PROFILE_MM.items() if k != "neck_point"}
+    moved = jitter(older, 2.0)
+    nx, ny = PROFILE_MM["neck_point"]
+    i = len(older)
+    moved["neck_point"] = (nx + 2.0 * math.sin(3.7 * i + 1.0), ny + 2.0 * math.cos(2.3 * i + 0.5))
+    px = to_pixels(moved, mm_per_px=0.25, roll_deg=-3.0, mirror_x=True)
     return semantic(px, CONF), pixel_scale(0.25, 0.03), View.PROFILE_LEFT
 
 
@@ -118,6 +125,8 @@ PINNED_PROFILE: dict[str, tuple[float, float]] = {
     "nasomental_angle": (121.78048977109098, 4.020507075522803),
     "facial_convexity_angle": (171.4595574403791, 5.198713354348397),
     "lower_face_throat_angle": (109.97129535516714, 5.396092778402185),
+    # added with neck_point after the scalar engine was retired: pinned from the batch engine
+    "cervicomental_angle": (84.77655321583471, 5.483959770624234),
     "goode_ratio": (0.622352915125474, 0.04651243701485888),
     "e_line_upper_lip": (-4.876250471780565, 2.149354790631052),
     "e_line_lower_lip": (0.7163365146488639, 2.221706320045397),

@@ -135,6 +135,7 @@ def _profile_expected() -> dict[str, float]:
         "nasofacial_angle": ang(pog - g, prn - n),
         "facial_convexity_angle": ang(g - sn, pog - sn),
         "lower_face_throat_angle": ang(sn - me, c - me),
+        "cervicomental_angle": ang(me - c, p["neck_point"] - c),
         "goode_ratio": projection / float(np.linalg.norm(prn - n)),
         "e_line_upper_lip": -4.0,
         "e_line_lower_lip": 1.0,
