@@ -109,7 +109,7 @@ IBUG68_MIRROR: Final[dict[int, int]] = {
 
 #: iBUG-68 regions, for per-region asymmetry and for drawing.
 IBUG68_REGIONS: Final[dict[str, tuple[int, ...]]] = {
-    "jaw": tuple(range(0, 17)),
+    "jaw": tuple(range(17)),
     "brows": tuple(range(17, 27)),
     "nose": tuple(range(27, 36)),
     "eyes": tuple(range(36, 48)),

@@ -314,14 +314,14 @@ def render_mirror_composites(photo: Photo, result: PhotoAnalysis) -> ImageArray 
     if axis is None or not all(f"ibug_{i:02d}" in points for i in range(36, 42)):
         return None
     right_eye = np.mean([points[f"ibug_{i:02d}"] for i in range(36, 42)], axis=0)
-    rr, ll = mirror_composites(photo.pixels, axis[0], axis[1], right_eye)
-    x0, y0, x1, y1 = _face_crop(points, axis, photo.width, photo.height)
-    zoom = max(1.0, MIN_COMPOSITE_PX / max(y1 - y0, 1))
+    box = _face_crop(points, axis, photo.width, photo.height)
+    rr, ll = mirror_composites(photo.pixels, axis[0], axis[1], right_eye, box)
+    zoom = max(1.0, MIN_COMPOSITE_PX / max(box[3] - box[1], 1))
     panels: list[ImageArray] = [
         np.ascontiguousarray(
-            cv2.resize(c[y0:y1, x0:x1], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+            cv2.resize(c, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
             if zoom > 1.0
-            else c[y0:y1, x0:x1],
+            else c,
             dtype=np.uint8,
         )
         for c in (rr, ll)
@@ -456,32 +456,45 @@ def face_frame(
 
 
 def mirror_composites(
-    pixels: ImageArray, centre: np.ndarray, direction: np.ndarray, right_point: np.ndarray
+    pixels: ImageArray,
+    centre: np.ndarray,
+    direction: np.ndarray,
+    right_point: np.ndarray,
+    box: tuple[int, int, int, int] | None = None,
 ) -> tuple[ImageArray, ImageArray]:
     """(right-right, left-left): the photo with one side replaced by the other's mirror image.
 
     ``right_point`` is any point on the subject's right side (e.g. the right eye centre).
-    The seam along the axis is feathered over a few pixels.
+    The seam along the axis is feathered over a few pixels. With ``box`` (x0, y0, x1, y1)
+    only that part of the photo is composed (what the overlay shows; much faster on a
+    large photo).
     """
+    h, w = pixels.shape[:2]
+    x0, y0, x1, y1 = box if box is not None else (0, 0, w, h)
     d = np.asarray(direction, dtype=np.float64)
     c = np.asarray(centre, dtype=np.float64)
     r = 2.0 * np.outer(d, d) - np.eye(2)
-    m = np.column_stack([r, c - r @ c])  # a reflection is its own inverse
-    h, w = pixels.shape[:2]
+    off = np.array([x0, y0], dtype=np.float64)
+    # output pixel q (box coordinates) shows source pixel R((q + off) - c) + c
+    m = np.column_stack([r, r @ (off - c) + c])
     mirrored = cv2.warpAffine(
-        pixels, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-    )
+        pixels, m, (x1 - x0, y1 - y0),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT,
+    )  # fmt: skip
+    src = pixels[y0:y1, x0:x1]
     normal = np.array([-d[1], d[0]])
     if float((np.asarray(right_point) - c) @ normal) < 0:
         normal = -normal  # normal points to the subject's right
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
-    signed = (gx - c[0]) * normal[0] + (gy - c[1]) * normal[1]
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    signed = (gx - np.float32(c[0])) * np.float32(normal[0]) + (gy - np.float32(c[1])) * np.float32(
+        normal[1]
+    )
     feather = max(1.0, 0.003 * max(h, w))
-    keep_right = np.clip(0.5 + signed / (2 * feather), 0.0, 1.0)[..., None]
-    src = pixels.astype(np.float64)
-    mir = mirrored.astype(np.float64)
-    rr = keep_right * src + (1 - keep_right) * mir
-    ll = (1 - keep_right) * src + keep_right * mir
+    keep_right = np.clip(0.5 + signed / np.float32(2 * feather), 0.0, 1.0)[..., None]
+    srcf = src.astype(np.float32)
+    mirf = mirrored.astype(np.float32)
+    rr = mirf + keep_right * (srcf - mirf)
+    ll = srcf + keep_right * (mirf - srcf)
     return (
         np.clip(np.rint(rr), 0, 255).astype(np.uint8),
         np.clip(np.rint(ll), 0, 255).astype(np.uint8),

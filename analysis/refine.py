@@ -3,41 +3,53 @@ landmark model took away.
 
 Why
     A landmark model regresses toward the faces it was trained on, which are on average
-    symmetric: measured on a real portrait with known one-sided warps, MediaPipe reported
-    0.86 of a mouth-corner drop, 0.72 of a brow lift, 0.40 of a lowered upper lid and
-    0.1–0.3 of a sideways chin or nasal tip; dlib less (``tests/bench/bench_asymmetry.py``).
-    The photo itself holds the answer: a face is nearly mirror-symmetric, so one side's
-    image, mirrored, is a template for the other side's.
+    symmetric. On real photos with known one-sided warps (``tests/bench/bench_asymmetry``)
+    MediaPipe reports ≈ 0.75 of a mouth-corner drop, ≈ 0.7 of a brow lift, ≈ 0.5 of a
+    lowered upper lid and ≈ 0.25 of a sideways chin or nasal tip; dlib ≈ 0.7, 0.65, ≈ 0,
+    0.6 and 0.7. The photo itself holds the answer: a face is nearly mirror-symmetric, so
+    one side's image, mirrored, is a template for the other side's.
 
 How
     1. The face is resampled into a canonical frame (:func:`canonical_frame`): the frontal
        face frame of :mod:`analysis.measurements.geometry` (``u`` from the right to the left
-       eye centre, ``v`` down, origin midway between the endocanthia — the midline every
-       symmetry measurement uses), at :data:`CANON_IPD_PX` pixels per interpupillary
-       distance, greyscale, with its mirror image about the midline column.
-    2. For each :class:`Feature` (mouth corners, brows, upper and lower lids, chin, nasal
-       tip) a Gaussian-weighted window of the *mirrored* image around the feature is
-       matched (zero-mean normalised cross-correlation, ``cv2.matchTemplate`` with a weight
-       mask, parabolic sub-pixel peak) against the canonical image. For a bilateral pair
-       the best shift ``t`` is where the right feature lies relative to the mirrored left
-       one (``t = R − mirror(L)``); for a midline point it is twice its offset from the
-       midline.
-    3. The model's own relative offset ``t_model`` (mean over the feature's pairs) is
-       replaced by the image's: each right point moves by ``(t − t_model)/2`` and its left
-       counterpart by the mirror of ``−(t − t_model)/2``, so the pair's mean (what the
-       model is good at) stays and the model's per-point shape is kept; a midline point
-       moves to its registered offset. Only the well-conditioned components are corrected
-       (:attr:`Feature.components`): heights for brows and lids, both for the mouth
-       corners, the sideways offset for midline points.
+       eye centre, ``v`` down, origin midway between the endocanthia — the midline the
+       deviation measurements use), at :data:`CANON_IPD_PX` pixels per interpupillary
+       distance (IPD), with its mirror image about the midline column
+       (:class:`CanonicalImages`: grey levels, or their derivatives where shading misleads).
+    2. For each :class:`Feature` (mouth corners, each brow point, upper and lower lids,
+       chin, nasal tip) a Gaussian-weighted window of the *mirror* image, centred on the
+       mirrored left feature, is matched against the canonical image around the right
+       feature (zero-mean normalised cross-correlation, ``cv2.matchTemplate`` with a weight
+       mask, parabolic sub-pixel peak), then matched again with both windows re-centred
+       where the first match put the features. The best shift ``t`` is where the right
+       feature lies relative to the mirrored left one (``t = R − mirror(L)``); for a
+       midline point, twice its offset from the midline.
+    3. The model's own relative offset ``t_model`` is replaced by the image's: each right
+       point moves by ``(t − t_model)/2`` and its left counterpart by the mirror of
+       ``−(t − t_model)/2``, so the pair's mean (what the model is good at) stays and the
+       model's shape is kept; a midline point moves to its registered offset. Only the
+       well-conditioned components are corrected (:attr:`Feature.components`): heights
+       for brows and lids, both for the mouth corners, the sideways offset for midline
+       points. The left/right *split* of an asymmetry is therefore the model's (kept
+       mean); the asymmetry itself is the image's.
 
 Robustness
-    A feature is left as the model gave it unless the match is confident: the correlation
-    peak is at least :data:`MIN_SCORE`, not on the border of the search range, and the
-    window lies inside the photo. Per-point confidence of a moved point becomes
-    ``min(model confidence, match score)``. :func:`refine_report` says, per feature, what
-    was found and why it was or was not applied. Only frontal-looking faces are refined
-    (both eyes and the feature's points present, eyes at least :data:`MIN_IPD_PX` apart,
-    |yaw| small enough that the two eyes' widths agree within :data:`MAX_EYE_WIDTH_RATIO`).
+    A feature is left as the model gave it when the match is unsure: window outside the
+    photo or without texture, correlation below the feature's ``min_score``, best match on
+    the border of the search range, or (per-point features) fewer than all but one of its
+    windows matched. Near-equal rival peaks (a symmetric structure matched one part over)
+    are settled in favour of the one nearest the model's estimate. Above ``min_score`` the
+    correction fades in over :data:`SCORE_RAMP`, and for the features that can match one
+    part over (lids, nasal tip) it is also scaled by how well window sizes of
+    :data:`MULTI_SCALE` agree — so a doubtful photo gets a partial correction, not a jump.
+    A moved point's confidence becomes ``model confidence × (0.75 + 0.25 × weight)``
+    (never higher than the model's); the refinement is named in ``sources``
+    (:data:`IDENTITY`). :func:`refine_report` says, per feature, what was found, the weight
+    applied and why a feature was not refined. Only frontal-looking faces are refined (eye
+    contours present, eyes at least :data:`MIN_IPD_PX` apart, eye widths within
+    :data:`MAX_EYE_WIDTH_RATIO` of each other).
+
+Cost: ≈ 15 ms per face on one core (≈ 40 correlations of small windows).
 """
 
 from __future__ import annotations
@@ -53,6 +65,8 @@ import numpy.typing as npt
 
 from analysis.types import FloatArray, ImageArray, ModelIdentity, Photo, SemanticLandmarks
 
+Image32 = npt.NDArray[np.float32]
+
 log = logging.getLogger(__name__)
 
 CANON_IPD_PX: Final = 96.0
@@ -62,13 +76,17 @@ HALF_WIDTH_IPD: Final = 1.45
 TOP_IPD: Final = -1.0
 BOTTOM_IPD: Final = 2.6
 MIN_IPD_PX: Final = 20.0
-#: A second correlation peak farther than UNIQUE_RADIUS_IPD that comes within MIN_MARGIN
-#: of the best makes the match ambiguous.
-UNIQUE_RADIUS_IPD: Final = 0.05
-MIN_MARGIN: Final = 0.02
 #: Above min_score the correction fades in linearly over this score range, so a match
 #: near the threshold moves the points a little, not all or nothing.
 SCORE_RAMP: Final = 0.15
+#: Registration passes: the second re-centres both windows where the first found the
+#: features and searches SECOND_PASS_SEARCH of the first range around that.
+REFINE_PASSES: Final = 2
+SECOND_PASS_SEARCH: Final = 0.4
+#: Window sizes (× the feature's sigma) whose answers must agree within AGREE_IPD, for
+#: the features that can match one part over (midline points, lids).
+MULTI_SCALE: Final = (0.75, 1.0, 1.4)
+AGREE_IPD: Final = 0.02
 MAX_EYE_WIDTH_RATIO: Final = 1.35
 
 IDENTITY: Final = ModelIdentity(
@@ -98,6 +116,9 @@ class Feature:
     ``per_pair`` registers each pair in its own window (for features whose points can
     move by different amounts, like a brow's ends), else one window covers the feature.
     ``components`` says which parts of the correction are applied: "u", "v" or "uv".
+    ``rep`` is the :class:`CanonicalImages` representation matched; ``min_score`` the
+    correlation a match needs; ``min_margin`` how close a rival peak must come to count
+    as one; ``scales`` the window sizes (× ``sigma``) whose answers must agree.
     """
 
     name: str
@@ -110,6 +131,8 @@ class Feature:
     per_pair: bool = False
     rep: str = "grey"
     min_score: float = 0.5
+    min_margin: float = 0.02
+    scales: tuple[float, ...] = (1.0,)
 
     @property
     def midline(self) -> bool:
@@ -139,25 +162,29 @@ FEATURES: Final[tuple[Feature, ...]] = (
         ((_k(37), _k(44)), (_k(38), _k(43))),
         half_size=(0.16, 0.08),
         sigma=(0.1, 0.04, 0.025),
-        search=(0.1, 0.06),
+        search=(0.1, 0.05),
         components="v",
+        scales=MULTI_SCALE,
     ),
     Feature(
         "lower_lids",
         ((_k(41), _k(46)), (_k(40), _k(47))),
         half_size=(0.16, 0.08),
         sigma=(0.1, 0.015, 0.04),
-        search=(0.1, 0.06),
+        search=(0.1, 0.05),
         components="v",
+        scales=MULTI_SCALE,
     ),
     Feature(
         "chin",
         ((_k(8), _k(8)),),
-        half_size=(0.4, 0.16),
-        sigma=(0.2, 0.08, 0.04),
+        half_size=(0.4, 0.25),
+        sigma=(0.22, 0.12, 0.06),
         search=(0.25, 0.06),
         components="u",
-        offset=(0.0, -0.03),
+        offset=(0.0, -0.05),
+        rep="grad",
+        min_score=0.3,
     ),
     Feature(
         "nasal_tip",
@@ -167,8 +194,9 @@ FEATURES: Final[tuple[Feature, ...]] = (
         search=(0.25, 0.06),
         components="u",
         offset=(0.0, 0.05),
-        rep="dx",
-        min_score=0.45,
+        rep="grad",
+        min_score=0.6,
+        scales=MULTI_SCALE,
     ),
 )
 
@@ -192,7 +220,9 @@ class CanonicalFrame:
 
     def to_canon(self, p: FloatArray) -> FloatArray:
         r = np.asarray(p, dtype=np.float64) - self.origin
-        return np.array([self.axis_x + self.k * float(r @ self.u), self.y0 + self.k * float(r @ self.v)])
+        return np.array(
+            [self.axis_x + self.k * float(r @ self.u), self.y0 + self.k * float(r @ self.v)]
+        )
 
     def displacement_to_image(self, d: FloatArray) -> FloatArray:
         return (d[0] * self.u + d[1] * self.v) / self.k  # type: ignore[no-any-return]
@@ -220,6 +250,8 @@ class FeatureResult:
 
 @dataclass(frozen=True)
 class RefineReport:
+    """The refined landmarks, each feature's evidence, and why nothing was done (if so)."""
+
     semantic: SemanticLandmarks
     features: tuple[FeatureResult, ...]
     frame: CanonicalFrame | None
@@ -252,7 +284,7 @@ def refine_report(
         for name, delta in moves.items():
             x, y = new_points[name]
             new_points[name] = (float(x + delta[0]), float(y + delta[1]))
-            new_conf[name] = min(float(new_conf.get(name, 1.0)), res.score)
+            new_conf[name] = float(new_conf.get(name, 1.0)) * (0.75 + 0.25 * res.weight)
     if not any(r.applied for r in results):
         return RefineReport(semantic, tuple(results), frame, "no confident feature")
     sources = semantic.sources if IDENTITY in semantic.sources else (*semantic.sources, IDENTITY)
@@ -313,21 +345,21 @@ class CanonicalImages:
         )
         self.valid = inside.astype(bool)
         self.valid_mirror = np.ascontiguousarray(self.valid[:, ::-1])
-        self.grey = canon
-        self._reps: dict[str, tuple[FloatArray, FloatArray]] = {}
+        self.grey: Image32 = np.asarray(canon, dtype=np.float32)
+        self._reps: dict[str, tuple[Image32, Image32]] = {}
 
-    def rep(self, name: str) -> tuple[FloatArray, FloatArray]:
+    def rep(self, name: str) -> tuple[Image32, Image32]:
         """(canonical, mirror) in representation ``name``."""
         if name not in self._reps:
             self._reps[name] = self._make(name)
         return self._reps[name]
 
-    def _make(self, name: str) -> tuple[FloatArray, FloatArray]:
+    def _make(self, name: str) -> tuple[Image32, Image32]:
         if name == "grey":
             return self.grey, np.ascontiguousarray(self.grey[:, ::-1])
         smooth = cv2.GaussianBlur(self.grey, (0, 0), 1.0)
-        dx = cv2.Scharr(smooth, cv2.CV_32F, 1, 0)
-        dy = cv2.Scharr(smooth, cv2.CV_32F, 0, 1)
+        dx: Image32 = np.asarray(cv2.Scharr(smooth, cv2.CV_32F, 1, 0), dtype=np.float32)
+        dy: Image32 = np.asarray(cv2.Scharr(smooth, cv2.CV_32F, 0, 1), dtype=np.float32)
         mdx = np.ascontiguousarray(-dx[:, ::-1])
         mdy = np.ascontiguousarray(dy[:, ::-1])
         if name == "dx":
@@ -335,7 +367,8 @@ class CanonicalImages:
         if name == "dy":
             return dy, mdy
         if name == "grad":
-            return cv2.merge([dx, dy]), cv2.merge([mdx, mdy])
+            both = np.ascontiguousarray(np.dstack([dx, dy]), dtype=np.float32)
+            return both, np.ascontiguousarray(np.dstack([mdx, mdy]), dtype=np.float32)
         raise ValueError(f"unknown representation {name!r}")
 
 
@@ -345,75 +378,129 @@ def _register(
     frame: CanonicalFrame,
     images: CanonicalImages,
 ) -> tuple[FeatureResult, dict[str, FloatArray]]:
-    def result(reason: str, score: float = 0.0) -> FeatureResult:
-        return FeatureResult(
-            feat.name, False, reason, score, 0.0, (0.0, 0.0), (float(tm[0]), float(tm[1])),
-            (math.nan, math.nan),
-        )  # fmt: skip
-
-    tm = np.zeros(2)
+    """Register one feature; the result and the image-pixel moves of its points."""
     if not all(r in pts and left in pts for r, left in feat.pairs):
-        return result("points missing"), {}
-    ax = frame.axis_x
+        return _failed(feat, "points missing", 0.0, np.zeros(2)), {}
     right = np.array([frame.to_canon(pts[r]) for r, _ in feat.pairs])
     left_m = np.array([frame.to_canon(pts[left]) for _, left in feat.pairs])
-    left_m[:, 0] = 2 * ax - left_m[:, 0]  # mirror(L)
+    left_m[:, 0] = 2 * frame.axis_x - left_m[:, 0]  # mirror(L)
     tms = right - left_m  # the model's relative offsets t_model, per pair
     tm = tms.mean(axis=0)
-    centres = (right + left_m) / 2.0 + np.array(feat.offset) * CANON_IPD_PX
+    # the template is centred on the mirrored left feature, the search on the right one
+    centres = left_m + np.array(feat.offset) * CANON_IPD_PX
     if feat.per_pair:
         windows = [(centres[i], tms[i]) for i in range(len(feat.pairs))]
     else:
         windows = [(centres.mean(axis=0), tm)]
-    found: list[tuple[FloatArray, float] | None] = []
-    whys: list[str] = []
-    for centre, t_model in windows:
-        t, score, why = _match(feat, images, centre, t_model)
-        found.append(None if t is None else (t, score))
-        whys.append(why)
-    good = [i for i, x in enumerate(found) if x is not None]
-    if len(good) < max(1, (len(windows) + 1) // 2 + (1 if len(windows) > 2 else 0)):
-        bad = next(i for i, x in enumerate(found) if x is None)
-        return result(whys[bad]), {}
-    scores = [found[i][1] for i in good]  # type: ignore[index]
-    score = float(np.mean(scores)) if feat.per_pair else float(scores[0])
+    found: dict[int, tuple[FloatArray, float, float]] = {}  # window → t, score, agreement
+    first_failure = ("", 0.0)
+    for i, (centre, t_model) in enumerate(windows):
+        t, score, why, agree = _match_scales(feat, images, centre, t_model)
+        if t is None:
+            first_failure = first_failure if first_failure[0] else (why, score)
+            continue
+        found[i] = (t, score, agree)
+    if len(found) < _quorum(len(windows)):
+        return _failed(feat, first_failure[0], first_failure[1], tm), {}
+    score = float(np.mean([f[1] for f in found.values()]))
     weight = float(np.clip((score - feat.min_score) / SCORE_RAMP, 0.0, 1.0))
-    corr = {i: (found[i][0] - windows[i][1]) / 2.0 for i in good}  # type: ignore[index]
-    mean_corr = np.mean(list(corr.values()), axis=0)
-    deltas = [weight * corr.get(i, mean_corr) for i in range(len(windows))]
-    if not feat.per_pair:
-        deltas = deltas * len(feat.pairs)
-    t_img = tm + 2.0 * mean_corr
+    weight *= float(np.mean([f[2] for f in found.values()]))
+    corr = {i: _masked((f[0] - windows[i][1]) / 2.0, feat.components) for i, f in found.items()}
+    mean_corr: FloatArray = np.mean(np.array(list(corr.values())), axis=0)
+    deltas: list[FloatArray]
+    if feat.per_pair:
+        deltas = [weight * corr.get(i, mean_corr) for i in range(len(windows))]
+    else:
+        deltas = [weight * mean_corr] * len(feat.pairs)
     moves: dict[str, FloatArray] = {}
-    first = np.zeros(2)
-    for i, ((r, left_name), delta) in enumerate(zip(feat.pairs, deltas, strict=True)):
-        d = delta.copy()
-        if "u" not in feat.components:
-            d[0] = 0.0
-        if "v" not in feat.components:
-            d[1] = 0.0
+    for (r, left_name), d in zip(feat.pairs, deltas, strict=True):
         moves[r] = frame.displacement_to_image(d)
-        if i == 0:
-            first = moves[r]
-        if left_name != r:
+        if left_name != r:  # the mirror of the right point's move
             moves[left_name] = frame.displacement_to_image(np.array([d[0], -d[1]]))
-    return (
-        FeatureResult(
-            feat.name, True, "", score, weight, (float(first[0]), float(first[1])),
-            (float(tm[0]), float(tm[1])), (float(t_img[0]), float(t_img[1])),
-        ),  # fmt: skip
-        moves,
-    )
+    first = moves[feat.pairs[0][0]]
+    t_img = tm + 2.0 * mean_corr
+    res = FeatureResult(
+        feat.name, True, "", score, weight, (float(first[0]), float(first[1])),
+        (float(tm[0]), float(tm[1])), (float(t_img[0]), float(t_img[1])),
+    )  # fmt: skip
+    return res, moves
+
+
+def _quorum(n: int) -> int:
+    """Windows (or window sizes) that must match: all of 1–2, all but one of 3–5."""
+    return n if n <= 2 else n - 1
+
+
+def _failed(feat: Feature, reason: str, score: float, tm: FloatArray) -> FeatureResult:
+    return FeatureResult(
+        feat.name, False, reason, score, 0.0, (0.0, 0.0), (float(tm[0]), float(tm[1])),
+        (math.nan, math.nan),
+    )  # fmt: skip
+
+
+def _match_scales(
+    feat: Feature, images: CanonicalImages, centre: FloatArray, t_model: FloatArray
+) -> tuple[FloatArray | None, float, str, float]:
+    """:func:`_match_twice` with the window's Gaussian at several sizes (``feat.scales``).
+
+    A symmetric structure can match one part over at one window size but not at all of
+    them: the median answer is kept, and the agreement (1 when the sizes agree within
+    :data:`AGREE_IPD`, falling to 0 at twice that) scales the correction.
+    """
+    ts: list[FloatArray] = []
+    scores: list[float] = []
+    why = ""
+    for k in feat.scales:
+        sig = (feat.sigma[0] * k, feat.sigma[1] * k, feat.sigma[2] * k)
+        t, score, w = _match_twice(replace(feat, sigma=sig), images, centre, t_model)
+        scores.append(score)
+        if t is None:
+            why = why or w
+        else:
+            ts.append(t)
+    if len(ts) < _quorum(len(feat.scales)):
+        return None, float(np.median(scores)), why, 0.0
+    t_med = np.median(np.array(ts), axis=0)
+    spread = max(float(np.abs(_masked(t - t_med, feat.components)).max()) for t in ts)
+    agree = float(np.clip(2.0 - spread / (AGREE_IPD * CANON_IPD_PX), 0.0, 1.0))
+    return t_med, float(np.median(scores)), "", agree
+
+
+def _match_twice(
+    feat: Feature, images: CanonicalImages, centre: FloatArray, t_model: FloatArray
+) -> tuple[FloatArray | None, float, str]:
+    """Register, then register again with both windows re-centred on the features where
+    the first pass found them, so that where the model put its points matters less."""
+    t, score, why = _match(feat, images, centre, t_model)
+    if t is None or REFINE_PASSES < 2:
+        return t, score, why
+    shift = _masked((t - t_model) / 2.0, feat.components)
+    t2, score2, _ = _match(feat, images, centre - shift, t, SECOND_PASS_SEARCH)
+    return (t2, score2, "") if t2 is not None else (t, score, why)
+
+
+def _masked(d: FloatArray, components: str) -> FloatArray:
+    out = np.array(d, dtype=np.float64)
+    if "u" not in components:
+        out[0] = 0.0
+    if "v" not in components:
+        out[1] = 0.0
+    return out
 
 
 def _match(
-    feat: Feature, images: CanonicalImages, centre: FloatArray, t_model: FloatArray
+    feat: Feature,
+    images: CanonicalImages,
+    centre: FloatArray,
+    t_model: FloatArray,
+    search_scale: float = 1.0,
 ) -> tuple[FloatArray | None, float, str]:
     """Where the mirror image's window around ``centre`` lies in the canonical image,
     relative to ``centre``: the relative offset ``t`` (None, score, why when unsure)."""
     s = CANON_IPD_PX
     hx, hy = (int(round(feat.half_size[0] * s)), int(round(feat.half_size[1] * s)))
-    rx, ry = (int(math.ceil(feat.search[0] * s)), int(math.ceil(feat.search[1] * s)))
+    rx = max(2, int(math.ceil(feat.search[0] * s * search_scale)))
+    ry = max(2, int(math.ceil(feat.search[1] * s * search_scale)))
     cx, cy = int(round(centre[0])), int(round(centre[1]))
     sx, sy = int(round(centre[0] + t_model[0])), int(round(centre[1] + t_model[1]))
     t_box = (cx - hx, cy - hy, 2 * hx + 1, 2 * hy + 1)
@@ -434,9 +521,9 @@ def _match(
     su = feat.sigma[0] * s
     sv = np.where(gy < 0, feat.sigma[1], feat.sigma[2]) * s
     weight = np.exp(-0.5 * ((gx / su) ** 2 + (gy / sv) ** 2)).astype(np.float32)
-    ncc = cv2.matchTemplate(area, tmpl, cv2.TM_CCOEFF_NORMED, mask=weight)
-    ncc = np.nan_to_num(ncc, nan=-1.0)
-    iy, ix = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+    raw = cv2.matchTemplate(area, tmpl, cv2.TM_CCOEFF_NORMED, mask=weight)
+    ncc: FloatArray = np.nan_to_num(np.asarray(raw, dtype=np.float64), nan=-1.0)
+    iy, ix = _pick_peak(ncc, feat, rx, ry)
     score = float(ncc[iy, ix])
     on_u = ix in (0, ncc.shape[1] - 1)
     on_v = iy in (0, ncc.shape[0] - 1)
@@ -444,39 +531,31 @@ def _match(
         return None, score, "best match on the border of the search range"
     if score < feat.min_score:
         return None, score, f"weak match (score {score:.2f} < {feat.min_score})"
-    second = _runner_up(ncc, iy, ix, feat.components, max(2, int(round(UNIQUE_RADIUS_IPD * s))))
-    if score - second < MIN_MARGIN:
-        return None, score, f"ambiguous match (runner-up {second:.2f} vs {score:.2f})"
     fx = ix + (0.0 if on_u else _parabola(ncc[iy, ix - 1], ncc[iy, ix], ncc[iy, ix + 1]))
     fy = iy + (0.0 if on_v else _parabola(ncc[iy - 1, ix], ncc[iy, ix], ncc[iy + 1, ix]))
     # matched window centre in canon: (sx - rx + fx, sy - ry + fy); template centre (cx, cy)
     return np.array([sx - rx + fx - cx, sy - ry + fy - cy]), score, ""
 
 
-def _runner_up(ncc: FloatArray, iy: int, ix: int, components: str, excl: int) -> float:
-    """The best *other* local maximum of the correlation along the applied direction(s).
+def _pick_peak(ncc: FloatArray, feat: Feature, rx: int, ry: int) -> tuple[int, int]:
+    """The correlation peak to trust: the best one, or — when other distinct peaks come
+    within ``feat.min_margin`` of it (a symmetric structure matched one part over) — the
+    one of those nearest to the model's estimate (the search centre, (ry, rx)).
 
-    For a one-direction feature the surface is first maximised over the other direction,
-    so that a ridge along the ignored direction (a brow's length, a lid's edge) is not
-    mistaken for a rival match.
+    Distance is taken along the applied direction(s) only, so that a ridge along an
+    ignored direction (a brow's length, a lid's edge) does not count as a rival.
     """
-    if components == "u":
-        profiles = [(ncc.max(axis=0), ix)]
-    elif components == "v":
-        profiles = [(ncc.max(axis=1), iy)]
-    else:
-        profiles = [(ncc.max(axis=0), ix), (ncc.max(axis=1), iy)]
-    best = -1.0
-    for prof, i in profiles:
-        n = len(prof)
-        for j in range(n):
-            if abs(j - i) <= excl:
-                continue
-            left = prof[j - 1] if j > 0 else -np.inf
-            right = prof[j + 1] if j < n - 1 else -np.inf
-            if prof[j] >= left and prof[j] >= right:
-                best = max(best, float(prof[j]))
-    return best
+    best = float(ncc.max())
+    local_max = ncc >= cv2.dilate(ncc, np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero(local_max & (ncc >= best - feat.min_margin))
+    if len(ys) == 0:
+        iy, ix = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+        return int(iy), int(ix)
+    du = (xs - rx) if "u" in feat.components else np.zeros(len(xs))
+    dv = (ys - ry) if "v" in feat.components else np.zeros(len(ys))
+    dist = du.astype(np.float64) ** 2 + dv.astype(np.float64) ** 2
+    order = np.lexsort((-ncc[ys, xs], dist))  # nearest first, then the higher
+    return int(ys[order[0]]), int(xs[order[0]])
 
 
 def _crop(img: npt.NDArray[Any], x0: int, y0: int, w: int, h: int) -> npt.NDArray[Any] | None:

@@ -193,7 +193,9 @@ class Warp:
 
     def inverse_map(self, width: int, height: int, iterations: int = 30) -> FloatArray:
         """φ⁻¹ on the pixel grid, (height, width, 2) as ``cv2.remap`` wants it."""
-        gx, gy = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+        gx, gy = np.meshgrid(
+            np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64)
+        )
         grid = np.stack([gx, gy], axis=-1)
         x0, y0, x1, y1 = self.support(width, height)
         if x1 > x0 and y1 > y0:
@@ -298,9 +300,7 @@ def shift_image(image: npt.NDArray[np.uint8], dx: float, dy: float) -> npt.NDArr
     """The photo translated by (dx, dy) pixels (sub-pixel, bicubic, borders replicated)."""
     h, w = image.shape[:2]
     m = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
-    out = cv2.warpAffine(
-        image, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
-    )
+    out = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     return np.ascontiguousarray(out)
 
 

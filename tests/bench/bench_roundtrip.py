@@ -63,8 +63,12 @@ def main(argv: list[str] | None = None) -> int:
                 t_store = time.perf_counter() - t0
                 assert out.returncode == 0, out.stderr
                 src = str(dcmread(path).SOPInstanceUID)
-                wait_until(lambda: len(_results_for(orthanc, ds.StudyInstanceUID) - {src}) >= 2,
-                           timeout=300, interval=0.1, what="results back in Orthanc")
+                study = str(ds.StudyInstanceUID)
+
+                def back(study: str = study, src: str = src) -> bool:
+                    return len(_results_for(orthanc, study) - {src}) >= 2
+
+                wait_until(back, timeout=300, interval=0.1, what="results back in Orthanc")
                 t_total = time.perf_counter() - t0
                 if k == 0:
                     warmup = t_total

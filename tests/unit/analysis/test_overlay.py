@@ -285,6 +285,16 @@ def test_mirror_composites_are_symmetric_and_keep_their_own_half(photo):
     assert np.abs(ll[:, ::-1].astype(int) - ll.astype(int))[:, 262:].max() <= 1
 
 
+def test_mirror_composites_of_a_box_are_the_box_of_the_composites(photo):
+    c, d, right = np.array([250.3, 180.0]), np.array([0.1, 0.995]), np.array([200.0, 150.0])
+    d = d / np.linalg.norm(d)
+    full = mirror_composites(photo.pixels, c, d, right)
+    part = mirror_composites(photo.pixels, c, d, right, (150, 60, 360, 330))
+    for f, p in zip(full, part, strict=True):
+        assert p.shape == (270, 210, 3)
+        assert np.abs(f[60:330, 150:360].astype(int) - p.astype(int)).max() <= 1
+
+
 def test_mirror_composite_overlay_has_two_enlarged_panels(photo):
     result = _with_catalogue(make_photo_analysis())
     img = render_mirror_composites(photo, result)

@@ -115,10 +115,10 @@ def test_instances_table_accepts_roles(sessions: sessionmaker[Session]) -> None:
 
 def test_migrations_upgrade_an_old_database_in_place(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A database made by revision 0001 is upgraded at start without losing rows."""
-    from alembic import command
-    from alembic.config import Config
     from pathlib import Path
 
+    from alembic import command
+    from alembic.config import Config
     from sqlalchemy import inspect, text
 
     from node.db import make_engine, open_database

@@ -1,0 +1,346 @@
+"""How much of a real, one-sided asymmetry the 2D analysis reports (and how much it invents).
+
+Run: ``.venv/bin/python -m tests.bench.bench_asymmetry [--quick] [--out FILE]``.
+
+For every real photo (``skimage.data.astronaut()``, the portraits in
+``shared/data/photos/face_recognition``, and dlib's example photos whose main face is big
+enough), every warp of :mod:`tests.bench.asymmetry_warps` and every magnitude, the photo is
+warped and analysed by the real pipeline (:class:`analysis.pipeline.PhotoAnalyzer`) with
+each configuration: MediaPipe and dlib, each without and with the refinement stage
+(:mod:`analysis.refine`). Reported per configuration and warp:
+
+* ``gain`` — measured / injected change of the measurement that should see the warp, as
+  the least-squares slope through the origin over all photos and magnitudes (1 = the
+  whole asymmetry is reported, 0 = none of it); ``median`` — the median of the per-photo
+  slopes, which one bad photo cannot move; ``rms`` — RMS of measured − injected.
+* The injected change is f(φ(L)) − f(L): the catalogue formula on the unwarped photo's
+  landmarks L moved by the warp φ, so it counts what the warp's tails do to nearby points.
+* Noise floor (false asymmetry): the same measurements on the unwarped photos (median
+  absolute value) and their change when the photo is only re-encoded as JPEG (q 75, 90)
+  or shifted by a few pixels (RMS) — what a configuration reports when nothing changed.
+
+Lengths are compared in pixels (mm values are turned back into pixels with the scale the
+analysis reported) and printed as "mm at a 63 mm IPD" (px × 63 / IPD px) so that photos of
+any resolution add up. Warps are built from MediaPipe's landmarks of the unwarped photo, so
+every configuration sees the same warped photo. Results: table on stdout, JSON in
+``bench-results/asymmetry.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tests.bench import asymmetry_warps as aw
+from tests.bench.photos import REPO, real_photos
+
+MIN_IPD_PX = 30.0
+PX_SCALE_MM = 1.0
+#: The unwarped variants that measure the noise floor.
+NOISE_VARIANTS = ("jpeg75", "jpeg90", "shift_2.5_-1.5", "shift_-1.25_2")
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    backend: str
+    refine: bool
+
+
+CONFIGS = (
+    Config("mediapipe", "mediapipe", False),
+    Config("mediapipe+refine", "mediapipe", True),
+    Config("dlib", "dlib", False),
+    Config("dlib+refine", "dlib", True),
+)
+
+
+def photos(quick: bool = False) -> Iterator[tuple[str, np.ndarray]]:
+    """The astronaut, then the shared portraits and dlib's example photos (skipped if absent)."""
+    for name, rgb, _ in real_photos(portraits=not quick, dlib_faces=not quick):
+        yield name, rgb
+
+
+def variant(image: np.ndarray, name: str) -> np.ndarray:
+    if name.startswith("jpeg"):
+        return aw.jpeg_roundtrip(image, int(name[4:]))
+    _, dx, dy = name.split("_")
+    return aw.shift_image(image, float(dx), float(dy))
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+def formula_px(points: dict[str, tuple[float, float]], mid: str) -> float | None:
+    """The catalogue value of ``mid`` (or the bench's fissure-height difference) in pixels."""
+    from analysis import measurements
+    from analysis.types import HeadPose, Quality, Scale, ScaleSource, SemanticLandmarks, View
+
+    sem = SemanticLandmarks(points=dict(points), confidence=dict.fromkeys(points, 1.0), sources=())
+    scale = Scale(PX_SCALE_MM, ScaleSource.PIXEL_SPACING, 0.0)
+    quality = Quality(1, 0, 1.0, 400.0, 20.0, HeadPose(0, 0, 0), False, False, (), View.FRONTAL,
+                      "pose")  # fmt: skip
+    values = {m.id: m.value / PX_SCALE_MM for m in measurements.compute(sem, scale, quality)}
+    return _pick(values, mid)
+
+
+def result_px(result: Any, mid: str) -> float | None:
+    """The pipeline's value of ``mid`` in pixels (mm turned back with its own scale)."""
+    values: dict[str, float] = {}
+    for m in result.measurements:
+        if m.unit == "mm" and result.scale is not None and result.scale.mm_per_px:
+            values[m.id] = m.value / result.scale.mm_per_px
+        elif m.unit in ("mm", "[px]"):
+            values[m.id] = m.value
+    return _pick(values, mid)
+
+
+def _pick(values: dict[str, float], mid: str) -> float | None:
+    if mid == "palpebral_fissure_height_difference":
+        r, left = values.get("palpebral_fissure_height_r"), values.get("palpebral_fissure_height_l")
+        return None if r is None or left is None else r - left
+    return values.get(mid)
+
+
+def refined(result: Any) -> bool:
+    from analysis.refine import IDENTITY
+
+    return result.semantic is not None and IDENTITY in result.semantic.sources
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def make_analyzers() -> dict[str, Any]:
+    """One loaded backend per name; refine on/off are shallow copies sharing it."""
+    from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
+
+    loaded: dict[str, Any] = {}
+    out: dict[str, Any] = {}
+    for cfg in CONFIGS:
+        try:
+            if cfg.backend not in loaded:
+                loaded[cfg.backend] = PhotoAnalyzer(AnalysisOptions(backend=cfg.backend))
+        except Exception as exc:  # a missing backend is reported, not fatal
+            print(f"{cfg.name}: unavailable ({type(exc).__name__}: {exc})", file=sys.stderr)
+            continue
+        an = copy.copy(loaded[cfg.backend])
+        an.options = replace(an.options, refine=cfg.refine)
+        out[cfg.name] = an
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    from analysis.types import Photo
+
+    analyzers = make_analyzers()
+    ref_name = "mediapipe" if "mediapipe" in analyzers else next(iter(analyzers))
+    rows: list[dict[str, Any]] = []
+    noise: list[dict[str, Any]] = []
+    used: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for name, img in photos(quick):
+        ref = analyzers[ref_name].analyze(Photo(img))
+        if not ref.face_found or ref.semantic is None:
+            used.append({"photo": name, "skipped": "no face"})
+            continue
+        ref_pts = ref.semantic.points
+        try:
+            ipd = aw.face_axes(ref_pts).ipd_px
+        except (KeyError, ValueError):
+            used.append({"photo": name, "skipped": "no eyes"})
+            continue
+        if ipd < MIN_IPD_PX:
+            used.append({"photo": name, "skipped": f"face too small (IPD {ipd:.0f} px)"})
+            continue
+        used.append({"photo": name, "ipd_px": ipd})
+        mm63 = aw.ASSUMED_IPD_MM / ipd
+        warped: dict[tuple[str, float], tuple[aw.Warp, np.ndarray]] = {}
+        for kind in aw.KINDS:
+            for level in aw.LEVELS_MM[kind][1:] if quick else aw.LEVELS_MM[kind]:
+                w = aw.make_warp(kind, ref_pts, level)
+                warped[(kind, level)] = (w, w.apply(img))
+        variants = {v: variant(img, v) for v in NOISE_VARIANTS}
+        for cfg_name, an in analyzers.items():
+            base = an.analyze(Photo(img))
+            if not _same_face(base, ref_pts, ipd):
+                used[-1].setdefault("config_skipped", []).append(cfg_name)
+                continue
+            assert base.semantic is not None
+            for kind in aw.KINDS:
+                mid = aw.MEASUREMENT[kind]
+                b = result_px(base, mid)
+                for vname, vimg in variants.items():
+                    res = an.analyze(Photo(vimg))
+                    v = result_px(res, mid) if _same_face(res, ref_pts, ipd) else None
+                    noise.append({
+                        "photo": name, "config": cfg_name, "kind": kind, "measurement": mid,
+                        "variant": vname,
+                        "base_mm63": None if b is None else b * mm63,
+                        "change_mm63": None if b is None or v is None else (v - b) * mm63,
+                    })  # fmt: skip
+                for (k2, level), (w, wimg) in warped.items():
+                    if k2 != kind:
+                        continue
+                    res = an.analyze(Photo(wimg))
+                    f0 = formula_px(base.semantic.points, mid)
+                    f1 = formula_px(w.forward(base.semantic.points), mid)
+                    m1 = result_px(res, mid) if _same_face(res, ref_pts, ipd) else None
+                    expected = None if f0 is None or f1 is None else f1 - f0
+                    measured = None if b is None or m1 is None else m1 - b
+                    rows.append({
+                        "photo": name, "config": cfg_name, "kind": kind, "measurement": mid,
+                        "level_mm": level, "magnitude_px": w.magnitude_px,
+                        "max_gradient": round(w.max_gradient, 3),
+                        "expected_px": expected, "measured_px": measured,
+                        "expected_mm63": None if expected is None else expected * mm63,
+                        "measured_mm63": None if measured is None else measured * mm63,
+                        "refined_unwarped": refined(base), "refined_warped": refined(res),
+                        "photo_ipd_px": ipd,
+                    })  # fmt: skip
+        print(f"  {name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    return {
+        "photos": used,
+        "configs": list(analyzers),
+        "warps": {k: {"measurement": aw.MEASUREMENT[k], "levels_mm": aw.LEVELS_MM[k]} for k in aw.KINDS},
+        "rows": rows,
+        "noise": noise,
+        "summary": summarise(rows),
+        "noise_floor": summarise_noise(noise),
+        "seconds": time.perf_counter() - t0,
+    }  # fmt: skip
+
+
+def _same_face(result: Any, ref_pts: dict[str, tuple[float, float]], ipd: float) -> bool:
+    """The analysed face is the reference face (multi-face photos: backends may differ)."""
+    if not result.face_found or result.semantic is None:
+        return False
+    p, q = result.semantic.points.get("ibug_30"), ref_pts.get("ibug_30")
+    return p is not None and q is not None and float(np.hypot(p[0] - q[0], p[1] - q[1])) < 0.5 * ipd
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for cfg in sorted({r["config"] for r in rows}, key=_cfg_order):
+        out[cfg] = {}
+        for kind in aw.KINDS:
+            sel = [r for r in rows if r["config"] == cfg and r["kind"] == kind]
+            ok = [
+                r for r in sel if r["expected_mm63"] is not None and r["measured_mm63"] is not None
+            ]
+            if not ok:
+                out[cfg][kind] = {"n": 0}
+                continue
+            e = np.array([r["expected_mm63"] for r in ok])
+            m = np.array([r["measured_mm63"] for r in ok])
+            by_photo: dict[str, float] = {}
+            for photo in sorted({r["photo"] for r in ok}):
+                pe = np.array([r["expected_mm63"] for r in ok if r["photo"] == photo])
+                pm = np.array([r["measured_mm63"] for r in ok if r["photo"] == photo])
+                if float(pe @ pe) > 0:
+                    by_photo[photo] = float(pe @ pm / (pe @ pe))
+            per_photo = list(by_photo.values())
+            out[cfg][kind] = {
+                "n": len(ok),
+                "photos": len(per_photo),
+                "gain": float(e @ m / (e @ e)),
+                "median_gain": float(np.median(per_photo)) if per_photo else None,
+                "photos_within_20pct": int(sum(0.8 <= g <= 1.2 for g in per_photo)),
+                "per_photo_gain": by_photo,
+                "rms_error_mm63": float(np.sqrt(np.mean((m - e) ** 2))),
+            }
+    return out
+
+
+def summarise_noise(noise: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for cfg in sorted({r["config"] for r in noise}, key=_cfg_order):
+        out[cfg] = {}
+        for kind in aw.KINDS:
+            sel = [r for r in noise if r["config"] == cfg and r["kind"] == kind]
+            ch = np.array([r["change_mm63"] for r in sel if r["change_mm63"] is not None])
+            base = {(r["photo"]): r["base_mm63"] for r in sel if r["base_mm63"] is not None}
+            out[cfg][kind] = {
+                "measurement": aw.MEASUREMENT[kind],
+                "rms_change_mm63": float(np.sqrt(np.mean(ch**2))) if ch.size else None,
+                "max_change_mm63": float(np.abs(ch).max()) if ch.size else None,
+                "median_abs_value_mm63": (
+                    float(np.median(np.abs(list(base.values())))) if base else None
+                ),
+                "n": int(ch.size),
+            }
+    return out
+
+
+def _cfg_order(name: str) -> int:
+    names = [c.name for c in CONFIGS]
+    return names.index(name) if name in names else len(names)
+
+
+def format_tables(report: dict[str, Any]) -> str:
+    def f(v: Any, fmt: str = "5.2f") -> str:
+        return "  n/a" if v is None else format(v, fmt)
+
+    cfgs = list(report["summary"])
+    lines = [
+        "Reported / injected asymmetry: LS gain over all photos and magnitudes "
+        "(median per-photo gain) [photos within +/-20 %]"
+    ]
+    head = f"{'warp':<20} {'measurement':<36}" + "".join(f"{c:>26}" for c in cfgs)
+    lines += [head, "-" * len(head)]
+    for kind in aw.KINDS:
+        row = f"{kind:<20} {aw.MEASUREMENT[kind]:<36}"
+        for c in cfgs:
+            s = report["summary"][c][kind]
+            if not s.get("n"):
+                row += f"{'n/a':>26}"
+                continue
+            cell = (
+                f"{f(s['gain'])} ({f(s['median_gain'])}) [{s['photos_within_20pct']}/{s['photos']}]"
+            )
+            row += f"{cell:>26}"
+        lines.append(row)
+    lines += [
+        "",
+        "Noise floor, mm at a 63 mm IPD: RMS change on re-encode/shift | median |value| unwarped",
+    ]
+    head = f"{'measurement':<36}" + "".join(f"{c:>24}" for c in cfgs)
+    lines += [head, "-" * len(head)]
+    for kind in aw.KINDS:
+        row = f"{aw.MEASUREMENT[kind]:<36}"
+        for c in cfgs:
+            s = report["noise_floor"][c][kind]
+            row += f"{f(s['rms_change_mm63']) + ' | ' + f(s['median_abs_value_mm63']):>24}"
+        lines.append(row)
+    photos_used = [p["photo"] for p in report["photos"] if "ipd_px" in p]
+    lines += [
+        "",
+        f"photos: {len(photos_used)} ({', '.join(photos_used)}); {report['seconds']:.0f} s",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="astronaut only, three magnitudes")
+    ap.add_argument("--out", type=Path, default=REPO / "bench-results" / "asymmetry.json")
+    args = ap.parse_args(argv)
+    report = run(quick=args.quick)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(format_tables(report))
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

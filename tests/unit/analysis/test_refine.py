@@ -1,0 +1,160 @@
+"""Refinement by mirror registration, on the astronaut portrait and known warps of it.
+
+The landmarks are the factory's real dlib points of the astronaut (no model is run). The
+exact tests use a perfectly mirror-symmetric face built from the photo itself (its right
+half and that half's mirror image) with mirror-symmetric landmarks: there the true
+asymmetry is zero before a warp and exactly the warp's after it, and the landmarks are
+deliberately left where they were, as if the landmark model had seen nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from analysis import measurements as catalogue
+from analysis.landmark_names import IBUG68_MIRROR
+from analysis.overlay import mirror_composites
+from analysis.refine import FEATURES, IDENTITY, refine, refine_report
+from analysis.types import Photo, SemanticLandmarks
+from tests.bench import asymmetry_warps as aw
+from tests.factories import astronaut, make_photo_analysis
+from tests.unit.analysis import faces
+
+_MIDLINE = (8, 27, 28, 29, 30, 33, 51, 57, 62, 66)
+
+
+def _value_px(points: dict[str, tuple[float, float]], mid: str) -> float:
+    """A catalogue measurement in pixels (scale 1 mm/px), or the bench's fissure difference."""
+    sem = faces.semantic(points)
+    ms = {m.id: m.value for m in catalogue.compute(sem, faces.pixel_scale(1.0), faces.quality())}
+    if mid == "palpebral_fissure_height_difference":
+        return ms["palpebral_fissure_height_r"] - ms["palpebral_fissure_height_l"]
+    return ms[mid]
+
+
+@pytest.fixture(scope="module")
+def real() -> tuple[Photo, SemanticLandmarks]:
+    sem = make_photo_analysis().semantic
+    assert sem is not None
+    return Photo(astronaut()), sem
+
+
+@pytest.fixture(scope="module")
+def symmetric(real: tuple[Photo, SemanticLandmarks]) -> tuple[Photo, SemanticLandmarks]:
+    """The astronaut's right half + its mirror image, with mirror-symmetric landmarks."""
+    photo, sem = real
+    p = {k: np.asarray(v) for k, v in sem.points.items()}
+    cx = round(2 * np.mean([p[f"ibug_{i:02d}"][0] for i in _MIDLINE])) / 2  # exact flip
+    rr, _ = mirror_composites(photo.pixels, np.array([cx, 0.0]), np.array([0.0, 1.0]), p["ibug_36"])
+    pts: dict[str, tuple[float, float]] = {}
+    for i in range(68):
+        j, key = IBUG68_MIRROR[i], f"ibug_{i:02d}"
+        x, y = p[key]
+        if i == j:
+            pts[key] = (cx, float(y))
+        elif x < cx:  # the subject's right half is on the image's left
+            pts[key] = (float(x), float(y))
+            pts[f"ibug_{j:02d}"] = (2 * cx - float(x), float(y))
+    assert len(pts) == 68
+    return Photo(rr), SemanticLandmarks(pts, dict.fromkeys(pts, 0.9), sem.sources)
+
+
+def _moves(a: SemanticLandmarks, b: SemanticLandmarks) -> dict[str, float]:
+    return {k: float(np.hypot(*np.subtract(b.points[k], a.points[k]))) for k in a.points}
+
+
+def test_a_symmetric_face_is_left_where_it_is(symmetric):
+    photo, sem = symmetric
+    report = refine_report(photo, sem)
+    assert [f.feature for f in report.features] == [f.name for f in FEATURES]
+    assert all(f.applied for f in report.features), [(f.feature, f.reason) for f in report.features]
+    assert max(_moves(sem, report.semantic).values()) < 0.05  # px
+    for f in report.features:  # the image says: no asymmetry
+        assert np.abs(f.relative_image).max() < 0.2, f.feature
+
+
+@pytest.mark.parametrize("kind", aw.KINDS)
+def test_an_injected_asymmetry_is_recovered_although_the_landmarks_did_not_move(symmetric, kind):
+    photo, sem = symmetric
+    level = 2.0 if kind == "upper_lid_ptosis" else 4.0
+    warp = aw.make_warp(kind, sem.points, level)
+    warped = Photo(warp.apply(photo.pixels))
+    out = refine(warped, sem)
+    mid = aw.MEASUREMENT[kind]
+    injected = _value_px(warp.forward(sem.points), mid) - _value_px(sem.points, mid)
+    measured = _value_px(out.points, mid) - _value_px(sem.points, mid)
+    assert abs(injected) > 0.7  # px: the warp is there to be seen
+    assert measured / injected == pytest.approx(1.0, abs=0.2), (measured, injected)
+    assert abs(_value_px(sem.points, mid)) < 1e-6  # the model alone reports nothing
+
+
+@pytest.mark.parametrize("kind", ["mouth_corner_drop", "nasal_tip_shift"])
+def test_the_side_that_moved_moves_and_the_mirror_split_keeps_the_pair_mean(symmetric, kind):
+    photo, sem = symmetric
+    warp = aw.make_warp(kind, sem.points, 4.0)
+    out = refine(Photo(warp.apply(photo.pixels)), sem)
+    if kind == "mouth_corner_drop":
+        r0, l0 = np.asarray(sem.points["ibug_48"]), np.asarray(sem.points["ibug_54"])
+        r1, l1 = np.asarray(out.points["ibug_48"]), np.asarray(out.points["ibug_54"])
+        drop = warp.displacement(r0[None])[0][1]
+        assert (r1 - l1)[1] == pytest.approx(drop, abs=0.3 * drop)  # right now lower
+        assert ((r1 + l1) / 2)[1] == pytest.approx(((r0 + l0) / 2)[1], abs=0.05)
+    else:
+        tip0, tip1 = np.asarray(sem.points["ibug_30"]), np.asarray(out.points["ibug_30"])
+        shift = warp.displacement(tip0[None])[0][0]
+        assert tip1[0] - tip0[0] == pytest.approx(shift, abs=0.2 * shift)
+
+
+def test_the_real_photo_moves_points_by_little_and_refining_twice_changes_nothing(real):
+    photo, sem = real
+    once = refine(photo, sem)
+    ipd = aw.face_axes(sem.points).ipd_px
+    moves = _moves(sem, once)
+    assert max(moves.values()) < 0.04 * ipd  # < 2.5 mm at a 63 mm IPD
+    twice = refine(photo, once)
+    assert max(_moves(once, twice).values()) < 0.5  # px
+
+
+def test_moved_points_keep_or_lower_their_confidence_and_name_the_refinement(real):
+    photo, sem = real
+    out = refine(photo, sem)
+    moved = [k for k, d in _moves(sem, out).items() if d > 0]
+    assert moved
+    for k in out.points:
+        assert out.confidence[k] <= sem.confidence[k] + 1e-12
+    assert IDENTITY in out.sources and out.sources[0] == sem.sources[0]
+
+
+def test_nothing_to_register_on_a_blank_photo_leaves_the_landmarks_alone(real):
+    _, sem = real
+    blank = Photo(np.full((512, 512, 3), 120, np.uint8))
+    report = refine_report(blank, sem)
+    assert report.semantic is sem
+    assert not any(f.applied for f in report.features)
+    assert {f.reason for f in report.features} == {"no texture in the window"}
+
+
+def test_a_turned_or_eyeless_face_is_not_refined(real):
+    photo, sem = real
+    turned = dict(sem.points)
+    x36, y36 = turned["ibug_36"]
+    turned["ibug_36"] = (x36 + 0.5 * (turned["ibug_39"][0] - x36), y36)  # one eye foreshortened
+    report = refine_report(photo, replace(sem, points=turned))
+    assert report.semantic.points == turned and "turned" in report.reason
+    no_eyes = {k: v for k, v in sem.points.items() if k != "ibug_40"}
+    report = refine_report(photo, replace(sem, points=no_eyes))
+    assert report.semantic.points == no_eyes and "eye" in report.reason
+
+
+def test_refinement_is_fast(real):
+    import time
+
+    photo, sem = real
+    refine(photo, sem)
+    t0 = time.perf_counter()
+    for _ in range(5):
+        refine(photo, sem)
+    assert (time.perf_counter() - t0) / 5 < 0.08  # s, on a shared 2-core machine
