@@ -10,9 +10,11 @@ batch; a degeneracy check fails if *any* configuration of the batch is degenerat
 
 Face frame (frontal views)
 --------------------------
-``u`` is the unit vector from the centre of the subject's right eye to the centre of the
-left eye (eye centre = mean of the six iBUG eye-contour points, so it does not depend on
-gaze); in a frontal photo it points to the image's right. ``v`` is ``u`` turned by +90° in
+``u`` is the unit vector from the subject's right pupil to the left one — the
+interpupillary line, the clinical horizontal reference. Without detected pupils the eye
+centre (mean of the six iBUG eye-contour points) stands in. The pupils do not move with the
+eyelids, so a ptotic or blinking lid (or the lid refinement) does not tilt the frame and
+shift every height measured in it; in a frontal photo ``u`` points to the image's right. ``v`` is ``u`` turned by +90° in
 image coordinates (y down), so it points *down* the face. The facial midline is the line
 through the midpoint of the two endocanthia along ``v`` — the clinical vertical midline
 perpendicular to the interocular line. Horizontal offsets along ``u`` are therefore
@@ -207,7 +209,7 @@ def face_frame(p: Pts) -> FaceFrame:
 
 
 def _face_frame(p: Pts) -> FaceFrame:
-    u = unit(eye_centre(p, "l") - eye_centre(p, "r"))
+    u = unit(pupil(p, "l") - pupil(p, "r"))
     v = np.stack([-u[..., 1], u[..., 0]], axis=-1)
     origin = (p["endocanthion_r"] + p["endocanthion_l"]) / 2.0
     return FaceFrame(origin=origin, u=u, v=v)
