@@ -15,9 +15,9 @@ interpupillary line, the clinical horizontal reference. Without detected pupils 
 centre (mean of the six iBUG eye-contour points) stands in. The pupils do not move with the
 eyelids, so a ptotic or blinking lid (or the lid refinement) does not tilt the frame and
 shift every height measured in it; in a frontal photo ``u`` points to the image's right.
-``v`` is ``u`` turned by +90° in image coordinates (y down), so it points *down* the face. The facial midline is the line
-through the midpoint of the two endocanthia along ``v`` — the clinical vertical midline
-perpendicular to the interocular line. Horizontal offsets along ``u`` are therefore
+``v`` is ``u`` turned by +90° in image coordinates (y down), so it points *down* the face.
+The facial midline is the line through the midpoint of the two endocanthia along ``v`` —
+the clinical vertical midline perpendicular to the interpupillary line. Horizontal offsets along ``u`` are therefore
 positive toward the **subject's left**; heights are measured along ``v``.
 """
 
