@@ -17,8 +17,9 @@ eyelids, so a ptotic or blinking lid (or the lid refinement) does not tilt the f
 shift every height measured in it; in a frontal photo ``u`` points to the image's right.
 ``v`` is ``u`` turned by +90° in image coordinates (y down), so it points *down* the face.
 The facial midline is the line through the midpoint of the two endocanthia along ``v`` —
-the clinical vertical midline perpendicular to the interpupillary line. Horizontal offsets along ``u`` are therefore
-positive toward the **subject's left**; heights are measured along ``v``.
+the clinical vertical midline perpendicular to the interpupillary line. Horizontal offsets
+along ``u`` are therefore positive toward the **subject's left**; heights are measured
+along ``v``.
 """
 
 from __future__ import annotations
