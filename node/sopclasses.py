@@ -18,9 +18,10 @@ from pydicom.uid import (
     RLELossless,
 )
 
-VL_PHOTOGRAPHIC = "1.2.840.10008.5.1.4.1.1.77.1.4"
-SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
-MULTIFRAME_TRUE_COLOR_SC = "1.2.840.10008.5.1.4.1.1.7.4"
+from dicom.photo import MULTIFRAME_TRUE_COLOR_SC, PHOTO_SOP_CLASSES
+from dicom.photo import SECONDARY_CAPTURE_IMAGE as SECONDARY_CAPTURE
+from dicom.photo import VL_PHOTOGRAPHIC_IMAGE as VL_PHOTOGRAPHIC
+
 ENHANCED_SR = "1.2.840.10008.5.1.4.1.1.88.22"
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
@@ -29,11 +30,11 @@ ENCAPSULATED_STL = "1.2.840.10008.5.1.4.1.1.104.3"
 ENCAPSULATED_OBJ = "1.2.840.10008.5.1.4.1.1.104.4"
 ENCAPSULATED_MTL = "1.2.840.10008.5.1.4.1.1.104.5"
 
-#: Photos: analysed.
+#: Photos the SCP accepts and analyses: the colour photo classes of :mod:`dicom.photo`
+#: (which can also decode the grey multi-frame SC classes; the node does not ask for them).
 PHOTO_CLASSES: Final[dict[str, str]] = {
-    VL_PHOTOGRAPHIC: "VL Photographic Image Storage",
-    SECONDARY_CAPTURE: "Secondary Capture Image Storage",
-    MULTIFRAME_TRUE_COLOR_SC: "Multi-frame True Color Secondary Capture Image Storage",
+    uid: PHOTO_SOP_CLASSES[uid]
+    for uid in (VL_PHOTOGRAPHIC, SECONDARY_CAPTURE, MULTIFRAME_TRUE_COLOR_SC)
 }
 #: Accepted and stored, not analysed as photos (amended reports, our own kinds of result).
 STORED_CLASSES: Final[dict[str, str]] = {
