@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis import findings, measurements, quality, refine, scale
+from analysis.landmarks import get_backend
+from analysis.landmarks.semantic import to_semantic
 from analysis.profile_landmarks import find_profile_points
 from analysis.types import (
     FaceBox,
@@ -60,15 +63,10 @@ class PhotoAnalyzer:
     """Holds loaded models so repeated photos do not pay the model load again."""
 
     def __init__(self, options: AnalysisOptions | None = None) -> None:
-        from analysis.landmarks import get_backend
-
         self.options = options or AnalysisOptions()
         self.backend = get_backend(self.options.backend, self.options.model_dir)
 
     def analyze(self, photo: Photo) -> PhotoAnalysis:
-        from analysis import findings, measurements, quality, refine, scale
-        from analysis.landmarks.semantic import to_semantic
-
         opts = self.options
         timer = _Timer()
         with timer.stage("landmarks"):
