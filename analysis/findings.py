@@ -8,7 +8,8 @@ review and never as a diagnosis.
 Reliability
     A measurement with any flag other than those in :data:`SOFT_FLAGS` is not used: its
     rule is skipped (and logged). ``scale_assumed`` (a mm value resting on the assumed
-    IPD) is allowed but halves the confidence, and the text says so. When the photo as a
+    IPD) is allowed but halves the confidence, and the text says so;
+    ``asymmetry_unconfirmed`` (:data:`NOTED_FLAGS`) is allowed and said in the text. When the photo as a
     whole failed a quality check, an ``info`` finding ``photo_quality`` says which.
 
 Confidence
@@ -50,6 +51,10 @@ from config.norms import (
 log = logging.getLogger(__name__)
 
 SOFT_FLAGS = frozenset({"scale_assumed"})
+#: Allowed without a downgrade but said in the text: the asymmetry is the landmark model's,
+#: not confirmed in the photo. Models understate asymmetry, so a rule that fires on it
+#: fires on a lower bound; one that does not fire proves nothing (and says nothing).
+NOTED_FLAGS = frozenset({"asymmetry_unconfirmed"})
 DOWNGRADE = 0.5
 DISCLAIMER = "This is an AI finding for clinical review, not a diagnosis."
 _PRECISION = {"mm": 1, "deg": 1, "%": 1, "{ratio}": 2, "[px]": 0}
@@ -169,7 +174,7 @@ def _evaluate_rule(
         if m is None:
             results.append(None)
             continue
-        hard = [f for f in m.flags if f not in SOFT_FLAGS]
+        hard = [f for f in m.flags if f not in SOFT_FLAGS | NOTED_FLAGS]
         if hard:
             log.debug("rule %s: %s not used (%s)", rule.id, m.id, ", ".join(hard))
             results.append(None)
@@ -295,6 +300,11 @@ def _text(rule: Rule, primary: _Hit, hits: list[_Hit]) -> str:
         parts.append(
             "Confidence lowered: the millimetre scale is assumed from an average "
             "interpupillary distance."
+        )
+    if any("asymmetry_unconfirmed" in h.measurement.flags for h in hits):
+        parts.append(
+            "The size of this asymmetry is the landmark model's and could not be confirmed "
+            "in the photo; landmark models understate asymmetry, so it may be larger."
         )
     parts.append(DISCLAIMER)
     return _tidy(" ".join(parts))

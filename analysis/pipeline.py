@@ -89,9 +89,11 @@ class PhotoAnalyzer:
         chosen = faces[main]
         with timer.stage("semantic"):
             semantic = profile_only or to_semantic(chosen)
-        if opts.refine and profile_only is None:
+        if profile_only is None:
             with timer.stage("refine"):
-                semantic = refine.refine(photo, semantic)
+                semantic = (
+                    refine.refine(photo, semantic) if opts.refine else refine.unrefined(semantic)
+                )
         with timer.stage("quality"):
             q = quality.assess(photo, faces, main, semantic)
         if q.view in PROFILE_VIEWS and profile_only is None:
@@ -155,7 +157,8 @@ def _merge(base: SemanticLandmarks, extra: SemanticLandmarks) -> SemanticLandmar
         if name not in points or c > conf.get(name, 0.0):
             points[name], conf[name] = xy, c
     sources = tuple(dict.fromkeys((*base.sources, *extra.sources)))
-    return SemanticLandmarks(points=points, confidence=conf, sources=sources)
+    unconfirmed = base.unconfirmed | extra.unconfirmed
+    return SemanticLandmarks(points, conf, sources, unconfirmed)
 
 
 def _face_area(ls: LandmarkSet) -> float:

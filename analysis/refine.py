@@ -42,6 +42,17 @@ Robustness
     correction fades in over :data:`SCORE_RAMP`, and for the features that can match one
     part over (lids, nasal tip) it is also scaled by how well window sizes of
     :data:`MULTI_SCALE` agree — so a doubtful photo gets a partial correction, not a jump.
+    The nasal tip takes all or nothing (``min_weight``): a partial correction of a
+    midline point was seen to add false deviation on re-encoded photos.
+
+Confirmation
+    Where the photo did not confirm a feature (not refined, or refined with weight below
+    :data:`CONFIRMED_WEIGHT`; or the face not refinable at all) its points are named in
+    ``SemanticLandmarks.unconfirmed``: the value there is the model's, which understates
+    asymmetry, and the measurement engine flags the asymmetry measurements built on them
+    ``asymmetry_unconfirmed``. The report then says "the model's value, not confirmed by
+    the image" instead of passing it off as a measured asymmetry.
+
     A moved point's confidence becomes ``model confidence × (0.75 + 0.25 × weight)``
     (never higher than the model's); the refinement is named in ``sources``
     (:data:`IDENTITY`). :func:`refine_report` says, per feature, what was found, the weight
@@ -88,6 +99,12 @@ SECOND_PASS_SEARCH: Final = 0.4
 MULTI_SCALE: Final = (0.75, 1.0, 1.4)
 AGREE_IPD: Final = 0.02
 MAX_EYE_WIDTH_RATIO: Final = 1.35
+#: The nasal tip's window sizes: tighter than MULTI_SCALE, so the lobule (which moves with
+#: the tip) outweighs the alar creases (which move ≈ 0.75 as much).
+TIP_SCALES: Final = (0.85, 1.0, 1.2)
+#: A feature is *confirmed* by the photo when its correction was applied in full; below
+#: this weight its points are named in ``SemanticLandmarks.unconfirmed``.
+CONFIRMED_WEIGHT: Final = 0.99
 
 IDENTITY: Final = ModelIdentity(
     id="facenode-mirror-refine",
@@ -133,6 +150,7 @@ class Feature:
     min_score: float = 0.5
     min_margin: float = 0.02
     scales: tuple[float, ...] = (1.0,)
+    min_weight: float = 0.0
 
     @property
     def midline(self) -> bool:
@@ -190,13 +208,14 @@ FEATURES: Final[tuple[Feature, ...]] = (
         "nasal_tip",
         ((_k(30), _k(30)),),
         half_size=(0.16, 0.16),
-        sigma=(0.07, 0.08, 0.08),
+        sigma=(0.0525, 0.06, 0.06),
         search=(0.25, 0.06),
         components="u",
         offset=(0.0, 0.05),
         rep="grad",
         min_score=0.6,
-        scales=MULTI_SCALE,
+        scales=TIP_SCALES,
+        min_weight=CONFIRMED_WEIGHT,
     ),
 )
 
@@ -263,6 +282,13 @@ def refine(photo: Photo, semantic: SemanticLandmarks) -> SemanticLandmarks:
     return refine_report(photo, semantic).semantic
 
 
+def unrefined(semantic: SemanticLandmarks) -> SemanticLandmarks:
+    """The landmarks as the model gave them, every refinable point marked unconfirmed
+    (refinement switched off: nothing checked the model's asymmetry against the photo)."""
+    names = {n for f in FEATURES for pair in f.pairs for n in pair if n in semantic.points}
+    return _unconfirm(semantic, names)
+
+
 def refine_report(
     photo: Photo, semantic: SemanticLandmarks, features: tuple[Feature, ...] = FEATURES
 ) -> RefineReport:
@@ -271,14 +297,18 @@ def refine_report(
     frame, why = canonical_frame(pts, photo.width, photo.height)
     if frame is None:
         log.debug("refinement skipped: %s", why)
-        return RefineReport(semantic, (), None, why)
+        every = {n for f in features for pair in f.pairs for n in pair if n in pts}
+        return RefineReport(_unconfirm(semantic, every), (), None, why)
     images = CanonicalImages(photo.pixels, frame)
     new_points = dict(semantic.points)
     new_conf = dict(semantic.confidence)
     results: list[FeatureResult] = []
+    unconfirmed: set[str] = set()
     for feat in features:
         res, moves = _register(feat, pts, frame, images)
         results.append(res)
+        if not res.applied or res.weight < CONFIRMED_WEIGHT:
+            unconfirmed.update(n for pair in feat.pairs for n in pair if n in pts)
         if not res.applied:
             continue
         for name, delta in moves.items():
@@ -286,10 +316,18 @@ def refine_report(
             new_points[name] = (float(x + delta[0]), float(y + delta[1]))
             new_conf[name] = float(new_conf.get(name, 1.0)) * (0.75 + 0.25 * res.weight)
     if not any(r.applied for r in results):
-        return RefineReport(semantic, tuple(results), frame, "no confident feature")
+        out = _unconfirm(semantic, unconfirmed)
+        return RefineReport(out, tuple(results), frame, "no confident feature")
     sources = semantic.sources if IDENTITY in semantic.sources else (*semantic.sources, IDENTITY)
     out = replace(semantic, points=new_points, confidence=new_conf, sources=sources)
-    return RefineReport(out, tuple(results), frame)
+    return RefineReport(_unconfirm(out, unconfirmed), tuple(results), frame)
+
+
+def _unconfirm(semantic: SemanticLandmarks, names: set[str]) -> SemanticLandmarks:
+    """``semantic`` with ``names`` added to the points the photo did not confirm."""
+    if not names:
+        return semantic
+    return replace(semantic, unconfirmed=semantic.unconfirmed | frozenset(names))
 
 
 def canonical_frame(
@@ -405,6 +443,8 @@ def _register(
     score = float(np.mean([f[1] for f in found.values()]))
     weight = float(np.clip((score - feat.min_score) / SCORE_RAMP, 0.0, 1.0))
     weight *= float(np.mean([f[2] for f in found.values()]))
+    if weight < feat.min_weight:
+        return _failed(feat, f"unsure (weight {weight:.2f} < {feat.min_weight})", score, tm), {}
     corr = {i: _masked((f[0] - windows[i][1]) / 2.0, feat.components) for i, f in found.items()}
     mean_corr: FloatArray = np.mean(np.array(list(corr.values())), axis=0)
     deltas: list[FloatArray]

@@ -132,11 +132,17 @@ class LandmarkSet:
 
 @dataclass(frozen=True)
 class SemanticLandmarks:
-    """Named points (see :mod:`analysis.landmark_names`) with per-point confidence."""
+    """Named points (see :mod:`analysis.landmark_names`) with per-point confidence.
+
+    ``unconfirmed`` names the points whose left/right or midline position the photo could
+    not confirm (:mod:`analysis.refine`): there the value is the landmark model's, which is
+    known to understate asymmetry, and measurements of asymmetry built on them are flagged.
+    """
 
     points: dict[str, tuple[float, float]]
     confidence: dict[str, float]
     sources: tuple[ModelIdentity, ...]
+    unconfirmed: frozenset[str] = frozenset()
 
     def has(self, *names: str) -> bool:
         from analysis.landmark_names import resolve

@@ -50,7 +50,9 @@ class Definition:
     batch of B landmark configurations and returns B values (see :mod:`.geometry`).
     ``views`` are the views it is computed for; outside ``ideal_views`` it carries the flag
     ``view_not_ideal``. ``yaw_sensitive`` marks left/right comparisons that a few degrees
-    of head turn distort.
+    of head turn distort. ``confirm`` names the points whose left/right or midline
+    position the value stands on: where the photo did not confirm one of them
+    (``SemanticLandmarks.unconfirmed``) the value is flagged ``asymmetry_unconfirmed``.
     """
 
     id: str
@@ -63,6 +65,7 @@ class Definition:
     norm_key: str = ""
     sensitive_to: frozenset[str] = field(default_factory=frozenset)
     yaw_sensitive: bool = False
+    confirm: tuple[str, ...] = ()
     description: str = ""
 
     def __post_init__(self) -> None:

@@ -23,6 +23,9 @@ confidence downgrade and every other flag as disqualifying)
     * ``head_rotated`` on left/right comparisons when |yaw| > :data:`YAW_LIMIT_SYMMETRY_DEG`;
     * ``view_not_ideal`` outside the definition's ideal views (e.g. an unknown view);
     * ``low_landmark_confidence`` when a landmark used is below :data:`LOW_CONFIDENCE`;
+    * ``asymmetry_unconfirmed`` when a point the definition's ``confirm`` names is one the
+      photo did not confirm (``SemanticLandmarks.unconfirmed``, set by the refinement):
+      the value is the landmark model's, which understates asymmetry;
     * ``scale_assumed`` (mm from the assumed IPD), ``scale_from_this_measurement`` (the IPD
       itself under that assumption: the value only restates it), ``no_scale`` (reported in
       ``[px]``).
@@ -50,6 +53,8 @@ LOW_CONFIDENCE = 0.3
 YAW_LIMIT_SYMMETRY_DEG = 5.0
 EXPRESSION_FLAGS = frozenset({MOUTH_OPEN, SMILING, EYES_CLOSED})
 _STEP_FRACTION = 1e-3
+#: The photo did not confirm the asymmetry the landmark model reports (see analysis.refine).
+ASYMMETRY_UNCONFIRMED = "asymmetry_unconfirmed"
 
 
 def compute_all(
@@ -89,6 +94,8 @@ def compute_all(
             flags.append("view_not_ideal")
         if any(semantic.confidence.get(k, 1.0) < LOW_CONFIDENCE for k in used):
             flags.append("low_landmark_confidence")
+        if any(resolve(n) in semantic.unconfirmed for n in d.confirm):
+            flags.append(ASYMMETRY_UNCONFIRMED)
         unit, scale_source = d.unit, None
         if d.kind is Kind.LENGTH:
             value, sigma, unit, scale_source, scale_flags = _to_mm(d, value, sigma, scale)

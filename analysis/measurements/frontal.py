@@ -222,6 +222,7 @@ def _d(
     norm_key: str = "",
     sensitive_to: frozenset[str] = frozenset(),
     yaw_sensitive: bool = False,
+    confirm: tuple[str, ...] = (),
 ) -> Definition:
     return Definition(
         id=id,
@@ -233,6 +234,7 @@ def _d(
         norm_key=norm_key,
         sensitive_to=sensitive_to,
         yaw_sensitive=yaw_sensitive,
+        confirm=confirm,
     )
 
 
@@ -578,6 +580,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "Signed, + toward the subject's left.",
         norm_key="midline_deviation",
         yaw_sensitive=True,
+        confirm=("nasal_tip",),
     ),
     _d(
         "philtrum_deviation",
@@ -599,5 +602,6 @@ DEFINITIONS: tuple[Definition, ...] = (
         "Signed, + toward the subject's left.",
         yaw_sensitive=True,
         sensitive_to=frozenset({MOUTH_OPEN}),
+        confirm=("menton",),
     ),
 )

@@ -114,6 +114,9 @@ def palpebral_fissure_height_ratio(p: Pts) -> FloatArray:
     return ratio(fissure_height(p, "r"), fissure_height(p, "l"))
 
 
+#: The upper- and lower-lid points the refinement confirms (iBUG 37, 38, 40, 41 / 43, 44, 46, 47).
+_LIDS = tuple(f"ibug_{i:02d}" for i in (37, 38, 40, 41, 43, 44, 46, 47))
+
 _REGION_NEEDS = {
     "jaw": INNER_FACE + tuple(f"ibug_{i:02d}" for i in range(17)),
 }
@@ -176,6 +179,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         kind=Kind.RATIO,
         yaw_sensitive=True,
         sensitive_to=frozenset({EYES_CLOSED, SMILING}),
+        confirm=_LIDS,
         description="Area of the right eye-contour polygon over the left one.",
     ),
     Definition(
@@ -186,6 +190,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         kind=Kind.RATIO,
         yaw_sensitive=True,
         sensitive_to=frozenset({EYES_CLOSED, SMILING}),
+        confirm=_LIDS,
         description="Eyelid aperture of the right eye over the left one.",
     ),
     Definition(
@@ -195,6 +200,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         formula=oral_commissure_height_difference,
         kind=Kind.LENGTH,
         sensitive_to=frozenset({SMILING, MOUTH_OPEN}),
+        confirm=("cheilion_r", "cheilion_l"),
         description="Signed, + when the right commissure is higher, along the face vertical.",
     ),
     Definition(
@@ -203,6 +209,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         landmarks=EYES + RIGHT_BROW + LEFT_BROW,
         formula=brow_height_difference,
         kind=Kind.LENGTH,
+        confirm=RIGHT_BROW + LEFT_BROW,
         description="Signed, + when the right brow sits higher above its eye.",
     ),
     Definition(

@@ -15,6 +15,10 @@ each configuration: MediaPipe and dlib, each without and with the refinement sta
   slopes, which one bad photo cannot move; ``rms`` — RMS of measured − injected.
 * The injected change is f(φ(L)) − f(L): the catalogue formula on the unwarped photo's
   landmarks L moved by the warp φ, so it counts what the warp's tails do to nearby points.
+* ``confirmed`` — the same gain over the measurements the analysis stands behind: neither
+  the unwarped nor the warped value carries the ``asymmetry_unconfirmed`` flag (the
+  refinement could not confirm the feature in the photo, so the value is the landmark
+  model's), with how many of all were kept, and the noise floor over those.
 * Noise floor (false asymmetry): the same measurements on the unwarped photos (median
   absolute value) and their change when the photo is only re-encoded as JPEG (q 75, 90)
   or shifted by a few pixels (RMS) — what a configuration reports when nothing changed.
@@ -104,6 +108,18 @@ def result_px(result: Any, mid: str) -> float | None:
     return _pick(values, mid)
 
 
+UNCONFIRMED = "asymmetry_unconfirmed"
+
+
+def unconfirmed(result: Any, mid: str) -> bool:
+    """The analysis did not stand behind this value's asymmetry (flag, or no value at all).
+
+    The bench's fissure-height difference takes the flag of the fissure height ratio."""
+    mid = "palpebral_fissure_height_ratio" if mid == "palpebral_fissure_height_difference" else mid
+    flags = {m.id: m.flags for m in result.measurements}
+    return mid not in flags or UNCONFIRMED in flags[mid]
+
+
 def _pick(values: dict[str, float], mid: str) -> float | None:
     if mid == "palpebral_fissure_height_difference":
         r, left = values.get("palpebral_fissure_height_r"), values.get("palpebral_fissure_height_l")
@@ -181,12 +197,15 @@ def run(quick: bool = False) -> dict[str, Any]:
                 b = result_px(base, mid)
                 for vname, vimg in variants.items():
                     res = an.analyze(Photo(vimg))
-                    v = result_px(res, mid) if _same_face(res, ref_pts, ipd) else None
+                    same = _same_face(res, ref_pts, ipd)
+                    v = result_px(res, mid) if same else None
                     noise.append({
                         "photo": name, "config": cfg_name, "kind": kind, "measurement": mid,
                         "variant": vname,
                         "base_mm63": None if b is None else b * mm63,
                         "change_mm63": None if b is None or v is None else (v - b) * mm63,
+                        "confirmed": not unconfirmed(base, mid)
+                        and same and not unconfirmed(res, mid),
                     })  # fmt: skip
                 for (k2, level), (w, wimg) in warped.items():
                     if k2 != kind:
@@ -194,7 +213,8 @@ def run(quick: bool = False) -> dict[str, Any]:
                     res = an.analyze(Photo(wimg))
                     f0 = formula_px(base.semantic.points, mid)
                     f1 = formula_px(w.forward(base.semantic.points), mid)
-                    m1 = result_px(res, mid) if _same_face(res, ref_pts, ipd) else None
+                    same = _same_face(res, ref_pts, ipd)
+                    m1 = result_px(res, mid) if same else None
                     expected = None if f0 is None or f1 is None else f1 - f0
                     measured = None if b is None or m1 is None else m1 - b
                     rows.append({
@@ -205,6 +225,8 @@ def run(quick: bool = False) -> dict[str, Any]:
                         "expected_mm63": None if expected is None else expected * mm63,
                         "measured_mm63": None if measured is None else measured * mm63,
                         "refined_unwarped": refined(base), "refined_warped": refined(res),
+                        "confirmed": not unconfirmed(base, mid)
+                        and same and not unconfirmed(res, mid),
                         "photo_ipd_px": ipd,
                     })  # fmt: skip
         print(f"  {name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
@@ -249,7 +271,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
                 if float(pe @ pe) > 0:
                     by_photo[photo] = float(pe @ pm / (pe @ pe))
             per_photo = list(by_photo.values())
+            conf = [r for r in ok if r.get("confirmed")]
+            ce = np.array([r["expected_mm63"] for r in conf])
+            cm = np.array([r["measured_mm63"] for r in conf])
             out[cfg][kind] = {
+                "confirmed_n": len(conf),
+                "confirmed_gain": float(ce @ cm / (ce @ ce)) if conf else None,
+                "confirmed_photos": len({r["photo"] for r in conf}),
                 "n": len(ok),
                 "photos": len(per_photo),
                 "gain": float(e @ m / (e @ e)),
@@ -268,6 +296,9 @@ def summarise_noise(noise: list[dict[str, Any]]) -> dict[str, dict[str, dict[str
         for kind in aw.KINDS:
             sel = [r for r in noise if r["config"] == cfg and r["kind"] == kind]
             ch = np.array([r["change_mm63"] for r in sel if r["change_mm63"] is not None])
+            cch = np.array([
+                r["change_mm63"] for r in sel if r["change_mm63"] is not None and r["confirmed"]
+            ])  # fmt: skip
             base = {(r["photo"]): r["base_mm63"] for r in sel if r["base_mm63"] is not None}
             out[cfg][kind] = {
                 "measurement": aw.MEASUREMENT[kind],
@@ -277,6 +308,8 @@ def summarise_noise(noise: list[dict[str, Any]]) -> dict[str, dict[str, dict[str
                     float(np.median(np.abs(list(base.values())))) if base else None
                 ),
                 "n": int(ch.size),
+                "confirmed_rms_change_mm63": float(np.sqrt(np.mean(cch**2))) if cch.size else None,
+                "confirmed_n": int(cch.size),
             }
     return out
 
@@ -306,6 +339,26 @@ def format_tables(report: dict[str, Any]) -> str:
                 continue
             cell = (
                 f"{f(s['gain'])} ({f(s['median_gain'])}) [{s['photos_within_20pct']}/{s['photos']}]"
+            )
+            row += f"{cell:>26}"
+        lines.append(row)
+    lines += [
+        "",
+        "Confirmed by the photo (neither value flagged asymmetry_unconfirmed): LS gain "
+        "[measurements kept / all] | RMS change on re-encode/shift, mm at a 63 mm IPD",
+    ]
+    head = f"{'warp':<20}" + "".join(f"{c:>26}" for c in cfgs)
+    lines += [head, "-" * len(head)]
+    for kind in aw.KINDS:
+        row = f"{kind:<20}"
+        for c in cfgs:
+            s, nf = report["summary"][c][kind], report["noise_floor"][c][kind]
+            if not s.get("n"):
+                row += f"{'n/a':>26}"
+                continue
+            cell = (
+                f"{f(s['confirmed_gain'])} [{s['confirmed_n']}/{s['n']}] | "
+                f"{f(nf['confirmed_rms_change_mm63'])}"
             )
             row += f"{cell:>26}"
         lines.append(row)

@@ -121,6 +121,18 @@ def test_assumed_scale_halves_confidence_and_says_so() -> None:
     assert "assumed" in unsure.text and "assumed" not in sure.text
 
 
+def test_an_unconfirmed_asymmetry_still_fires_and_says_it_may_be_larger() -> None:
+    sure = evaluate([m("chin_deviation", 6.0, "mm", 0.5)])["chin_deviation"]
+    model_only = evaluate([m("chin_deviation", 6.0, "mm", 0.5, ("asymmetry_unconfirmed",))])[
+        "chin_deviation"
+    ]
+    assert model_only.confidence == pytest.approx(sure.confidence)  # a lower bound: no penalty
+    assert "could not be confirmed" in model_only.text and "may be larger" in model_only.text
+    assert "confirmed" not in sure.text
+    below = evaluate([m("chin_deviation", 0.5, "mm", 0.5, ("asymmetry_unconfirmed",))])
+    assert "chin_deviation" not in below
+
+
 def test_pixel_lengths_are_not_judged_against_mm_norms() -> None:
     assert evaluate([m("chin_projection", -300.0, "[px]", 1.0)]) == {}
 
