@@ -9,8 +9,9 @@ Reliability
     A measurement with any flag other than those in :data:`SOFT_FLAGS` is not used: its
     rule is skipped (and logged). ``scale_assumed`` (a mm value resting on the assumed
     IPD) is allowed but halves the confidence, and the text says so;
-    ``asymmetry_unconfirmed`` (:data:`NOTED_FLAGS`) is allowed and said in the text. When the photo as a
-    whole failed a quality check, an ``info`` finding ``photo_quality`` says which.
+    ``asymmetry_unconfirmed`` (:data:`NOTED_FLAGS`) is allowed and said in the text.
+    When the photo as a whole failed a quality check, an ``info`` finding
+    ``photo_quality`` says which.
 
 Confidence
     The probability, under the measurement's own 1-sigma uncertainty, that the true value

@@ -43,7 +43,11 @@ Robustness
     part over (lids, nasal tip) it is also scaled by how well window sizes of
     :data:`MULTI_SCALE` agree — so a doubtful photo gets a partial correction, not a jump.
     The nasal tip takes all or nothing (``min_weight``): a partial correction of a
-    midline point was seen to add false deviation on re-encoded photos.
+    midline point was seen to add false deviation on re-encoded photos. The chin, whose
+    beard, shadow or double chin can hold a second symmetric structure, searches wide
+    (so a large deviation is not cut off at the border) but must pass a reverse match
+    (``reverse_tol``) and may not move more than ``max_correction`` (5 mm at a 63 mm IPD)
+    from the model.
 
 Confirmation
     Where the photo did not confirm a feature (not refined, or refined with weight below
@@ -136,6 +140,11 @@ class Feature:
     ``rep`` is the :class:`CanonicalImages` representation matched; ``min_score`` the
     correlation a match needs; ``min_margin`` how close a rival peak must come to count
     as one; ``scales`` the window sizes (× ``sigma``) whose answers must agree.
+    ``min_weight``: below it the correction is not applied at all (all or nothing).
+    ``reverse_tol`` (IPD, 0 = off): the match is repeated the other way round — the
+    photo's window sought in the mirror — and must land back within this distance.
+    ``max_correction`` (IPD): a larger disagreement between photo and model is not
+    trusted either way (a wide search can lock onto a second symmetric structure).
     """
 
     name: str
@@ -151,6 +160,8 @@ class Feature:
     min_margin: float = 0.02
     scales: tuple[float, ...] = (1.0,)
     min_weight: float = 0.0
+    reverse_tol: float = 0.0
+    max_correction: float = math.inf
 
     @property
     def midline(self) -> bool:
@@ -198,11 +209,13 @@ FEATURES: Final[tuple[Feature, ...]] = (
         ((_k(8), _k(8)),),
         half_size=(0.4, 0.25),
         sigma=(0.22, 0.12, 0.06),
-        search=(0.25, 0.06),
+        search=(0.4, 0.06),
         components="u",
         offset=(0.0, -0.05),
         rep="grad",
         min_score=0.3,
+        reverse_tol=0.02,
+        max_correction=0.08,
     ),
     Feature(
         "nasal_tip",
@@ -447,6 +460,10 @@ def _register(
         return _failed(feat, f"unsure (weight {weight:.2f} < {feat.min_weight})", score, tm), {}
     corr = {i: _masked((f[0] - windows[i][1]) / 2.0, feat.components) for i, f in found.items()}
     mean_corr: FloatArray = np.mean(np.array(list(corr.values())), axis=0)
+    disagree = float(np.abs(mean_corr).max()) / CANON_IPD_PX
+    if disagree > feat.max_correction:
+        why = f"photo and model disagree by {disagree:.3f} IPD (> {feat.max_correction})"
+        return _failed(feat, why, score, tm), {}
     deltas: list[FloatArray]
     if feat.per_pair:
         deltas = [weight * corr.get(i, mean_corr) for i in range(len(windows))]
@@ -516,7 +533,15 @@ def _match_twice(
         return t, score, why
     shift = _masked((t - t_model) / 2.0, feat.components)
     t2, score2, _ = _match(feat, images, centre - shift, t, SECOND_PASS_SEARCH)
-    return (t2, score2, "") if t2 is not None else (t, score, why)
+    t, score, centre = (t2, score2, centre - shift) if t2 is not None else (t, score, centre)
+    if feat.reverse_tol > 0:
+        back, _, _ = _match(feat, images, centre + t, -t, SECOND_PASS_SEARCH, swap=True)
+        if back is None:
+            return None, score, "the reverse match failed"
+        miss = float(np.abs(_masked(back + t, feat.components)).max())
+        if miss > feat.reverse_tol * CANON_IPD_PX:
+            return None, score, f"the reverse match disagrees by {miss / CANON_IPD_PX:.3f} IPD"
+    return t, score, ""
 
 
 def _masked(d: FloatArray, components: str) -> FloatArray:
@@ -534,9 +559,11 @@ def _match(
     centre: FloatArray,
     t_model: FloatArray,
     search_scale: float = 1.0,
+    swap: bool = False,
 ) -> tuple[FloatArray | None, float, str]:
     """Where the mirror image's window around ``centre`` lies in the canonical image,
-    relative to ``centre``: the relative offset ``t`` (None, score, why when unsure)."""
+    relative to ``centre``: the relative offset ``t`` (None, score, why when unsure).
+    ``swap`` exchanges the roles: the canonical image's window, sought in the mirror."""
     s = CANON_IPD_PX
     hx, hy = (int(round(feat.half_size[0] * s)), int(round(feat.half_size[1] * s)))
     rx = max(2, int(math.ceil(feat.search[0] * s * search_scale)))
@@ -545,15 +572,19 @@ def _match(
     sx, sy = int(round(centre[0] + t_model[0])), int(round(centre[1] + t_model[1]))
     t_box = (cx - hx, cy - hy, 2 * hx + 1, 2 * hy + 1)
     a_box = (sx - hx - rx, sy - hy - ry, 2 * (hx + rx) + 1, 2 * (hy + ry) + 1)
-    t_ok = _crop(images.valid_mirror, *t_box)
-    a_ok = _crop(images.valid, *a_box)
+    valid_t, valid_a = images.valid_mirror, images.valid
+    src, dst = images.rep(feat.rep)[::-1]
+    grey_t = images.grey[:, ::-1]
+    if swap:
+        valid_t, valid_a, src, dst, grey_t = valid_a, valid_t, dst, src, images.grey
+    t_ok = _crop(valid_t, *t_box)
+    a_ok = _crop(valid_a, *a_box)
     if t_ok is None or a_ok is None or not t_ok.all() or not a_ok.all():
         return None, 0.0, "window outside the photo"
-    canon, mirror = images.rep(feat.rep)
-    tmpl = _crop(mirror, *t_box)
-    area = _crop(canon, *a_box)
+    tmpl = _crop(src, *t_box)
+    area = _crop(dst, *a_box)
     assert tmpl is not None and area is not None
-    if float(_crop(images.grey[:, ::-1], *t_box).std()) < 1.0:  # type: ignore[union-attr]
+    if float(_crop(grey_t, *t_box).std()) < 1.0:  # type: ignore[union-attr]
         return None, 0.0, "no texture in the window"
     gy, gx = np.mgrid[-hy : hy + 1, -hx : hx + 1].astype(np.float64)
     gx -= centre[0] - cx  # keep the weight centred on the true centre
