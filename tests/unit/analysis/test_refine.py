@@ -170,6 +170,39 @@ def test_an_unconfirmed_feature_flags_only_the_asymmetry_built_on_it(symmetric):
     assert "asymmetry_unconfirmed" not in ms["mouth_width"].flags
 
 
+def test_a_chin_far_from_the_model_is_not_trusted_but_flagged(symmetric):
+    photo, sem = symmetric
+    chin = next(f for f in FEATURES if f.name == "chin")
+    # the landmarks stay put (the model saw nothing); the photo's chin moves 8 mm sideways:
+    # more than the chin's max_correction (5 mm at a 63 mm IPD) away from the model
+    assert chin.max_correction * aw.ASSUMED_IPD_MM < 6.0
+    warp = aw.make_warp("chin_shift", sem.points, 8.0)
+    report = refine_report(Photo(warp.apply(photo.pixels)), sem)
+    result = next(f for f in report.features if f.feature == "chin")
+    assert not result.applied and "disagree" in result.reason
+    assert report.semantic.points["ibug_08"] == sem.points["ibug_08"]
+    assert "ibug_08" in report.semantic.unconfirmed
+
+
+def test_the_reverse_match_must_land_back_where_it_started(symmetric):
+    from analysis.refine import CanonicalImages, _match, canonical_frame
+
+    photo, sem = symmetric
+    warp = aw.make_warp("chin_shift", sem.points, 4.0)  # the photo's chin now sits off-axis
+    pts = {k: np.asarray(v) for k, v in sem.points.items()}
+    frame, _ = canonical_frame(pts, photo.width, photo.height)
+    assert frame is not None
+    images = CanonicalImages(warp.apply(photo.pixels), frame)
+    chin = next(f for f in FEATURES if f.name == "chin")
+    centre = frame.to_canon(pts["ibug_08"]) + np.array(chin.offset) * 96.0
+    t, _, why = _match(chin, images, centre, np.zeros(2))
+    assert t is not None, why
+    assert t[0] > 4.0  # canonical px: twice the chin's offset
+    back, _, why = _match(chin, images, centre + t, -t, 0.4, swap=True)
+    assert back is not None, why
+    assert abs(back[0] + t[0]) < 0.5  # canonical px: forward and reverse agree
+
+
 def test_without_refinement_no_asymmetry_is_confirmed(real):
     _, sem = real
     out = unrefined(sem)
