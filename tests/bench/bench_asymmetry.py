@@ -19,6 +19,9 @@ each configuration: MediaPipe and dlib, each without and with the refinement sta
   the unwarped nor the warped value carries the ``asymmetry_unconfirmed`` flag (the
   refinement could not confirm the feature in the photo, so the value is the landmark
   model's), with how many of all were kept, and the noise floor over those.
+* ``clean`` — the gain over the values that carry no other flag (head turned, smiling,
+  mouth open, …: the values a report would otherwise stand behind), confirmed or not,
+  and how many of those were confirmed.
 * Noise floor (false asymmetry): the same measurements on the unwarped photos (median
   absolute value) and their change when the photo is only re-encoded as JPEG (q 75, 90)
   or shifted by a few pixels (RMS) — what a configuration reports when nothing changed.
@@ -118,6 +121,18 @@ def unconfirmed(result: Any, mid: str) -> bool:
     mid = "palpebral_fissure_height_ratio" if mid == "palpebral_fissure_height_difference" else mid
     flags = {m.id: m.flags for m in result.measurements}
     return mid not in flags or UNCONFIRMED in flags[mid]
+
+
+#: Flags that do not stop the report from standing behind a value (the bench's photos
+#: carry no pixel spacing, so their scale is the iris or the assumed IPD).
+SOFT = frozenset({UNCONFIRMED, "scale_assumed"})
+
+
+def other_flags(result: Any, mid: str) -> list[str]:
+    """The value's flags besides :data:`SOFT` (head turned, smiling, …; "missing")."""
+    mid = "palpebral_fissure_height_ratio" if mid == "palpebral_fissure_height_difference" else mid
+    flags = {m.id: m.flags for m in result.measurements}
+    return [f for f in flags.get(mid, ("missing",)) if f not in SOFT]
 
 
 def _pick(values: dict[str, float], mid: str) -> float | None:
@@ -227,6 +242,8 @@ def run(quick: bool = False) -> dict[str, Any]:
                         "refined_unwarped": refined(base), "refined_warped": refined(res),
                         "confirmed": not unconfirmed(base, mid)
                         and same and not unconfirmed(res, mid),
+                        "other_flags": sorted(set(other_flags(base, mid))
+                                              | set(other_flags(res, mid) if same else ["missing"])),
                         "photo_ipd_px": ipd,
                     })  # fmt: skip
         print(f"  {name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
@@ -274,7 +291,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
             conf = [r for r in ok if r.get("confirmed")]
             ce = np.array([r["expected_mm63"] for r in conf])
             cm = np.array([r["measured_mm63"] for r in conf])
+            clean = [r for r in ok if not r.get("other_flags")]
+            ke = np.array([r["expected_mm63"] for r in clean])
+            km = np.array([r["measured_mm63"] for r in clean])
             out[cfg][kind] = {
+                "clean_n": len(clean),
+                "clean_gain": float(ke @ km / (ke @ ke)) if clean else None,
+                "clean_confirmed_n": sum(1 for r in clean if r.get("confirmed")),
                 "confirmed_n": len(conf),
                 "confirmed_gain": float(ce @ cm / (ce @ ce)) if conf else None,
                 "confirmed_photos": len({r["photo"] for r in conf}),
@@ -360,6 +383,23 @@ def format_tables(report: dict[str, Any]) -> str:
                 f"{f(s['confirmed_gain'])} [{s['confirmed_n']}/{s['n']}] | "
                 f"{f(nf['confirmed_rms_change_mm63'])}"
             )
+            row += f"{cell:>26}"
+        lines.append(row)
+    lines += [
+        "",
+        "Values with no other flag (frontal enough, neutral expression, …): LS gain over all "
+        "of them [confirmed / all]",
+    ]
+    head = f"{'warp':<20}" + "".join(f"{c:>26}" for c in cfgs)
+    lines += [head, "-" * len(head)]
+    for kind in aw.KINDS:
+        row = f"{kind:<20}"
+        for c in cfgs:
+            s = report["summary"][c][kind]
+            if not s.get("n"):
+                row += f"{'n/a':>26}"
+                continue
+            cell = f"{f(s['clean_gain'])} [{s['clean_confirmed_n']}/{s['clean_n']}]"
             row += f"{cell:>26}"
         lines.append(row)
     lines += [
