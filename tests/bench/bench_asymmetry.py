@@ -40,7 +40,7 @@ import copy
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -342,84 +342,61 @@ def _cfg_order(name: str) -> int:
     return names.index(name) if name in names else len(names)
 
 
-def format_tables(report: dict[str, Any]) -> str:
-    def f(v: Any, fmt: str = "5.2f") -> str:
-        return "  n/a" if v is None else format(v, fmt)
+def _f(v: Any, fmt: str = "5.2f") -> str:
+    return "  n/a" if v is None else format(v, fmt)
 
+
+def _table(
+    report: dict[str, Any], title: str, cell: Callable[[dict[str, Any], dict[str, Any]], str]
+) -> list[str]:
+    """One row per warp, one column per configuration; ``cell(summary, noise_floor)``."""
     cfgs = list(report["summary"])
-    lines = [
-        "Reported / injected asymmetry: LS gain over all photos and magnitudes "
-        "(median per-photo gain) [photos within +/-20 %]"
-    ]
     head = f"{'warp':<20} {'measurement':<36}" + "".join(f"{c:>26}" for c in cfgs)
-    lines += [head, "-" * len(head)]
+    lines = ["", title, head, "-" * len(head)]
     for kind in aw.KINDS:
         row = f"{kind:<20} {aw.MEASUREMENT[kind]:<36}"
         for c in cfgs:
-            s = report["summary"][c][kind]
-            if not s.get("n"):
-                row += f"{'n/a':>26}"
-                continue
-            cell = (
-                f"{f(s['gain'])} ({f(s['median_gain'])}) [{s['photos_within_20pct']}/{s['photos']}]"
-            )
-            row += f"{cell:>26}"
+            s, nf = report["summary"][c][kind], report["noise_floor"][c][kind]
+            row += f"{'n/a' if not s.get('n') else cell(s, nf):>26}"
         lines.append(row)
-    lines += [
-        "",
+    return lines
+
+
+def format_tables(report: dict[str, Any]) -> str:
+    lines = _table(
+        report,
+        "Reported / injected asymmetry: LS gain over all photos and magnitudes "
+        "(median per-photo gain) [photos within +/-20 %]",
+        lambda s, _: (
+            f"{_f(s['gain'])} ({_f(s['median_gain'])}) [{s['photos_within_20pct']}/{s['photos']}]"
+        ),
+    )
+    lines += _table(
+        report,
         "Confirmed by the photo (neither value flagged asymmetry_unconfirmed): LS gain "
         "[measurements kept / all] | RMS change on re-encode/shift, mm at a 63 mm IPD",
-    ]
-    head = f"{'warp':<20}" + "".join(f"{c:>26}" for c in cfgs)
-    lines += [head, "-" * len(head)]
-    for kind in aw.KINDS:
-        row = f"{kind:<20}"
-        for c in cfgs:
-            s, nf = report["summary"][c][kind], report["noise_floor"][c][kind]
-            if not s.get("n"):
-                row += f"{'n/a':>26}"
-                continue
-            cell = (
-                f"{f(s['confirmed_gain'])} [{s['confirmed_n']}/{s['n']}] | "
-                f"{f(nf['confirmed_rms_change_mm63'])}"
-            )
-            row += f"{cell:>26}"
-        lines.append(row)
-    lines += [
-        "",
+        lambda s, nf: (
+            f"{_f(s['confirmed_gain'])} [{s['confirmed_n']}/{s['n']}] | "
+            f"{_f(nf['confirmed_rms_change_mm63'])}"
+        ),
+    )
+    lines += _table(
+        report,
         "Values with no other flag (frontal enough, neutral expression, …): LS gain over all "
         "of them [confirmed / all]",
-    ]
-    head = f"{'warp':<20}" + "".join(f"{c:>26}" for c in cfgs)
-    lines += [head, "-" * len(head)]
-    for kind in aw.KINDS:
-        row = f"{kind:<20}"
-        for c in cfgs:
-            s = report["summary"][c][kind]
-            if not s.get("n"):
-                row += f"{'n/a':>26}"
-                continue
-            cell = f"{f(s['clean_gain'])} [{s['clean_confirmed_n']}/{s['clean_n']}]"
-            row += f"{cell:>26}"
-        lines.append(row)
-    lines += [
-        "",
+        lambda s, _: f"{_f(s['clean_gain'])} [{s['clean_confirmed_n']}/{s['clean_n']}]",
+    )
+    lines += _table(
+        report,
         "Noise floor, mm at a 63 mm IPD: RMS change on re-encode/shift | median |value| unwarped",
-    ]
-    head = f"{'measurement':<36}" + "".join(f"{c:>24}" for c in cfgs)
-    lines += [head, "-" * len(head)]
-    for kind in aw.KINDS:
-        row = f"{aw.MEASUREMENT[kind]:<36}"
-        for c in cfgs:
-            s = report["noise_floor"][c][kind]
-            row += f"{f(s['rms_change_mm63']) + ' | ' + f(s['median_abs_value_mm63']):>24}"
-        lines.append(row)
+        lambda _, nf: f"{_f(nf['rms_change_mm63'])} | {_f(nf['median_abs_value_mm63'])}",
+    )
     photos_used = [p["photo"] for p in report["photos"] if "ipd_px" in p]
     lines += [
         "",
         f"photos: {len(photos_used)} ({', '.join(photos_used)}); {report['seconds']:.0f} s",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines[1:])
 
 
 def main(argv: list[str] | None = None) -> int:
