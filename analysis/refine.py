@@ -64,7 +64,7 @@ Confirmation
     contours present, eyes at least :data:`MIN_IPD_PX` apart, eye widths within
     :data:`MAX_EYE_WIDTH_RATIO` of each other).
 
-Cost: ≈ 15 ms per face on one core (≈ 40 correlations of small windows).
+Cost: ≈ 15–18 ms per face on one core (≈ 45 correlations of small windows).
 """
 
 from __future__ import annotations
