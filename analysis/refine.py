@@ -40,22 +40,14 @@ Robustness
     windows matched. Near-equal rival peaks (a symmetric structure matched one part over)
     are settled in favour of the one nearest the model's estimate. Above ``min_score`` the
     correction fades in over :data:`SCORE_RAMP`, and for the features that can match one
-    part over (lids, nasal tip) it is also scaled by how well window sizes of
-    :data:`MULTI_SCALE` agree — so a doubtful photo gets a partial correction, not a jump.
-    The nasal tip takes all or nothing (``min_weight``): a partial correction of a
-    midline point was seen to add false deviation on re-encoded photos. The chin, whose
-    beard, shadow or double chin can hold a second symmetric structure, searches wide
-    (so a large deviation is not cut off at the border) but must pass a reverse match
-    (``reverse_tol``) and may not move more than ``max_correction`` (5 mm at a 63 mm IPD)
-    from the model.
-
-Confirmation
-    Where the photo did not confirm a feature (not refined, or refined with weight below
-    :data:`CONFIRMED_WEIGHT`; or the face not refinable at all) its points are named in
-    ``SemanticLandmarks.unconfirmed``: the value there is the model's, which understates
-    asymmetry, and the measurement engine flags the asymmetry measurements built on them
-    ``asymmetry_unconfirmed``. The report then says "the model's value, not confirmed by
-    the image" instead of passing it off as a measured asymmetry.
+    part over (lids, nasal tip) it is also scaled by how well window sizes
+    (:data:`MULTI_SCALE`, :data:`TIP_SCALES`) agree — so a doubtful photo gets a partial
+    correction, not a jump. The nasal tip takes all or nothing (``min_weight``): a partial
+    correction of a midline point was seen to add false deviation on re-encoded photos.
+    The chin, whose beard, shadow or double chin can hold a second symmetric structure,
+    searches wide (so a large deviation is not cut off at the border) but must pass a
+    reverse match (``reverse_tol``) and may not move more than ``max_correction`` (5 mm
+    at a 63 mm IPD) from the model.
 
     A moved point's confidence becomes ``model confidence × (0.75 + 0.25 × weight)``
     (never higher than the model's); the refinement is named in ``sources``
@@ -63,6 +55,15 @@ Confirmation
     applied and why a feature was not refined. Only frontal-looking faces are refined (eye
     contours present, eyes at least :data:`MIN_IPD_PX` apart, eye widths within
     :data:`MAX_EYE_WIDTH_RATIO` of each other).
+
+Confirmation
+    Where the photo did not confirm a feature (not refined, or refined with weight below
+    :data:`CONFIRMED_WEIGHT`; or the face not refinable at all) its points are named in
+    ``SemanticLandmarks.unconfirmed``: the value there is the model's, which understates
+    asymmetry. The measurement engine flags the asymmetry measurements built on them
+    ``asymmetry_unconfirmed``, and a finding that fires on one says the asymmetry could not
+    be confirmed in the photo and may be larger — rather than passing the model's value
+    off as a measured asymmetry.
 
 Cost: ≈ 15–18 ms per face on one core (≈ 45 correlations of small windows).
 """
