@@ -623,8 +623,17 @@ def _draw_contours(img: ImageArray, points: dict[str, tuple[float, float]], styl
 # --- text -----------------------------------------------------------------------------
 
 
+#: The one flag that leaves a value usable as a lower bound (see analysis.refine).
+UNCONFIRMED_FLAG = "asymmetry_unconfirmed"
+
+
+def _only_unconfirmed(m: Measurement) -> bool:
+    return m.flags == (UNCONFIRMED_FLAG,)
+
+
 def format_measurement(m: Measurement) -> str:
-    """``Name: value unit +/- sigma`` in ASCII; '*' marks a value flagged unreliable."""
+    """``Name: value unit +/- sigma`` in ASCII; '*' marks a value flagged unreliable, '+'
+    an asymmetry the photo did not confirm (the landmark model's value, may be larger)."""
     unit = {"deg": " deg", "%": " %", "{ratio}": "", "mm": " mm", "[px]": " px"}.get(
         m.unit, f" {m.unit}"
     )
@@ -632,7 +641,9 @@ def format_measurement(m: Measurement) -> str:
     text = f"{_ascii(m.name)}: {m.value:.{decimals}f}{unit}"
     if math.isfinite(m.uncertainty) and m.uncertainty > 0:
         text += f" +/- {m.uncertainty:.{decimals}f}"
-    if not m.reliable:
+    if _only_unconfirmed(m):
+        text += " +"
+    elif not m.reliable:
         text += " *"
     return text
 
@@ -644,8 +655,11 @@ def caption_lines(result: PhotoAnalysis) -> list[str]:
     lines = [format_measurement(m) for m in ms[:MAX_CAPTION_MEASUREMENTS]]
     if len(ms) > MAX_CAPTION_MEASUREMENTS:
         lines.append(f"... {len(ms) - MAX_CAPTION_MEASUREMENTS} more in the structured report")
-    if any(not m.reliable for m in ms[:MAX_CAPTION_MEASUREMENTS]):
+    shown = ms[:MAX_CAPTION_MEASUREMENTS]
+    if any(not m.reliable and not _only_unconfirmed(m) for m in shown):
         lines.append("* flagged unreliable")
+    if any(_only_unconfirmed(m) for m in shown):
+        lines.append("+ asymmetry not confirmed in the photo: the model's value, may be larger")
     if result.scale is not None:
         sc = result.scale
         if sc.mm_per_px is not None:
