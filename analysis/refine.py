@@ -86,6 +86,11 @@ Image32 = npt.NDArray[np.float32]
 log = logging.getLogger(__name__)
 
 CANON_IPD_PX: Final = 96.0
+#: The midline points (chin, nasal tip) are matched at a coarser resolution: their windows
+#: then see the lobule's and the chin's outline rather than skin texture, which a side light
+#: or a re-encode changes on one side only (bench_asymmetry: the nasal tip confirmed on 32
+#: instead of 16 of 45 values at the same accuracy). The lids and brows need the finer one.
+MIDLINE_IPD_PX: Final = 80.0
 #: Canonical image: from −HALF_WIDTH to +HALF_WIDTH IPD across, TOP to BOTTOM IPD down
 #: from the endocanthion midpoint.
 HALF_WIDTH_IPD: Final = 1.45
@@ -146,6 +151,7 @@ class Feature:
     photo's window sought in the mirror — and must land back within this distance.
     ``max_correction`` (IPD): a larger disagreement between photo and model is not
     trusted either way (a wide search can lock onto a second symmetric structure).
+    ``ipd_px``: the resolution of the canonical images it is matched in (px per IPD).
     """
 
     name: str
@@ -163,6 +169,7 @@ class Feature:
     min_weight: float = 0.0
     reverse_tol: float = 0.0
     max_correction: float = math.inf
+    ipd_px: float = CANON_IPD_PX
 
     @property
     def midline(self) -> bool:
@@ -217,6 +224,7 @@ FEATURES: Final[tuple[Feature, ...]] = (
         min_score=0.3,
         reverse_tol=0.02,
         max_correction=0.08,
+        ipd_px=MIDLINE_IPD_PX,
     ),
     Feature(
         "nasal_tip",
@@ -230,6 +238,7 @@ FEATURES: Final[tuple[Feature, ...]] = (
         min_score=0.6,
         scales=TIP_SCALES,
         min_weight=CONFIRMED_WEIGHT,
+        ipd_px=MIDLINE_IPD_PX,
     ),
 )
 
@@ -245,6 +254,7 @@ class CanonicalFrame:
     width: int
     height: int
     y0: float
+    ipd_px: float = CANON_IPD_PX  # canonical px per interpupillary distance
 
     @property
     def axis_x(self) -> float:
@@ -269,7 +279,8 @@ class CanonicalFrame:
 
 @dataclass(frozen=True)
 class FeatureResult:
-    """What the registration found for one feature, in canonical px and image px."""
+    """What the registration found for one feature, in canonical px (at the feature's
+    ``ipd_px``) and image px."""
 
     feature: str
     applied: bool
@@ -313,13 +324,17 @@ def refine_report(
         log.debug("refinement skipped: %s", why)
         every = {n for f in features for pair in f.pairs for n in pair if n in pts}
         return RefineReport(_unconfirm(semantic, every), (), None, why)
-    images = CanonicalImages(photo.pixels, frame)
+    views: dict[float, tuple[CanonicalFrame, CanonicalImages]] = {}
     new_points = dict(semantic.points)
     new_conf = dict(semantic.confidence)
     results: list[FeatureResult] = []
     unconfirmed: set[str] = set()
     for feat in features:
-        res, moves = _register(feat, pts, frame, images)
+        if feat.ipd_px not in views:  # the same face at each resolution the features use
+            f, _ = canonical_frame(pts, photo.width, photo.height, feat.ipd_px)
+            assert f is not None  # same landmarks, same checks as above
+            views[feat.ipd_px] = (f, CanonicalImages(photo.pixels, f))
+        res, moves = _register(feat, pts, *views[feat.ipd_px])
         results.append(res)
         if not res.applied or res.weight < CONFIRMED_WEIGHT:
             unconfirmed.update(n for pair in feat.pairs for n in pair if n in pts)
@@ -345,9 +360,10 @@ def _unconfirm(semantic: SemanticLandmarks, names: set[str]) -> SemanticLandmark
 
 
 def canonical_frame(
-    pts: dict[str, FloatArray], width: int, height: int
+    pts: dict[str, FloatArray], width: int, height: int, ipd_px: float = CANON_IPD_PX
 ) -> tuple[CanonicalFrame | None, str]:
-    """The canonical frame of a frontal-looking face, or None and why not."""
+    """The canonical frame of a frontal-looking face at ``ipd_px`` canonical px per IPD,
+    or None and why not."""
     if not all(k in pts for k in (*_RIGHT_EYE, *_LEFT_EYE)):
         return None, "eye contours missing"
     er = np.mean([pts[k] for k in _RIGHT_EYE], axis=0)
@@ -363,10 +379,10 @@ def canonical_frame(
     u = d / ipd
     v = np.array([-u[1], u[0]])
     origin = (pts[_k(39)] + pts[_k(42)]) / 2.0
-    k = CANON_IPD_PX / ipd
-    w = 2 * int(math.ceil(HALF_WIDTH_IPD * CANON_IPD_PX))
-    h = int(math.ceil((BOTTOM_IPD - TOP_IPD) * CANON_IPD_PX))
-    frame = CanonicalFrame(origin, u, v, k, w, h, -TOP_IPD * CANON_IPD_PX)
+    k = ipd_px / ipd
+    w = 2 * int(math.ceil(HALF_WIDTH_IPD * ipd_px))
+    h = int(math.ceil((BOTTOM_IPD - TOP_IPD) * ipd_px))
+    frame = CanonicalFrame(origin, u, v, k, w, h, -TOP_IPD * ipd_px, ipd_px)
     return frame, ""
 
 
@@ -398,6 +414,7 @@ class CanonicalImages:
         self.valid = inside.astype(bool)
         self.valid_mirror = np.ascontiguousarray(self.valid[:, ::-1])
         self.grey: Image32 = np.asarray(canon, dtype=np.float32)
+        self.frame = frame
         self._reps: dict[str, tuple[Image32, Image32]] = {}
 
     def rep(self, name: str) -> tuple[Image32, Image32]:
@@ -439,7 +456,7 @@ def _register(
     tms = right - left_m  # the model's relative offsets t_model, per pair
     tm = tms.mean(axis=0)
     # the template is centred on the mirrored left feature, the search on the right one
-    centres = left_m + np.array(feat.offset) * CANON_IPD_PX
+    centres = left_m + np.array(feat.offset) * frame.ipd_px
     if feat.per_pair:
         windows = [(centres[i], tms[i]) for i in range(len(feat.pairs))]
     else:
@@ -461,7 +478,7 @@ def _register(
         return _failed(feat, f"unsure (weight {weight:.2f} < {feat.min_weight})", score, tm), {}
     corr = {i: _masked((f[0] - windows[i][1]) / 2.0, feat.components) for i, f in found.items()}
     mean_corr: FloatArray = np.mean(np.array(list(corr.values())), axis=0)
-    disagree = float(np.abs(mean_corr).max()) / CANON_IPD_PX
+    disagree = float(np.abs(mean_corr).max()) / frame.ipd_px
     if disagree > feat.max_correction:
         why = f"photo and model disagree by {disagree:.3f} IPD (> {feat.max_correction})"
         return _failed(feat, why, score, tm), {}
@@ -520,7 +537,7 @@ def _match_scales(
         return None, float(np.median(scores)), why, 0.0
     t_med = np.median(np.array(ts), axis=0)
     spread = max(float(np.abs(_masked(t - t_med, feat.components)).max()) for t in ts)
-    agree = float(np.clip(2.0 - spread / (AGREE_IPD * CANON_IPD_PX), 0.0, 1.0))
+    agree = float(np.clip(2.0 - spread / (AGREE_IPD * images.frame.ipd_px), 0.0, 1.0))
     return t_med, float(np.median(scores)), "", agree
 
 
@@ -540,8 +557,9 @@ def _match_twice(
         if back is None:
             return None, score, "the reverse match failed"
         miss = float(np.abs(_masked(back + t, feat.components)).max())
-        if miss > feat.reverse_tol * CANON_IPD_PX:
-            return None, score, f"the reverse match disagrees by {miss / CANON_IPD_PX:.3f} IPD"
+        s = images.frame.ipd_px
+        if miss > feat.reverse_tol * s:
+            return None, score, f"the reverse match disagrees by {miss / s:.3f} IPD"
     return t, score, ""
 
 
@@ -565,7 +583,7 @@ def _match(
     """Where the mirror image's window around ``centre`` lies in the canonical image,
     relative to ``centre``: the relative offset ``t`` (None, score, why when unsure).
     ``swap`` exchanges the roles: the canonical image's window, sought in the mirror."""
-    s = CANON_IPD_PX
+    s = images.frame.ipd_px
     hx, hy = (int(round(feat.half_size[0] * s)), int(round(feat.half_size[1] * s)))
     rx = max(2, int(math.ceil(feat.search[0] * s * search_scale)))
     ry = max(2, int(math.ceil(feat.search[1] * s * search_scale)))

@@ -190,11 +190,11 @@ def test_the_reverse_match_must_land_back_where_it_started(symmetric):
     photo, sem = symmetric
     warp = aw.make_warp("chin_shift", sem.points, 4.0)  # the photo's chin now sits off-axis
     pts = {k: np.asarray(v) for k, v in sem.points.items()}
-    frame, _ = canonical_frame(pts, photo.width, photo.height)
+    chin = next(f for f in FEATURES if f.name == "chin")
+    frame, _ = canonical_frame(pts, photo.width, photo.height, chin.ipd_px)
     assert frame is not None
     images = CanonicalImages(warp.apply(photo.pixels), frame)
-    chin = next(f for f in FEATURES if f.name == "chin")
-    centre = frame.to_canon(pts["ibug_08"]) + np.array(chin.offset) * 96.0
+    centre = frame.to_canon(pts["ibug_08"]) + np.array(chin.offset) * chin.ipd_px
     t, _, why = _match(chin, images, centre, np.zeros(2))
     assert t is not None, why
     assert t[0] > 4.0  # canonical px: twice the chin's offset
