@@ -65,7 +65,8 @@ Confirmation
     be confirmed in the photo and may be larger — rather than passing the model's value
     off as a measured asymmetry.
 
-Cost: ≈ 15–18 ms per face on one core (≈ 45 correlations of small windows).
+Cost: ≈ 15–19 ms per face on one core (≈ 45 correlations of small windows, in canonical
+images at two resolutions).
 """
 
 from __future__ import annotations
