@@ -114,13 +114,17 @@ def result_px(result: Any, mid: str) -> float | None:
 UNCONFIRMED = "asymmetry_unconfirmed"
 
 
-def unconfirmed(result: Any, mid: str) -> bool:
-    """The analysis did not stand behind this value's asymmetry (flag, or no value at all).
-
-    The bench's fissure-height difference takes the flag of the fissure height ratio."""
+def _flags(result: Any, mid: str) -> tuple[str, ...] | None:
+    """The flags of the value of ``mid`` (None: no value). The bench's fissure-height
+    difference takes those of the fissure height ratio."""
     mid = "palpebral_fissure_height_ratio" if mid == "palpebral_fissure_height_difference" else mid
-    flags = {m.id: m.flags for m in result.measurements}
-    return mid not in flags or UNCONFIRMED in flags[mid]
+    return next((m.flags for m in result.measurements if m.id == mid), None)
+
+
+def unconfirmed(result: Any, mid: str) -> bool:
+    """The analysis did not stand behind this value's asymmetry (flag, or no value at all)."""
+    flags = _flags(result, mid)
+    return flags is None or UNCONFIRMED in flags
 
 
 #: Flags that do not stop the report from standing behind a value (the bench's photos
@@ -130,9 +134,8 @@ SOFT = frozenset({UNCONFIRMED, "scale_assumed"})
 
 def other_flags(result: Any, mid: str) -> list[str]:
     """The value's flags besides :data:`SOFT` (head turned, smiling, …; "missing")."""
-    mid = "palpebral_fissure_height_ratio" if mid == "palpebral_fissure_height_difference" else mid
-    flags = {m.id: m.flags for m in result.measurements}
-    return [f for f in flags.get(mid, ("missing",)) if f not in SOFT]
+    flags = _flags(result, mid)
+    return [f for f in (flags if flags is not None else ("missing",)) if f not in SOFT]
 
 
 def _pick(values: dict[str, float], mid: str) -> float | None:
