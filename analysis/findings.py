@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from analysis import measurements as catalogue
-from analysis.types import Evidence, Finding, Measurement, Quality
+from analysis.types import ASYMMETRY_UNCONFIRMED, Evidence, Finding, Measurement, Quality
 from config.norms import (
     DEFAULT_NORMS_PATH,
     DEFAULT_RULES_PATH,
@@ -55,7 +55,7 @@ SOFT_FLAGS = frozenset({"scale_assumed"})
 #: Allowed without a downgrade but said in the text: the asymmetry is the landmark model's,
 #: not confirmed in the photo. Models understate asymmetry, so a rule that fires on it
 #: fires on a lower bound; one that does not fire proves nothing (and says nothing).
-NOTED_FLAGS = frozenset({"asymmetry_unconfirmed"})
+NOTED_FLAGS = frozenset({ASYMMETRY_UNCONFIRMED})
 DOWNGRADE = 0.5
 DISCLAIMER = "This is an AI finding for clinical review, not a diagnosis."
 _PRECISION = {"mm": 1, "deg": 1, "%": 1, "{ratio}": 2, "[px]": 0}
@@ -302,7 +302,7 @@ def _text(rule: Rule, primary: _Hit, hits: list[_Hit]) -> str:
             "Confidence lowered: the millimetre scale is assumed from an average "
             "interpupillary distance."
         )
-    if any("asymmetry_unconfirmed" in h.measurement.flags for h in hits):
+    if any(ASYMMETRY_UNCONFIRMED in h.measurement.flags for h in hits):
         parts.append(
             "The size of this asymmetry is the landmark model's and could not be confirmed "
             "in the photo; landmark models understate asymmetry, so it may be larger."

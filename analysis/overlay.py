@@ -25,7 +25,14 @@ import cv2
 import numpy as np
 
 from analysis.landmark_names import IBUG68_MIRROR, IBUG68_REGIONS, IRIS, PROFILE, UPPER_FACE
-from analysis.types import ImageArray, Measurement, Photo, PhotoAnalysis, View
+from analysis.types import (
+    ASYMMETRY_UNCONFIRMED,
+    ImageArray,
+    Measurement,
+    Photo,
+    PhotoAnalysis,
+    View,
+)
 
 BANNER_TEXT: Final[str] = "AI result - not a diagnosis"
 NO_FACE_TEXT: Final[str] = "No face detected"
@@ -623,12 +630,9 @@ def _draw_contours(img: ImageArray, points: dict[str, tuple[float, float]], styl
 # --- text -----------------------------------------------------------------------------
 
 
-#: The one flag that leaves a value usable as a lower bound (see analysis.refine).
-UNCONFIRMED_FLAG = "asymmetry_unconfirmed"
-
-
 def _only_unconfirmed(m: Measurement) -> bool:
-    return m.flags == (UNCONFIRMED_FLAG,)
+    """The value's only flag is ASYMMETRY_UNCONFIRMED: usable as a lower bound."""
+    return m.flags == (ASYMMETRY_UNCONFIRMED,)
 
 
 def format_measurement(m: Measurement) -> str:

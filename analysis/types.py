@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -198,6 +199,12 @@ class Quality:
     @property
     def reliable(self) -> bool:
         return not self.flags
+
+
+#: Measurement flag: the photo did not confirm the asymmetry this value reports; it is the
+#: landmark model's, which understates asymmetry (set by the measurement engine from
+#: ``SemanticLandmarks.unconfirmed``; see analysis.refine).
+ASYMMETRY_UNCONFIRMED: Final = "asymmetry_unconfirmed"
 
 
 @dataclass(frozen=True)

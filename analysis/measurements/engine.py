@@ -43,7 +43,15 @@ from analysis.landmark_names import resolve
 from analysis.measurements.definition import EYES_CLOSED, MOUTH_OPEN, SMILING, Definition, Kind
 from analysis.measurements.geometry import GeometryError, Pts
 from analysis.measurements.noise import reference_px, sigma_px
-from analysis.types import FloatArray, Measurement, Quality, Scale, ScaleSource, SemanticLandmarks
+from analysis.types import (
+    ASYMMETRY_UNCONFIRMED,
+    FloatArray,
+    Measurement,
+    Quality,
+    Scale,
+    ScaleSource,
+    SemanticLandmarks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +61,6 @@ LOW_CONFIDENCE = 0.3
 YAW_LIMIT_SYMMETRY_DEG = 5.0
 EXPRESSION_FLAGS = frozenset({MOUTH_OPEN, SMILING, EYES_CLOSED})
 _STEP_FRACTION = 1e-3
-#: The photo did not confirm the asymmetry the landmark model reports (see analysis.refine).
-ASYMMETRY_UNCONFIRMED = "asymmetry_unconfirmed"
 
 
 def compute_all(

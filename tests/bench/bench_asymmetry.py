@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.types import ASYMMETRY_UNCONFIRMED
 from tests.bench import asymmetry_warps as aw
 from tests.bench.photos import REPO, real_photos
 
@@ -111,9 +112,6 @@ def result_px(result: Any, mid: str) -> float | None:
     return _pick(values, mid)
 
 
-UNCONFIRMED = "asymmetry_unconfirmed"
-
-
 def _flags(result: Any, mid: str) -> tuple[str, ...] | None:
     """The flags of the value of ``mid`` (None: no value). The bench's fissure-height
     difference takes those of the fissure height ratio."""
@@ -124,12 +122,12 @@ def _flags(result: Any, mid: str) -> tuple[str, ...] | None:
 def unconfirmed(result: Any, mid: str) -> bool:
     """The analysis did not stand behind this value's asymmetry (flag, or no value at all)."""
     flags = _flags(result, mid)
-    return flags is None or UNCONFIRMED in flags
+    return flags is None or ASYMMETRY_UNCONFIRMED in flags
 
 
 #: Flags that do not stop the report from standing behind a value (the bench's photos
 #: carry no pixel spacing, so their scale is the iris or the assumed IPD).
-SOFT = frozenset({UNCONFIRMED, "scale_assumed"})
+SOFT = frozenset({ASYMMETRY_UNCONFIRMED, "scale_assumed"})
 
 
 def other_flags(result: Any, mid: str) -> list[str]:

@@ -14,7 +14,6 @@ from analysis.overlay import (
     MIDLINE,
     OVERLAYS,
     THIRDS,
-    UNCONFIRMED_FLAG,
     caption_lines,
     facial_midline,
     fitted_midline,
@@ -26,7 +25,7 @@ from analysis.overlay import (
     render_overlays,
     render_thirds_fifths,
 )
-from analysis.types import Measurement, Photo, PhotoAnalysis, View
+from analysis.types import ASYMMETRY_UNCONFIRMED, Measurement, Photo, PhotoAnalysis, View
 from tests.factories import astronaut, make_photo_analysis
 from tests.unit.analysis import faces
 
@@ -134,16 +133,16 @@ def test_format_measurement():
     assert format_measurement(m) == "Nasolabial angle: 101.2 deg +/- 2.5 *"
     r = Measurement("b", "Ratio", 0.8123, "{ratio}", 0.0, ("x",))
     assert format_measurement(r) == "Ratio: 0.81"
-    u = Measurement("c", "Chin deviation", 2.04, "mm", 0.4, ("x",), flags=(UNCONFIRMED_FLAG,))
+    u = Measurement("c", "Chin deviation", 2.04, "mm", 0.4, ("x",), flags=(ASYMMETRY_UNCONFIRMED,))
     assert format_measurement(u) == "Chin deviation: 2.0 mm +/- 0.4 +"
-    both = replace(u, flags=(UNCONFIRMED_FLAG, "head_rotated"))
+    both = replace(u, flags=(ASYMMETRY_UNCONFIRMED, "head_rotated"))
     assert format_measurement(both).endswith(" *")
 
 
 def test_caption_says_what_an_unconfirmed_asymmetry_means():
     result = make_photo_analysis()
     ms = tuple(
-        replace(m, flags=(UNCONFIRMED_FLAG,)) if i == 0 else replace(m, flags=())
+        replace(m, flags=(ASYMMETRY_UNCONFIRMED,)) if i == 0 else replace(m, flags=())
         for i, m in enumerate(result.measurements)
     )
     text = "\n".join(caption_lines(replace(result, measurements=ms)))
