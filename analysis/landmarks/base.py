@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -64,6 +64,25 @@ def check_image(image: object) -> ImageArray:
     if image.shape[0] < 16 or image.shape[1] < 16:
         raise InvalidInputError(f"image is too small: {image.shape[1]}×{image.shape[0]}")
     return np.ascontiguousarray(image)
+
+
+#: Longest side, in px, at which a photo is searched for faces: detectors work on a few
+#: hundred px anyway, and a 24-MP clinical photo would only cost time.
+DETECT_MAX_SIDE: Final = 1280
+
+
+def downscaled(
+    cv2: Any, img: ImageArray, max_side: int = DETECT_MAX_SIDE
+) -> tuple[ImageArray, float]:
+    """``img`` shrunk (area interpolation) so its longest side is at most ``max_side``, and
+    the factor applied (1.0: the photo itself). ``cv2`` is passed in so that this module
+    needs no OpenCV import of its own."""
+    h, w = img.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return img, 1.0
+    small = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return small, scale
 
 
 def box_from_points(points: FloatArray, score: float) -> FaceBox:

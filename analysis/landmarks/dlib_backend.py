@@ -25,6 +25,7 @@ import numpy as np
 from analysis.landmarks.base import (
     EMBEDDED,
     check_image,
+    downscaled,
     largest_first,
     package_version,
     require,
@@ -33,7 +34,6 @@ from analysis.types import BackendUnavailableError, FaceBox, ImageArray, Landmar
 
 SCHEME: Final = "ibug68"
 PREDICTOR_FILE: Final = "shape_predictor_68_face_landmarks.dat"
-DETECT_MAX_SIDE: Final = 1280
 #: HOG margin a detection needs. dlib's default is 0; at 0 the astronaut photo gets a false
 #: face (margin 0.12) on the suit, while the weakest true face in dlib's own example photos
 #: scores 0.22.
@@ -103,12 +103,7 @@ class DlibBackend:
     def detect(self, image: ImageArray) -> list[LandmarkSet]:
         img = check_image(image)
         h, w = img.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        small = img
-        if scale < 1.0:
-            small = self._cv2.resize(
-                img, (round(w * scale), round(h * scale)), interpolation=self._cv2.INTER_AREA
-            )
+        small, scale = downscaled(self._cv2, img)
         # HOG's window is 80 px: upsample smaller photos once so 40-px faces are found.
         upsample = self.upsample if self.upsample is not None else (1 if max(h, w) < 1000 else 0)
         with self._lock:

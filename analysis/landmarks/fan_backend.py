@@ -29,6 +29,7 @@ from analysis.landmarks.base import (
     PROVISIONED,
     check_image,
     clip01,
+    downscaled,
     largest_first,
     package_version,
     require,
@@ -44,7 +45,6 @@ from analysis.types import (
 )
 
 SCHEME: Final = "ibug68"
-DETECT_MAX_SIDE: Final = 1280
 S3FD: Final = WeightFile("s3fd-619a316812.pth", "S3FD face detector")
 FAN2D: Final = WeightFile("2DFAN4-11f355bf06.pth.tar", "FAN 2D network")
 FAN3D: Final = WeightFile("3DFAN4-7835d9f11d.pth.tar", "FAN 3D network")
@@ -126,13 +126,7 @@ class FanBackend:
         return largest_first(faces)[: self.max_faces]
 
     def _detect_boxes(self, img: ImageArray) -> list[FaceBox]:
-        h, w = img.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        small = img
-        if scale < 1.0:
-            small = self._cv2.resize(
-                img, (round(w * scale), round(h * scale)), interpolation=self._cv2.INTER_AREA
-            )
+        small, scale = downscaled(self._cv2, img)
         raw = self._detector.detect_from_image(small.copy())  # RGB in; S3FD flips to BGR
         boxes = []
         for d in raw:

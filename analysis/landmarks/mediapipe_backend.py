@@ -24,6 +24,7 @@ from analysis.landmarks.base import (
     EMBEDDED,
     box_from_points,
     check_image,
+    downscaled,
     iou,
     largest_first,
     package_version,
@@ -36,7 +37,6 @@ SCHEME: Final = "mediapipe478"
 N_POINTS: Final = 478
 CROP_SCALE: Final = 2.0
 CROP_PX: Final = 384
-DETECT_MAX_SIDE: Final = 1280
 TILE_FRACTION: Final = 0.6
 OVAL_FACTOR: Final = 0.6
 FALLBACK_SCORE: Final = 0.5  # Face Mesh's own detector reports no score
@@ -124,13 +124,7 @@ class MediaPipeBackend:
     def _detect_boxes(self, img: ImageArray) -> list[FaceBox]:
         """Whole photo, then 2×2 overlapping tiles (the detector sees 192 px: a face under
         ~8 % of a wide photo's width is found only in a tile); duplicates merged by IoU."""
-        h, w = img.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        small = img
-        if scale < 1.0:
-            small = self._cv2.resize(
-                img, (round(w * scale), round(h * scale)), interpolation=self._cv2.INTER_AREA
-            )
+        small, scale = downscaled(self._cv2, img)
         sh, sw = small.shape[:2]
         regions = [(0, 0, sw, sh)]
         tw, th = round(sw * TILE_FRACTION), round(sh * TILE_FRACTION)
