@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +49,7 @@ import numpy as np
 from analysis.types import ASYMMETRY_UNCONFIRMED
 from tests.bench import asymmetry_warps as aw
 from tests.bench.photos import REPO, real_photos
+from tests.bench.report import write_json
 
 MIN_IPD_PX = 30.0
 PX_SCALE_MM = 1.0
@@ -406,8 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "bench-results" / "asymmetry.json")
     args = ap.parse_args(argv)
     report = run(quick=args.quick)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_json(args.out, report)
     print(format_tables(report))
     print(f"\nwritten: {args.out}")
     return 0

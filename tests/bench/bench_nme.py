@@ -18,7 +18,6 @@ predictions, not against human annotation. The faces are small (≈ 35–55 px w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tests.bench.report import write_json
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_ENV = "FACENODE_SHARED_DATA"
@@ -214,8 +215,7 @@ def run(backends: list[str], model_dir: Path | None, out: Path | None) -> dict[s
         report["backends"][name] = evaluate(backend, images, folder)
         report["backends"][name]["model"] = backend.identity.id
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_json(out, report)
     return report
 
 

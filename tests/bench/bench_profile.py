@@ -46,6 +46,7 @@ from analysis.measurements.geometry import Pts
 from analysis.measurements.profile import nasofrontal_angle, nasolabial_angle
 from analysis.profile_silhouette import anterior_outline, extract_silhouette, resample_curve
 from analysis.types import Photo, View
+from tests.bench.report import write_json
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_ENV = "FACENODE_SHARED_DATA"
@@ -364,8 +365,7 @@ def run(out: Path | None) -> dict[str, Any]:
         },
     }
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_json(out, report)
     return report
 
 

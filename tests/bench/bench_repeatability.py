@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import sys
 from collections.abc import Callable
@@ -30,6 +29,7 @@ import numpy as np
 
 from tests.bench import asymmetry_warps as aw
 from tests.bench.photos import REPO, real_photos
+from tests.bench.report import write_json
 
 Variant = tuple[str, Callable[[np.ndarray], np.ndarray]]
 VARIANTS: tuple[Variant, ...] = (
@@ -174,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     names = [c.strip() for c in args.configs.split(",") if c.strip() in CONFIGS]
     report = run(names)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_json(args.out, report)
     print(format_table(report))
     print(f"\nwritten: {args.out}")
     return 0

@@ -13,7 +13,6 @@ the latency by design; the table also shows the latency minus them.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pydicom import dcmread
 from skimage.data import astronaut
 
 from dicom.wrap import wrap_rgb_image
+from tests.bench.report import write_json
 from tests.integration.conftest import storescu
 from tests.support.net import free_port, wait_until
 from tests.support.node_proc import NodeProcess
@@ -34,8 +34,10 @@ STABLE_AGES_S = 2.0  # Orthanc StableAge 1 s + node stable_age_s 1 s
 
 
 def _results_for(orthanc, study_uid: str) -> set[str]:  # type: ignore[no-untyped-def]
-    found = orthanc.post("/tools/find", {"Level": "Instance", "Expand": True,
-                                         "Query": {"StudyInstanceUID": study_uid}})
+    found = orthanc.post(
+        "/tools/find",
+        {"Level": "Instance", "Expand": True, "Query": {"StudyInstanceUID": study_uid}},
+    )
     return {i["MainDicomTags"].get("SOPInstanceUID", "") for i in found}
 
 
@@ -48,8 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         orthanc = new_orthanc(root / "orthanc")
-        node = NodeProcess(root=root / "node", port=free_port(), env_extra={
-            "FACENODE_DESTINATIONS": f"PACS=ORTHANC@127.0.0.1:{orthanc.dicom_port}"})
+        node = NodeProcess(
+            root=root / "node",
+            port=free_port(),
+            env_extra={"FACENODE_DESTINATIONS": f"PACS=ORTHANC@127.0.0.1:{orthanc.dicom_port}"},
+        )
         try:
             node.start()
             orthanc.start({"facenode": ("FACENODE", "127.0.0.1", node.port)})
@@ -98,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'first photo (node loads its model)':<44}{warmup:>9.2f}s")
     print(f"{'ratio round trip / C-STORE':<44}{rt / base:>10.1f}")
     print(f"{'ratio (round trip - stable ages) / C-STORE':<44}{(rt - STABLE_AGES_S) / base:>10.1f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     return 0
 
 

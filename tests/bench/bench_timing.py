@@ -16,7 +16,6 @@ Results: table on stdout, JSON in ``bench-results/timing.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -28,6 +27,7 @@ import cv2
 import numpy as np
 
 from tests.bench.photos import REPO, real_photos
+from tests.bench.report import write_json
 
 TARGET_MS = 150.0
 _REF = np.random.default_rng(0).random(400_000)
@@ -227,8 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     report = run(backends, max(1, args.repeats))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_json(args.out, report)
     print(format_table(report))
     print(f"\nwritten: {args.out}")
     return 0

@@ -9,11 +9,12 @@ the summary lists each one's exit status and time, and goes to
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tests.bench.report import write_json
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parents[1]
@@ -62,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         status = "ok" if r["returncode"] == 0 else (r["note"] or f"exit {r['returncode']}")
         print(f"{r['bench']:<28} {status:>10} {r['seconds']:>9.0f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    write_json(args.out, results)
     print(f"\nwritten: {args.out}")
     return 0 if all(r["returncode"] == 0 for r in results) else 1
 
