@@ -332,7 +332,9 @@ def refine_report(
     unconfirmed: set[str] = set()
     for feat in features:
         if feat.ipd_px not in views:  # the same face at each resolution the features use
-            f, _ = canonical_frame(pts, photo.width, photo.height, feat.ipd_px)
+            f: CanonicalFrame | None = frame
+            if feat.ipd_px != frame.ipd_px:
+                f, _ = canonical_frame(pts, photo.width, photo.height, feat.ipd_px)
             assert f is not None  # same landmarks, same checks as above
             views[feat.ipd_px] = (f, CanonicalImages(photo.pixels, f))
         res, moves = _register(feat, pts, *views[feat.ipd_px])
