@@ -47,7 +47,8 @@ Robustness
     The chin, whose beard, shadow or double chin can hold a second symmetric structure,
     searches wide (so a large deviation is not cut off at the border) but must pass a
     reverse match (``reverse_tol``) and may not move more than ``max_correction`` (5 mm
-    at a 63 mm IPD) from the model.
+    at a 63 mm IPD) from the model — twice that when the match is strong
+    (:data:`STRONG_MATCH_SCORE`): a clear chin 6–10 mm off is a finding, not a doubt.
 
     A moved point's confidence becomes ``model confidence × (0.75 + 0.25 × weight)``
     (never higher than the model's); the refinement is named in ``sources``
@@ -116,6 +117,12 @@ TIP_SCALES: Final = (0.85, 1.0, 1.2)
 #: A feature is *confirmed* by the photo when its correction was applied in full; below
 #: this weight its points are named in ``SemanticLandmarks.unconfirmed``.
 CONFIRMED_WEIGHT: Final = 0.99
+#: A match at least this strong is not a beard, shadow or double chin matched one part
+#: over (those scored 0.39–0.76 on the bench's photos, a clear chin 0.85–0.94): the
+#: feature's ``max_correction`` is multiplied by STRONG_MATCH_CAP_FACTOR, so that a large
+#: deviation the photo shows clearly is measured rather than refused.
+STRONG_MATCH_SCORE: Final = 0.85
+STRONG_MATCH_CAP_FACTOR: Final = 2.0
 
 IDENTITY: Final = ModelIdentity(
     id="facenode-mirror-refine",
@@ -151,7 +158,8 @@ class Feature:
     ``reverse_tol`` (IPD, 0 = off): the match is repeated the other way round — the
     photo's window sought in the mirror — and must land back within this distance.
     ``max_correction`` (IPD): a larger disagreement between photo and model is not
-    trusted either way (a wide search can lock onto a second symmetric structure).
+    trusted either way (a wide search can lock onto a second symmetric structure); a
+    strong match may disagree more (:func:`max_correction`).
     ``ipd_px``: the resolution of the canonical images it is matched in (px per IPD).
     """
 
@@ -482,8 +490,9 @@ def _register(
     corr = {i: _masked((f[0] - windows[i][1]) / 2.0, feat.components) for i, f in found.items()}
     mean_corr: FloatArray = np.mean(np.array(list(corr.values())), axis=0)
     disagree = float(np.abs(mean_corr).max()) / frame.ipd_px
-    if disagree > feat.max_correction:
-        why = f"photo and model disagree by {disagree:.3f} IPD (> {feat.max_correction})"
+    cap = max_correction(feat, score)
+    if disagree > cap:
+        why = f"photo and model disagree by {disagree:.3f} IPD (> {cap:.2f} at score {score:.2f})"
         return _failed(feat, why, score, tm), {}
     deltas: list[FloatArray]
     if feat.per_pair:
@@ -502,6 +511,11 @@ def _register(
         (float(tm[0]), float(tm[1])), (float(t_img[0]), float(t_img[1])),
     )  # fmt: skip
     return res, moves
+
+
+def max_correction(feat: Feature, score: float) -> float:
+    """The largest photo–model disagreement (IPD) trusted at this match score."""
+    return feat.max_correction * (STRONG_MATCH_CAP_FACTOR if score >= STRONG_MATCH_SCORE else 1.0)
 
 
 def _quorum(n: int) -> int:

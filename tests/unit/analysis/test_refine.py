@@ -17,7 +17,14 @@ import pytest
 from analysis import measurements as catalogue
 from analysis.landmark_names import IBUG68_MIRROR
 from analysis.overlay import mirror_composites
-from analysis.refine import FEATURES, IDENTITY, refine, refine_report, unrefined
+from analysis.refine import (
+    FEATURES,
+    IDENTITY,
+    STRONG_MATCH_SCORE,
+    refine,
+    refine_report,
+    unrefined,
+)
 from analysis.types import Photo, SemanticLandmarks
 from tests.bench import asymmetry_warps as aw
 from tests.factories import astronaut, make_photo_analysis
@@ -170,18 +177,68 @@ def test_an_unconfirmed_feature_flags_only_the_asymmetry_built_on_it(symmetric):
     assert "asymmetry_unconfirmed" not in ms["mouth_width"].flags
 
 
-def test_a_chin_far_from_the_model_is_not_trusted_but_flagged(symmetric):
+def _chin_after_shift(symmetric, level_mm: float, noise: float = 0.0):
+    """Refine the symmetric face with its chin moved ``level_mm`` sideways in the photo
+    only (the landmarks stay put: the model saw nothing), Gaussian noise of SD ``noise``
+    grey levels added around the chin. (report, chin result, injected change in px)."""
     photo, sem = symmetric
-    chin = next(f for f in FEATURES if f.name == "chin")
-    # the landmarks stay put (the model saw nothing); the photo's chin moves 8 mm sideways:
-    # more than the chin's max_correction (5 mm at a 63 mm IPD) away from the model
-    assert chin.max_correction * aw.ASSUMED_IPD_MM < 6.0
-    warp = aw.make_warp("chin_shift", sem.points, 8.0)
-    report = refine_report(Photo(warp.apply(photo.pixels)), sem)
+    warp = aw.make_warp("chin_shift", sem.points, level_mm)
+    pixels = warp.apply(photo.pixels)
+    if noise:
+        x, y = (int(round(c)) for c in sem.points["ibug_08"])
+        r = int(0.5 * aw.face_axes(sem.points).ipd_px)
+        patch = pixels[y - r : y + r, x - r : x + r].astype(np.float64)
+        patch += np.random.default_rng(7).normal(0.0, noise, patch.shape)
+        pixels[y - r : y + r, x - r : x + r] = np.clip(patch, 0, 255).astype(np.uint8)
+    report = refine_report(Photo(pixels), sem)
     result = next(f for f in report.features if f.feature == "chin")
+    injected = _value_px(warp.forward(sem.points), "chin_deviation") - _value_px(
+        sem.points, "chin_deviation"
+    )
+    return report, result, injected
+
+
+def test_a_clear_chin_far_from_the_model_is_measured(symmetric):
+    _, sem = symmetric
+    chin = next(f for f in FEATURES if f.name == "chin")
+    # 8 mm is beyond the chin's max_correction (5 mm at a 63 mm IPD) but within twice it
+    assert chin.max_correction * aw.ASSUMED_IPD_MM < 6.0
+    report, result, injected = _chin_after_shift(symmetric, 8.0)
+    assert result.score >= STRONG_MATCH_SCORE and result.applied, result.reason
+    measured = _value_px(report.semantic.points, "chin_deviation") - _value_px(
+        sem.points, "chin_deviation"
+    )
+    assert measured == pytest.approx(injected, rel=0.15)
+    assert "ibug_08" not in report.semantic.unconfirmed
+
+
+def test_a_chin_too_far_from_the_model_is_not_trusted_but_flagged(symmetric):
+    _, sem = symmetric
+    # 12 mm: beyond even a strong match's allowance (2 × 5 mm)
+    report, result, _ = _chin_after_shift(symmetric, 12.0)
     assert not result.applied and "disagree" in result.reason
     assert report.semantic.points["ibug_08"] == sem.points["ibug_08"]
     assert "ibug_08" in report.semantic.unconfirmed
+
+
+def test_a_doubtful_chin_far_from_the_model_is_not_trusted(symmetric):
+    _, sem = symmetric
+    # 8 mm again, but noise around the chin weakens the match below a strong one
+    report, result, _ = _chin_after_shift(symmetric, 8.0, noise=40.0)
+    assert chin_min_score() <= result.score < STRONG_MATCH_SCORE
+    assert not result.applied and "disagree" in result.reason, result.reason
+    assert "ibug_08" in report.semantic.unconfirmed
+    # the same noise with a 4 mm shift (within max_correction): measured
+    report, result, injected = _chin_after_shift(symmetric, 4.0, noise=40.0)
+    assert result.applied and result.score < STRONG_MATCH_SCORE, result.reason
+    measured = _value_px(report.semantic.points, "chin_deviation") - _value_px(
+        sem.points, "chin_deviation"
+    )
+    assert measured == pytest.approx(injected, rel=0.15)
+
+
+def chin_min_score() -> float:
+    return next(f for f in FEATURES if f.name == "chin").min_score
 
 
 def test_the_reverse_match_must_land_back_where_it_started(symmetric):
