@@ -43,7 +43,9 @@ Robustness
     part over (lids, nasal tip) it is also scaled by how well window sizes
     (:data:`MULTI_SCALE`, :data:`TIP_SCALES`) agree — so a doubtful photo gets a partial
     correction, not a jump. The nasal tip takes all or nothing (``min_weight``): a partial
-    correction of a midline point was seen to add false deviation on re-encoded photos.
+    correction of a midline point was seen to add false deviation on re-encoded photos. It
+    is read at its tightest window, from the trend over its window sizes
+    (``read_smallest``): wider windows also see the alae, which a tip change moves less.
     The chin, whose beard, shadow or double chin can hold a second symmetric structure,
     searches wide (so a large deviation is not cut off at the border) but must pass a
     reverse match (``reverse_tol``) and may not move more than ``max_correction`` (5 mm
@@ -161,6 +163,8 @@ class Feature:
     trusted either way (a wide search can lock onto a second symmetric structure); a
     strong match may disagree more (:func:`max_correction`).
     ``ipd_px``: the resolution of the canonical images it is matched in (px per IPD).
+    ``read_smallest``: the answer is read at the smallest window size, from the trend over
+    ``scales``, not their median (the nasal tip: see :func:`_read_at_smallest`).
     """
 
     name: str
@@ -179,6 +183,7 @@ class Feature:
     reverse_tol: float = 0.0
     max_correction: float = math.inf
     ipd_px: float = CANON_IPD_PX
+    read_smallest: bool = False
 
     @property
     def midline(self) -> bool:
@@ -248,6 +253,7 @@ FEATURES: Final[tuple[Feature, ...]] = (
         scales=TIP_SCALES,
         min_weight=CONFIRMED_WEIGHT,
         ipd_px=MIDLINE_IPD_PX,
+        read_smallest=True,
     ),
 )
 
@@ -537,9 +543,12 @@ def _match_scales(
 
     A symmetric structure can match one part over at one window size but not at all of
     them: the median answer is kept, and the agreement (1 when the sizes agree within
-    :data:`AGREE_IPD`, falling to 0 at twice that) scales the correction.
+    :data:`AGREE_IPD`, falling to 0 at twice that) scales the correction. With
+    ``feat.read_smallest`` and every size matched, the answer is instead the straight line
+    through (size², answer) read at the smallest size (:func:`_read_at_smallest`).
     """
     ts: list[FloatArray] = []
+    sizes: list[float] = []
     scores: list[float] = []
     why = ""
     for k in feat.scales:
@@ -550,12 +559,29 @@ def _match_scales(
             why = why or w
         else:
             ts.append(t)
+            sizes.append(k)
     if len(ts) < _quorum(len(feat.scales)):
         return None, float(np.median(scores)), why, 0.0
     t_med = np.median(np.array(ts), axis=0)
     spread = max(float(np.abs(_masked(t - t_med, feat.components)).max()) for t in ts)
     agree = float(np.clip(2.0 - spread / (AGREE_IPD * images.frame.ipd_px), 0.0, 1.0))
+    if feat.read_smallest and len(ts) == len(feat.scales) >= 3:
+        t_med = _read_at_smallest(np.array(sizes), np.array(ts))
     return t_med, float(np.median(scores)), "", agree
+
+
+def _read_at_smallest(sizes: FloatArray, ts: FloatArray) -> FloatArray:
+    """The least-squares line through (size², t) per component, at the smallest size.
+
+    Why: a larger window mixes in structures that a one-sided change moves less (around
+    the nasal tip, the alae); the answers drift with window size, and the line reads that
+    drift at the tightest window, with the other sizes averaging its noise. The sizes
+    have already agreed within :data:`AGREE_IPD`, which bounds what this can change.
+    """
+    s2 = sizes.astype(np.float64) ** 2
+    design = np.column_stack([np.ones_like(s2), s2])
+    coef, *_ = np.linalg.lstsq(design, ts, rcond=None)
+    return np.asarray(coef[0] + coef[1] * s2.min(), dtype=np.float64)
 
 
 def _match_twice(

@@ -224,6 +224,8 @@ def run(quick: bool = False) -> dict[str, Any]:
                         "change_mm63": None if b is None or v is None else (v - b) * mm63,
                         "confirmed": not unconfirmed(base, mid)
                         and same and not unconfirmed(res, mid),
+                        "other_flags": sorted(set(other_flags(base, mid))
+                                              | set(other_flags(res, mid) if same else ["missing"])),
                     })  # fmt: skip
                 for (k2, level), (w, wimg) in warped.items():
                     if k2 != kind:
@@ -334,6 +336,10 @@ def summarise_noise(noise: list[dict[str, Any]]) -> dict[str, dict[str, dict[str
             cch = np.array([
                 r["change_mm63"] for r in sel if r["change_mm63"] is not None and r["confirmed"]
             ])  # fmt: skip
+            fch = np.array([
+                r["change_mm63"] for r in sel if r["change_mm63"] is not None
+                and not {"head_rotated", "missing"} & set(r.get("other_flags", ()))
+            ])  # fmt: skip
             base = {(r["photo"]): r["base_mm63"] for r in sel if r["base_mm63"] is not None}
             out[cfg][kind] = {
                 "measurement": aw.MEASUREMENT[kind],
@@ -345,6 +351,8 @@ def summarise_noise(noise: list[dict[str, Any]]) -> dict[str, dict[str, dict[str
                 "n": int(ch.size),
                 "confirmed_rms_change_mm63": float(np.sqrt(np.mean(cch**2))) if cch.size else None,
                 "confirmed_n": int(cch.size),
+                "frontal_rms_change_mm63": float(np.sqrt(np.mean(fch**2))) if fch.size else None,
+                "frontal_n": int(fch.size),
             }
     return out
 
@@ -401,8 +409,11 @@ def format_tables(report: dict[str, Any]) -> str:
     lines += _table(
         report,
         "Values from a frontal pose (no head_rotated flag; expression allowed): LS gain "
-        "[confirmed / all]",
-        lambda s, _: f"{_f(s['frontal_gain'])} [{s['frontal_confirmed_n']}/{s['frontal_n']}]",
+        "[confirmed / all] | RMS change on re-encode/shift, mm at a 63 mm IPD",
+        lambda s, nf: (
+            f"{_f(s['frontal_gain'])} [{s['frontal_confirmed_n']}/{s['frontal_n']}] | "
+            f"{_f(nf['frontal_rms_change_mm63'])}"
+        ),
     )
     lines += _table(
         report,

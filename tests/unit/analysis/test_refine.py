@@ -277,3 +277,18 @@ def test_a_turned_or_eyeless_face_is_not_refined(real):
     no_eyes = {k: v for k, v in sem.points.items() if k != "ibug_40"}
     report = refine_report(photo, replace(sem, points=no_eyes))
     assert report.semantic.points == no_eyes and "eye" in report.reason
+
+
+def test_the_nasal_tip_is_read_at_the_smallest_window():
+    from analysis.refine import _read_at_smallest
+
+    sizes = np.array([0.85, 1.0, 1.2])
+    # answers drifting with window size (a larger window sees more of the alae, which
+    # moved less): the line through (size², t) read at the smallest size
+    ts = np.array([[10.0 - 2.0 * s * s, 0.0] for s in sizes])
+    assert _read_at_smallest(sizes, ts) == pytest.approx([10.0 - 2.0 * 0.85**2, 0.0])
+    # noisy answers without a drift: their mean, not the smallest window's own answer
+    flat = np.array([[4.2, 0.0], [3.8, 0.0], [4.0, 0.0]])
+    assert abs(_read_at_smallest(sizes, flat)[0] - 4.0) < abs(4.2 - 4.0)
+    tip = next(f for f in FEATURES if f.name == "nasal_tip")
+    assert tip.read_smallest and len(tip.scales) >= 3

@@ -36,3 +36,17 @@ def test_each_gain_is_taken_over_its_own_values() -> None:
 def test_an_empty_subset_has_no_gain() -> None:
     s = summarise([_row("turned", 2.0, 1.0, False, ["head_rotated"])])["c"]["chin_shift"]
     assert s["frontal_n"] == 0 and s["frontal_gain"] is None and s["clean_gain"] is None
+
+
+def test_the_frontal_noise_floor_leaves_out_turned_heads() -> None:
+    from tests.bench.bench_asymmetry import summarise_noise
+
+    def noise(change: float, flags: list[str]) -> dict[str, Any]:
+        return {"photo": "p", "config": "c", "kind": "chin_shift", "base_mm63": 1.0,
+                "change_mm63": change, "confirmed": False, "other_flags": flags}  # fmt: skip
+
+    nf = summarise_noise([noise(3.0, ["head_rotated"]), noise(0.4, ["smiling"]), noise(-0.4, [])])
+    s = nf["c"]["chin_shift"]
+    assert s["n"] == 3 and s["rms_change_mm63"] == pytest.approx((9.32 / 3) ** 0.5)
+    assert s["frontal_n"] == 2 and s["frontal_rms_change_mm63"] == pytest.approx(0.4)
+    assert s["confirmed_n"] == 0 and s["confirmed_rms_change_mm63"] is None
