@@ -326,35 +326,50 @@ def _subset_gain(label: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _frontal(row: dict[str, Any]) -> bool:
+    return not {"head_rotated", "missing"} & set(row.get("other_flags", ()))
+
+
 def summarise_noise(noise: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per configuration and warp kind: the RMS change on re-encode/shift over all values,
+    the confirmed ones and the frontal-pose ones. For a "+refine" configuration the subsets
+    also get ``*_model_rms_change_mm63``: its landmark model alone on the *same* photos and
+    variants, so that the refinement's noise is compared pair for pair."""
+    index = {(r["config"], r["photo"], r["kind"], r["variant"]): r for r in noise}
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for cfg in sorted({r["config"] for r in noise}, key=_cfg_order):
         out[cfg] = {}
+        model = cfg.removesuffix("+refine") if cfg.endswith("+refine") else None
         for kind in aw.KINDS:
             sel = [r for r in noise if r["config"] == cfg and r["kind"] == kind]
             ch = np.array([r["change_mm63"] for r in sel if r["change_mm63"] is not None])
-            cch = np.array([
-                r["change_mm63"] for r in sel if r["change_mm63"] is not None and r["confirmed"]
-            ])  # fmt: skip
-            fch = np.array([
-                r["change_mm63"] for r in sel if r["change_mm63"] is not None
-                and not {"head_rotated", "missing"} & set(r.get("other_flags", ()))
-            ])  # fmt: skip
             base = {(r["photo"]): r["base_mm63"] for r in sel if r["base_mm63"] is not None}
             out[cfg][kind] = {
                 "measurement": aw.MEASUREMENT[kind],
-                "rms_change_mm63": float(np.sqrt(np.mean(ch**2))) if ch.size else None,
+                "rms_change_mm63": _rms(ch),
                 "max_change_mm63": float(np.abs(ch).max()) if ch.size else None,
                 "median_abs_value_mm63": (
                     float(np.median(np.abs(list(base.values())))) if base else None
                 ),
                 "n": int(ch.size),
-                "confirmed_rms_change_mm63": float(np.sqrt(np.mean(cch**2))) if cch.size else None,
-                "confirmed_n": int(cch.size),
-                "frontal_rms_change_mm63": float(np.sqrt(np.mean(fch**2))) if fch.size else None,
-                "frontal_n": int(fch.size),
             }
+            subsets = {"confirmed": lambda r: bool(r["confirmed"]), "frontal": _frontal}
+            for label, keep in subsets.items():
+                rows = [r for r in sel if r["change_mm63"] is not None and keep(r)]
+                out[cfg][kind][f"{label}_rms_change_mm63"] = _rms(
+                    np.array([r["change_mm63"] for r in rows])
+                )
+                out[cfg][kind][f"{label}_n"] = len(rows)
+                if model is None:
+                    continue
+                twins = [index.get((model, r["photo"], kind, r["variant"])) for r in rows]
+                paired = [t["change_mm63"] for t in twins if t and t["change_mm63"] is not None]
+                out[cfg][kind][f"{label}_model_rms_change_mm63"] = _rms(np.array(paired))
     return out
+
+
+def _rms(values: np.ndarray) -> float | None:
+    return float(np.sqrt(np.mean(values**2))) if values.size else None
 
 
 def _cfg_order(name: str) -> int:
@@ -371,15 +386,21 @@ def _table(
 ) -> list[str]:
     """One row per warp, one column per configuration; ``cell(summary, noise_floor)``."""
     cfgs = list(report["summary"])
-    head = f"{'warp':<20} {'measurement':<36}" + "".join(f"{c:>26}" for c in cfgs)
+    head = f"{'warp':<20} {'measurement':<36}" + "".join(f"{c:>34}" for c in cfgs)
     lines = ["", title, head, "-" * len(head)]
     for kind in aw.KINDS:
         row = f"{kind:<20} {aw.MEASUREMENT[kind]:<36}"
         for c in cfgs:
             s, nf = report["summary"][c][kind], report["noise_floor"][c][kind]
-            row += f"{'n/a' if not s.get('n') else cell(s, nf):>26}"
+            row += f"{'n/a' if not s.get('n') else cell(s, nf):>34}"
         lines.append(row)
     return lines
+
+
+def _model(nf: dict[str, Any], label: str) -> str:
+    """" (m 0.59)": the landmark model alone on the same pairs, for a "+refine" column."""
+    key = f"{label}_model_rms_change_mm63"
+    return f" (m {_f(nf[key], '.2f')})" if key in nf else ""
 
 
 def format_tables(report: dict[str, Any]) -> str:
@@ -394,10 +415,11 @@ def format_tables(report: dict[str, Any]) -> str:
     lines += _table(
         report,
         "Confirmed by the photo (neither value flagged asymmetry_unconfirmed): LS gain "
-        "[measurements kept / all] | RMS change on re-encode/shift, mm at a 63 mm IPD",
+        "[measurements kept / all] | RMS change on re-encode/shift, mm at a 63 mm IPD "
+        "(m: the landmark model alone on the same photos and variants)",
         lambda s, nf: (
             f"{_f(s['confirmed_gain'])} [{s['confirmed_n']}/{s['n']}] | "
-            f"{_f(nf['confirmed_rms_change_mm63'])}"
+            f"{_f(nf['confirmed_rms_change_mm63'])}{_model(nf, 'confirmed')}"
         ),
     )
     lines += _table(
@@ -409,10 +431,10 @@ def format_tables(report: dict[str, Any]) -> str:
     lines += _table(
         report,
         "Values from a frontal pose (no head_rotated flag; expression allowed): LS gain "
-        "[confirmed / all] | RMS change on re-encode/shift, mm at a 63 mm IPD",
+        "[confirmed / all] | RMS change on re-encode/shift, mm at a 63 mm IPD (m: model alone)",
         lambda s, nf: (
             f"{_f(s['frontal_gain'])} [{s['frontal_confirmed_n']}/{s['frontal_n']}] | "
-            f"{_f(nf['frontal_rms_change_mm63'])}"
+            f"{_f(nf['frontal_rms_change_mm63'])}{_model(nf, 'frontal')}"
         ),
     )
     lines += _table(
