@@ -565,9 +565,10 @@ def _match_scales(
     t_med = np.median(np.array(ts), axis=0)
     spread = max(float(np.abs(_masked(t - t_med, feat.components)).max()) for t in ts)
     agree = float(np.clip(2.0 - spread / (AGREE_IPD * images.frame.ipd_px), 0.0, 1.0))
+    answer = t_med
     if feat.read_smallest and len(ts) == len(feat.scales) >= 3:
-        t_med = _read_at_smallest(np.array(sizes), np.array(ts))
-    return t_med, float(np.median(scores)), "", agree
+        answer = _read_at_smallest(np.array(sizes), np.array(ts))
+    return answer, float(np.median(scores)), "", agree
 
 
 def _read_at_smallest(sizes: FloatArray, ts: FloatArray) -> FloatArray:
