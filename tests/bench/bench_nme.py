@@ -18,7 +18,6 @@ predictions, not against human annotation. The faces are small (≈ 35–55 px w
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import xml.etree.ElementTree as ET  # noqa: S405  (trusted local test data)
@@ -28,10 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from tests.bench.photos import DATA_ENV, DLIB_FACES, REPO, data_root
 from tests.bench.report import write_json
 
-REPO = Path(__file__).resolve().parents[2]
-DATA_ENV = "FACENODE_SHARED_DATA"
 XML_FILES = {
     "train": "training_with_face_landmarks.xml",
     "test": "testing_with_face_landmarks.xml",
@@ -48,8 +46,7 @@ TARGET_NME = 0.05
 
 
 def data_dir() -> Path:
-    root = Path(os.environ.get(DATA_ENV, REPO.parent / "shared" / "data"))
-    return root / "landmarks68" / "dlib_faces"
+    return data_root().joinpath(*DLIB_FACES)
 
 
 @dataclass

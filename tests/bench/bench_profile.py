@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -46,10 +45,9 @@ from analysis.measurements.geometry import Pts
 from analysis.measurements.profile import nasofrontal_angle, nasolabial_angle
 from analysis.profile_silhouette import anterior_outline, extract_silhouette, resample_curve
 from analysis.types import Photo, View
+from tests.bench.photos import REPO, data_root
 from tests.bench.report import write_json
 
-REPO = Path(__file__).resolve().parents[2]
-DATA_ENV = "FACENODE_SHARED_DATA"
 SUPER = 3
 MM_PER_PX = 0.34
 SIZE = (720, 1000)
@@ -71,8 +69,7 @@ TARGET_MS = 40.0
 
 
 def data_dir() -> Path:
-    root = Path(os.environ.get(DATA_ENV, REPO.parent / "shared" / "data"))
-    return root / "mesh3d" / "menpo3d_james"
+    return data_root() / "mesh3d" / "menpo3d_james"
 
 
 @dataclass
