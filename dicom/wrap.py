@@ -12,8 +12,8 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian,
 
 from analysis.types import ImageArray, View
 from dicom.codes import VIEW_CODES
+from dicom.photo import VL_PHOTOGRAPHIC_IMAGE as VL_PHOTOGRAPHIC
 
-VL_PHOTOGRAPHIC = "1.2.840.10008.5.1.4.1.1.77.1.4"
 
 def _code(value: str, scheme: str, meaning: str) -> Dataset:
     item = Dataset()
@@ -74,7 +74,7 @@ def wrap_rgb_image(
     ds.BurnedInAnnotation = "NO"
     ds.AcquisitionContextSequence = Sequence()
     ds.AnatomicRegionSequence = Sequence([_code("774007", "SCT", "Head and Neck")])
-    if view is not None and view is not View.UNKNOWN and view in VIEW_CODES:
+    if view in VIEW_CODES and view is not View.UNKNOWN:
         code = VIEW_CODES[view]
         ds.ViewCodeSequence = Sequence([_code(code.value, code.scheme_designator, code.meaning)])
     if pixel_spacing_mm:
