@@ -493,9 +493,9 @@ def mirror_composites(
     if float((np.asarray(right_point) - c) @ normal) < 0:
         normal = -normal  # normal points to the subject's right
     gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    signed = (gx - np.float32(c[0])) * np.float32(normal[0]) + (gy - np.float32(c[1])) * np.float32(
-        normal[1]
-    )
+    cx, cy = c.astype(np.float32)
+    nx, ny = normal.astype(np.float32)
+    signed = (gx - cx) * nx + (gy - cy) * ny
     feather = max(1.0, 0.003 * max(h, w))
     keep_right = np.clip(0.5 + signed / np.float32(2 * feather), 0.0, 1.0)[..., None]
     srcf = src.astype(np.float32)
@@ -656,10 +656,10 @@ def caption_lines(result: PhotoAnalysis) -> list[str]:
     """Key measurements (reliable ones first, catalogue order), scale and reliability."""
     ms = [m for m in result.measurements if math.isfinite(m.value)]
     ms.sort(key=lambda m: not m.reliable)  # stable: keeps catalogue order within each group
-    lines = [format_measurement(m) for m in ms[:MAX_CAPTION_MEASUREMENTS]]
+    shown = ms[:MAX_CAPTION_MEASUREMENTS]
+    lines = [format_measurement(m) for m in shown]
     if len(ms) > MAX_CAPTION_MEASUREMENTS:
         lines.append(f"... {len(ms) - MAX_CAPTION_MEASUREMENTS} more in the structured report")
-    shown = ms[:MAX_CAPTION_MEASUREMENTS]
     if any(not m.reliable and not _only_unconfirmed(m) for m in shown):
         lines.append("* flagged unreliable")
     if any(_only_unconfirmed(m) for m in shown):
