@@ -292,3 +292,26 @@ def test_the_nasal_tip_is_read_at_the_smallest_window():
     assert abs(_read_at_smallest(sizes, flat)[0] - 4.0) < abs(4.2 - 4.0)
     tip = next(f for f in FEATURES if f.name == "nasal_tip")
     assert tip.read_smallest and len(tip.scales) >= 3
+
+
+def test_the_canonical_images_use_only_the_photo_they_cover(real):
+    """Cropping to the frame's footprint before the grey conversion and the low-pass gives
+    the canonical image the whole photo gives (large photos: the blur branch, k < 0.5)."""
+    import cv2
+
+    from analysis.refine import CanonicalImages, canonical_frame
+
+    photo, sem = real
+    big = cv2.resize(photo.pixels, None, fx=6.0, fy=6.0, interpolation=cv2.INTER_CUBIC)
+    pts = {k: 6.0 * np.asarray(v) for k, v in sem.points.items()}
+    frame, _ = canonical_frame(pts, big.shape[1], big.shape[0])
+    assert frame is not None and frame.k < 0.5
+    grey = cv2.GaussianBlur(cv2.cvtColor(big, cv2.COLOR_RGB2GRAY), (0, 0), 0.5 / frame.k)
+    whole = cv2.warpAffine(grey.astype(np.float32), frame.affine_canon_to_image(),
+                           (frame.width, frame.height),
+                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    images = CanonicalImages(big, frame)
+    inside = images.valid
+    assert inside.mean() > 0.5
+    assert np.abs(images.grey - whole)[inside].max() < 0.6  # grey levels (uint8 rounding)
