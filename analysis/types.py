@@ -13,21 +13,19 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from config.errors import FacenodeError
+
 FloatArray = npt.NDArray[np.float64]
 ImageArray = npt.NDArray[np.uint8]
 
 
-class AnalysisError(Exception):
-    """Root of the analysis errors.
-
-    AnalysisError
-    ├── InvalidInputError      the photo itself is unusable (shape, dtype, empty)
-    └── BackendUnavailableError a landmark backend's package or weights are missing
-    """
+class AnalysisError(FacenodeError):
+    """Root of the analysis errors (the whole tree is drawn in :mod:`config.errors`)."""
 
 
 class InvalidInputError(AnalysisError, ValueError):
-    """The input photo cannot be analysed; the message says what was expected."""
+    """An input (photo, landmark set) cannot be analysed; the message says what was found
+    and what was expected."""
 
 
 class BackendUnavailableError(AnalysisError, RuntimeError):
@@ -120,7 +118,9 @@ class LandmarkSet:
     """A backend's raw output for one face, in the backend's own point scheme.
 
     ``scheme`` names the point order ("ibug68", "mediapipe478", "insightface106").
-    ``points`` is N×2 (x, y) pixels; ``confidence`` N values in 0..1.
+    ``points`` is N×2 (x, y) float pixels, NaN where a point is absent (the fused ensemble's
+    ``semantic`` rows the members did not find); ``confidence`` N values in 0..1;
+    ``overall_confidence`` a finite value in 0..1. The constructor checks all three.
     """
 
     scheme: str
@@ -129,6 +129,44 @@ class LandmarkSet:
     overall_confidence: float
     model: ModelIdentity
     box: FaceBox | None = None
+
+    def __post_init__(self) -> None:
+        pts, conf = self.points, self.confidence
+        if not isinstance(pts, np.ndarray) or pts.ndim != 2 or pts.shape[1] != 2:
+            raise InvalidInputError(
+                f"LandmarkSet.points must be N×2, got shape {getattr(pts, 'shape', None)}"
+            )
+        if not np.issubdtype(pts.dtype, np.floating):
+            raise InvalidInputError(f"LandmarkSet.points must be float, got {pts.dtype}")
+        infinite = np.isinf(pts[:, 0]) | np.isinf(pts[:, 1])
+        if infinite.any():
+            raise InvalidInputError(
+                f"LandmarkSet.points must be finite or NaN (absent), got ±inf in {_rows(infinite)}"
+            )
+        if not isinstance(conf, np.ndarray) or conf.shape != (len(pts),):
+            raise InvalidInputError(
+                f"LandmarkSet.confidence must have shape ({len(pts)},) like the points, "
+                f"got {getattr(conf, 'shape', None)}"
+            )
+        outside = ~((conf >= 0.0) & (conf <= 1.0))  # NaN counts as outside
+        if outside.any():
+            raise InvalidInputError(
+                f"LandmarkSet.confidence must lie in 0..1, got {conf[outside][:3].tolist()} "
+                f"in {_rows(outside)}"
+            )
+        overall = self.overall_confidence
+        if not isinstance(overall, int | float | np.integer | np.floating) or not (
+            0.0 <= overall <= 1.0
+        ):
+            raise InvalidInputError(
+                f"LandmarkSet.overall_confidence must be a finite number in 0..1, got {overall!r}"
+            )
+
+
+def _rows(mask: npt.NDArray[np.bool_]) -> str:
+    """The first offending rows of a check, for its message."""
+    rows = np.flatnonzero(mask)
+    return f"rows {rows[:3].tolist()}{' …' if len(rows) > 3 else ''}"
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 Shipped defaults are ``config/data/norms.toml`` and ``config/data/rules.toml``; a clinic can
 point the node at its own copies. Loading checks everything at once and raises
 :class:`NormsError` listing every problem with the file, the entry and the key, so a table
-is fixed in one go. This module imports nothing from the rest of the project (it only knows
-measurement ids as strings).
+is fixed in one go. This module imports nothing from the rest of the project but the error
+root (it only knows measurement ids as strings).
 
 Norm rows (``[[norm]]``)
     ``measurement`` (a measurement id or the catalogue's shared norm key, e.g.
@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from config.errors import FacenodeError
 
 DATA_DIR: Final = Path(__file__).resolve().parent / "data"
 DEFAULT_NORMS_PATH: Final = DATA_DIR / "norms.toml"
@@ -65,7 +67,7 @@ TEXT_FIELDS: Final = frozenset(
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class NormsError(ValueError):
+class NormsError(FacenodeError, ValueError):
     """A norm table or rules file is invalid; the message lists every problem found."""
 
 

@@ -20,12 +20,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from config.errors import FacenodeError
+
 ENV_PREFIX = "FACENODE_"
 CONFIG_ENV = "FACENODE_CONFIG"
 _AE_RE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # DICOM AE: 16 chars, no backslash
 
 
-class SettingsError(ValueError):
+class SettingsError(FacenodeError, ValueError):
     """The configuration is invalid; the message lists every problem found."""
 
 

@@ -1,20 +1,18 @@
 """Errors raised while turning received DICOM objects into analysis inputs.
 
-One root, so the node can catch every refusal of an input in one place and turn it into a
-quarantine note or a DIMSE failure status, never a crash::
-
-    DicomInputError              an object the node cannot analyse (message says why)
-    ├── NotAPhotoError           not a photo: wrong SOP Class, no image, unsupported layout
-    ├── UnreadablePixelsError    a photo whose pixels cannot be decoded or used
-    └── IncompleteHeaderError    a photo without the UIDs results must reference
-
-Messages always say what was found and what was expected.
+One root, :class:`DicomInputError`, so the node can catch every refusal of an input in one
+place and turn it into a quarantine note or a DIMSE failure status, never a crash. The
+types, not the messages, choose the status (:mod:`node.scp`). The whole tree of facenode's
+errors is drawn in :mod:`config.errors`. Messages always say what was found and what was
+expected.
 """
 
 from __future__ import annotations
 
+from config.errors import FacenodeError
 
-class DicomInputError(Exception):
+
+class DicomInputError(FacenodeError):
     """Root of the input errors of :mod:`dicom`."""
 
 
@@ -28,3 +26,17 @@ class UnreadablePixelsError(DicomInputError, ValueError):
 
 class IncompleteHeaderError(DicomInputError, ValueError):
     """The object lacks an identifier (Study/Series/SOP Instance UID) results must carry."""
+
+
+class MissingAttributeError(DicomInputError, ValueError):
+    """A received object lacks an attribute its SOP Class requires, or has it empty
+    (C-STORE: 0xA900, dataset does not match SOP Class)."""
+
+
+class InvalidAttributeError(DicomInputError, ValueError):
+    """A received object has an attribute whose value cannot be accepted: too long, or not
+    the one the C-STORE request announced (C-STORE: 0xC000, cannot understand)."""
+
+
+class UnparsableDatasetError(DicomInputError, ValueError):
+    """A received object's bytes cannot be decoded into a dataset (C-STORE: 0xC000)."""

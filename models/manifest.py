@@ -15,13 +15,14 @@ from typing import Any, Literal
 
 from analysis.landmarks.weights import LockEntry, read_lock, sha256_file
 from analysis.types import BackendUnavailableError
+from config.errors import FacenodeError
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.toml")
 Kind = Literal["embedded", "provisioned"]
 _HEX = set("0123456789abcdef")
 
 
-class ManifestError(ValueError):
+class ManifestError(FacenodeError, ValueError):
     """The manifest file is malformed; the message names the entry and field."""
 
 

@@ -20,6 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from dicom.errors import DicomInputError, MissingAttributeError, UnparsableDatasetError
+from dicom.received import check_received
 from node.db import Instance, Series, utcnow
 from node.sopclasses import ACCEPTED_CLASSES, ACCEPTED_TRANSFER_SYNTAXES, PHOTO_CLASSES
 from node.storage import Storage, write_atomic
@@ -69,15 +71,12 @@ class StoreHandler:
             return StoreOutcome(CANNOT_UNDERSTAND, f"cannot encode received dataset: {exc}")
         try:
             ds: Dataset = event.dataset
-            problem = _check_dataset(ds, event.request.AffectedSOPInstanceUID,
-                                     event.request.AffectedSOPClassUID)
+            check_received(ds, str(event.request.AffectedSOPInstanceUID),
+                           str(event.request.AffectedSOPClassUID), PHOTO_CLASSES)
         except Exception as exc:
-            problem = f"dataset cannot be parsed: {type(exc).__name__}: {exc}"
-            ds = Dataset()
-        if problem:
-            self._quarantine(raw, str(event.request.AffectedSOPInstanceUID), problem, calling)
-            return StoreOutcome(DATASET_MISMATCH if "missing" in problem else CANNOT_UNDERSTAND,
-                                problem)
+            refusal = as_refusal(exc)
+            self._quarantine(raw, str(event.request.AffectedSOPInstanceUID), str(refusal), calling)
+            return StoreOutcome(refusal_status(refusal), str(refusal))
         sop_uid = str(ds.SOPInstanceUID)
         with self._lock, self.sessions.begin() as session:
             existing = session.scalar(select(Instance).where(Instance.sop_instance_uid == sop_uid))
@@ -125,23 +124,17 @@ class StoreHandler:
             log.exception("could not quarantine a refused object")
 
 
-def _check_dataset(ds: Dataset, affected_uid: object, affected_class: object) -> str:
-    """Empty when the object is acceptable, else the reason to refuse it."""
-    for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
-        value = ds.get(keyword)
-        if not value or not str(value).strip():
-            return f"required attribute {keyword} is missing or empty"
-        if len(str(value)) > 64:
-            return f"{keyword} is longer than 64 characters"
-    if str(ds.SOPInstanceUID) != str(affected_uid):
-        return "SOP Instance UID in the dataset differs from the request's Affected SOP Instance"
-    if str(ds.SOPClassUID) != str(affected_class):
-        return "SOP Class UID in the dataset differs from the request's Affected SOP Class"
-    if str(ds.SOPClassUID) in PHOTO_CLASSES:
-        for keyword in ("Rows", "Columns", "PixelData"):
-            if keyword not in ds:
-                return f"photo is missing required attribute {keyword}"
-    return ""
+def as_refusal(exc: Exception) -> DicomInputError:
+    """``exc`` as the typed reason to refuse an object: any error that is not already one of
+    :mod:`dicom.errors` came from pydicom decoding the bytes."""
+    if isinstance(exc, DicomInputError):
+        return exc
+    return UnparsableDatasetError(f"dataset cannot be parsed: {type(exc).__name__}: {exc}")
+
+
+def refusal_status(refusal: DicomInputError) -> int:
+    """The C-STORE failure status (PS3.4 Table B.2-1) for a refusal, chosen by its type."""
+    return DATASET_MISMATCH if isinstance(refusal, MissingAttributeError) else CANNOT_UNDERSTAND
 
 
 def _is_our_result(ds: Dataset) -> bool:

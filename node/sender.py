@@ -13,12 +13,13 @@ from pydicom import dcmread
 from pynetdicom import AE
 from pynetdicom.presentation import build_context
 
+from config.errors import FacenodeError
 from config.settings import Destination
 
 log = logging.getLogger(__name__)
 
 
-class SendError(Exception):
+class SendError(FacenodeError):
     """The destination could not be reached or refused the association."""
 
 

@@ -31,7 +31,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 
 from analysis.landmark_names import IBUG68_MIRROR, resolve
-from analysis.types import FloatArray
+from analysis.types import AnalysisError, FloatArray
 
 RIGHT_EYE: tuple[str, ...] = tuple(f"ibug_{i:02d}" for i in range(36, 42))
 LEFT_EYE: tuple[str, ...] = tuple(f"ibug_{i:02d}" for i in range(42, 48))
@@ -46,7 +46,7 @@ T = TypeVar("T")
 _PLANES = "__planes__"
 
 
-class GeometryError(ValueError):
+class GeometryError(AnalysisError, ValueError):
     """A formula met degenerate geometry (coincident points, zero length)."""
 
 
