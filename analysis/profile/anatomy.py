@@ -276,7 +276,8 @@ def _lower(c: Curve, pts: _Points, tip: int) -> None:
         _chin_neck(c, pts, pog, bends)
         return
     pog = _lips(c, pts, tip, sn_run.k, mids, chin, pog)
-    col = c.tangent(frame, pts.idx["subnasale"], tip + 1, pts.idx["subnasale"] - c.arc(0.05 * u))
+    sn = pts.idx["subnasale"]
+    col = c.tangent(frame, sn, tip + 1, sn - c.arc(0.05 * u))  # the columella tangent
     if col is not None:
         pts.add("columella", col, 0.7 * pts.conf["subnasale"] + 0.1)
     _chin_neck(c, pts, pog, bends)
