@@ -19,7 +19,7 @@ import numpy as np
 from analysis import findings, measurements, quality, refine, scale
 from analysis.landmarks import get_backend
 from analysis.landmarks.semantic import to_semantic
-from analysis.profile_landmarks import find_profile_points
+from analysis.profile import find_profile_points
 from analysis.types import (
     FaceBox,
     LandmarkSet,

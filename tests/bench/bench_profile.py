@@ -11,8 +11,8 @@ pitched (= rotated in the image plane in a profile) and turned a little off 90°
 
 Three comparisons per render:
 
-* ``vs_exact`` — :func:`analysis.profile_landmarks.find_profile_points` on the photo
-  against :func:`analysis.profile_landmarks.locate_on_curve` run on the *exact* silhouette
+* ``vs_exact`` — :func:`analysis.profile.find_profile_points` on the photo
+  against :func:`analysis.profile.locate_on_curve` run on the *exact* silhouette
   of the projected mesh (union of its triangles at 3× resolution): the error the
   segmentation adds, same point definitions.
 * ``vs_scan`` — against the scan's own 3D landmarks projected into the photo where one
@@ -40,10 +40,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from analysis import profile_landmarks as pl
+from analysis import profile as pl
 from analysis.measurements.geometry import Pts
 from analysis.measurements.profile import nasofrontal_angle, nasolabial_angle
-from analysis.profile_silhouette import anterior_outline, extract_silhouette, resample_curve
+from analysis.profile.curve import resample_curve
+from analysis.profile.silhouette import anterior_outline, extract_silhouette
 from analysis.types import Photo, View
 from tests.bench.photos import REPO, data_root
 from tests.bench.report import write_json

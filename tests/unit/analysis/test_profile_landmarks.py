@@ -18,18 +18,18 @@ import skimage.data
 
 from analysis import measurements
 from analysis.landmark_names import PROFILE
-from analysis.profile_landmarks import (
+from analysis.profile import (
     ALAR_MAX_CONFIDENCE,
     NECK_POINT,
     PROFILE_MODEL,
     Frame,
-    _Hints,
-    _Locator,
     find_profile_points,
     guess_facing,
     locate_on_curve,
 )
-from analysis.profile_silhouette import _fit_backdrop, extract_silhouette
+from analysis.profile.anatomy import tip_candidates
+from analysis.profile.curve import Curve
+from analysis.profile.silhouette import _fit_backdrop, extract_silhouette
 from analysis.types import Photo, SemanticLandmarks, View
 from tests.unit.analysis import profile_synth as synth
 from tests.unit.analysis.faces import pixel_scale, quality, semantic
@@ -243,8 +243,8 @@ def test_semantic_tip_hint_orders_the_rival_candidates() -> None:
     assert sil is not None
 
     def first(hint: tuple[float, float] | None) -> float:
-        hints = _Hints(tip=None if hint is None else np.asarray(hint))
-        tip, _ = _Locator(sil.curve, Frame.tilted(0.0), hints)._tip_candidates()[0]
+        tip_hint = None if hint is None else np.asarray(hint)
+        tip, _ = tip_candidates(Curve(sil.curve), Frame.tilted(0.0), tip_hint)[0]
         return float(sil.curve[tip, 1])
 
     nose_y, chin_y = truth["pronasale"][1], truth["soft_tissue_pogonion"][1]

@@ -1,8 +1,9 @@
 """The anterior outline of a profile photo's subject: image in, 1-D curve out.
 
 Clinical profile photos are taken against a plain backdrop, so the subject is separated by
-colour, without a model. Used by :mod:`analysis.profile_landmarks`; everything works in a
-frame where the nose points to +x (the caller mirrors a left profile).
+colour, without a model. The package entry (:mod:`analysis.profile`) passes the curve to
+:mod:`.anatomy`; everything works in a frame where the nose points to +x (the caller
+mirrors a left profile).
 
 Method
     The working image is the photo downscaled to :data:`WORK_PX` on its longer side. The
@@ -47,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis.landmarks.base import EMBEDDED, require
+from analysis.profile.curve import normals, resample_curve, smooth
 from analysis.types import BackendUnavailableError, FloatArray, ImageArray
 
 log = logging.getLogger(__name__)
@@ -265,30 +267,9 @@ def anterior_outline(contour: FloatArray, width: int, height: int) -> FloatArray
     return pts[: int(np.argmax(pts[:, 1])) + 1]
 
 
-def smooth(values: FloatArray, sigma: float) -> FloatArray:
-    """Gaussian smoothing along the first axis (σ in samples), ends extended."""
-    if sigma <= 0 or len(values) < 3:
-        return values
-    r = max(1, math.ceil(3 * sigma))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    k /= k.sum()
-    pad = np.concatenate([np.repeat(values[:1], r, axis=0), values, np.repeat(values[-1:], r, 0)])
-    if values.ndim == 1:
-        return np.convolve(pad, k, mode="valid")
-    cols = [np.convolve(pad[:, j], k, mode="valid") for j in range(values.shape[1])]
-    return np.column_stack(cols)
-
-
-def _normals(pts: FloatArray) -> FloatArray:
-    """Unit normals toward +x's side (the backdrop) of a top → bottom outline."""
-    t = np.gradient(pts, axis=0)
-    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
-    return np.column_stack([t[:, 1], -t[:, 0]])
-
-
 def _subpixel(pts: FloatArray, dist: Float32Array) -> tuple[FloatArray, float]:
     """Moves each contour pixel along its normal to the local half-way crossing."""
-    nrm = _normals(smooth(pts, 2.0))
+    nrm = normals(smooth(pts, 2.0))
     ts = np.linspace(-3.0, 3.0, 13)
     sx = (pts[:, 0:1] + ts[None, :] * nrm[:, 0:1]).astype(np.float32)
     sy = (pts[:, 1:2] + ts[None, :] * nrm[:, 1:2]).astype(np.float32)
@@ -307,16 +288,3 @@ def _subpixel(pts: FloatArray, dist: Float32Array) -> tuple[FloatArray, float]:
     j = np.argmin(score, axis=1)
     t = np.where(np.isfinite(score[rows, j]), np.clip(tc[rows, j], -2.5, 2.5), 0.5)
     return pts + t[:, None] * nrm, float(np.median(inside - outside))
-
-
-def resample_curve(pts: FloatArray, step: float, sigma: float = 1.0) -> FloatArray:
-    """Equal arc-length resampling every ``step`` px, smoothed by ``sigma`` px of arc."""
-    spacing = float(np.median(np.linalg.norm(np.diff(pts, axis=0), axis=1))) if len(pts) > 1 else 1
-    pts = smooth(pts, sigma / max(spacing, 1e-6))
-    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    if s[-1] < 10 * step:
-        return pts
-    q = np.arange(0.0, s[-1], step)
-    out = np.column_stack([np.interp(q, s, pts[:, 0]), np.interp(q, s, pts[:, 1])])
-    return smooth(out, sigma / step)
