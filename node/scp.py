@@ -20,7 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from dicom.equipment import OUR_MANUFACTURER
 from node.db import Instance, Series, utcnow
+from node.identifiers import remember
 from node.sopclasses import ACCEPTED_CLASSES, ACCEPTED_TRANSFER_SYNTAXES, PHOTO_CLASSES
 from node.storage import Storage, write_atomic
 
@@ -31,7 +33,6 @@ OUT_OF_RESOURCES = 0xA700
 DATASET_MISMATCH = 0xA900
 CANNOT_UNDERSTAND = 0xC000
 PROCESSING_FAILURE = 0x0110
-OUR_MANUFACTURER = "facenode"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class StoreHandler:
             return StoreOutcome(CANNOT_UNDERSTAND, f"cannot encode received dataset: {exc}")
         try:
             ds: Dataset = event.dataset
+            remember(ds)  # from now on the log filter redacts this patient's identifiers
             problem = _check_dataset(ds, event.request.AffectedSOPInstanceUID,
                                      event.request.AffectedSOPClassUID)
         except Exception as exc:
