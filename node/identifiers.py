@@ -18,7 +18,8 @@ Three layers, because a value can reach a log line in more ways than our own cal
    SOP Class, SOP Instance UID, priority, move originator) carries no patient attribute.
 
 Values shorter than :data:`MIN_LENGTH` characters are not redacted (a one-digit patient ID
-would otherwise blank every digit of every line); they identify no one on their own.
+would otherwise blank every digit of every line; a whole name still is), and values
+shorter than :data:`WHOLE_TOKEN_BELOW` only as whole tokens.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pydicom.dataset import Dataset
 
 IDENTIFIER_KEYWORDS: Final = ("PatientName", "PatientID", "PatientBirthDate")
 MIN_LENGTH: Final = 3
+WHOLE_TOKEN_BELOW: Final = 6
 MAX_VALUES: Final = 1024
 REDACTED: Final = "[patient identifier]"
 
@@ -61,17 +63,20 @@ class _KnownValues:
             self._values.clear()
 
     def redact(self, text: str) -> str:
-        """``text`` with every known value replaced (case-insensitive, whole tokens only)."""
+        """``text`` with every known value replaced, case-insensitively: anywhere for values
+        of :data:`WHOLE_TOKEN_BELOW` characters or more, else only as a whole token (so "Li"
+        or "123" do not blank the inside of other words and numbers)."""
         folded = text.casefold()
         with self._lock:
             present = [v for v in self._values if v in folded]
         if not present:
             return text
         present.sort(key=len, reverse=True)  # "Doe^John" before "Doe"
-        pattern = "|".join(re.escape(v) for v in present)
-        return re.sub(
-            rf"(?<![0-9A-Za-z])(?:{pattern})(?![0-9A-Za-z])", REDACTED, text, flags=re.IGNORECASE
+        pattern = "|".join(
+            re.escape(v) if len(v) >= WHOLE_TOKEN_BELOW else rf"(?<!\w){re.escape(v)}(?!\w)"
+            for v in present
         )
+        return re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
 
 
 _KNOWN = _KnownValues()
