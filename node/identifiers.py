@@ -6,12 +6,12 @@ Three layers, because a value can reach a log line in more ways than our own cal
 1. The node's log calls format an identifier only through :func:`describe_patient`, which
    gives nothing unless the setting allows it.
 2. :class:`IdentifierFilter`, installed on the root handlers by the CLI
-   (:func:`protect_logs`), redacts every patient name (whole and by family / given name),
-   ID and birth date the node has handled lately — from any logger (ours, pynetdicom's,
-   pydicom's, SQLAlchemy's), in the message, its arguments and a traceback's text — so an
-   identifier quoted by a third-party message or an exception does not leak either. The
-   values come from :func:`remember`, called where a dataset enters (the SCP, the job, the
-   ad-hoc analysis); the most recent :data:`MAX_VALUES` are kept.
+   (:func:`protect_logs`), redacts every patient name (whole and each component), ID and
+   birth date the node has handled lately — from any logger (ours, pynetdicom's, pydicom's,
+   SQLAlchemy's), in the message, its arguments and a traceback's text — so an identifier
+   quoted by a third-party message or an exception does not leak either. The values come
+   from :func:`remember`, called where a dataset enters the process (the SCP, the job, the
+   sender, the ad-hoc analysis); the most recent :data:`MAX_VALUES` are kept.
 3. pynetdicom's own switches ``LOG_REQUEST_IDENTIFIERS`` / ``LOG_RESPONSE_IDENTIFIERS``
    (which dump C-FIND / C-GET / C-MOVE identifier datasets) follow the setting. Its C-STORE
    and C-ECHO logging (INFO "Received Store Request", DEBUG the DIMSE summary: message ID,
@@ -20,6 +20,9 @@ Three layers, because a value can reach a log line in more ways than our own cal
 Values shorter than :data:`MIN_LENGTH` characters are not redacted (a one-digit patient ID
 would otherwise blank every digit of every line; a whole name still is), and values
 shorter than :data:`WHOLE_TOKEN_BELOW` only as whole tokens.
+
+``tests/integration/test_identifier_logging.py`` runs a full round trip with every logger
+at DEBUG and scans each line, with the setting false and true.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import MutableSequence
 from typing import Any, Final
 
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 IDENTIFIER_KEYWORDS: Final = ("PatientName", "PatientID", "PatientBirthDate")
@@ -83,24 +88,40 @@ _KNOWN = _KnownValues()
 
 
 def identifier_values(ds: Dataset) -> list[str]:
-    """Name (whole, family and given), ID and birth date (as stored and as YYYY-MM-DD)."""
+    """Name (whole and each component), ID and birth date (as stored and as YYYY-MM-DD).
+
+    Read from the elements' raw bytes where pydicom has not converted them yet: converting
+    validates, and pydicom's validation messages may quote the value ("Invalid value for
+    VR ...: '<value>'") before it is remembered. Multi-valued elements give each value.
+    """
     out: list[str] = []
-    name = ds.get("PatientName")
-    if name is not None and str(name).strip():
-        out.append(str(name))
-        for part in ("family_name", "given_name", "middle_name"):
-            value = getattr(name, part, "")
-            if value:
-                out.append(str(value))
-    pid = ds.get("PatientID")
-    if pid is not None and str(pid).strip():
-        out.append(str(pid))
-    birth = str(ds.get("PatientBirthDate", "") or "").strip()
-    if birth:
-        out.append(birth)
-        if len(birth) == 8 and birth.isdigit():
-            out.append(f"{birth[:4]}-{birth[4:6]}-{birth[6:]}")
+    for keyword in IDENTIFIER_KEYWORDS:
+        for text in _texts(ds, keyword):
+            for value in text.split("\\"):  # multi-valued: each value on its own
+                value = value.strip(" \x00")
+                if not value:
+                    continue
+                out.append(value)
+                if keyword == "PatientName":
+                    out.extend(p for p in re.split(r"[=^]", value) if p.strip())
+                elif keyword == "PatientBirthDate" and len(value) == 8 and value.isdigit():
+                    out.append(f"{value[:4]}-{value[4:6]}-{value[6:]}")
     return out
+
+
+def _texts(ds: Dataset, keyword: str) -> list[str]:
+    """The element's value as text, without pydicom converting (and validating) it."""
+    tag = tag_for_keyword(keyword)
+    if tag is None or tag not in ds:
+        return []
+    value = ds.get_item(tag).value
+    if isinstance(value, bytes):
+        return list(dict.fromkeys((value.decode("utf-8", "replace"), value.decode("latin-1"))))
+    if value is None:
+        return []
+    if isinstance(value, MutableSequence):  # MultiValue of converted values
+        return ["\\".join(str(v) for v in value)]
+    return [str(value)]  # str, PersonName, DA
 
 
 def remember(ds: Dataset) -> None:

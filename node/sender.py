@@ -14,6 +14,7 @@ from pynetdicom import AE
 from pynetdicom.presentation import build_context
 
 from config.settings import Destination
+from node.identifiers import remember
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class DicomSender:
 
     def send(self, destination: Destination, paths: Sequence[Path]) -> list[int]:
         datasets = [dcmread(p) for p in paths]
+        for ds in datasets:
+            remember(ds)  # results carry the patient module: keep it out of the logs too
         ae = self._ae()
         seen: set[tuple[str, str]] = set()
         for ds in datasets:

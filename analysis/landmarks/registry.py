@@ -1,14 +1,15 @@
 """The one table of landmark backends: name → loader, extra, packages, weight files, licence.
 
 :func:`analysis.landmarks.get_backend` loads from it, :func:`analysis.landmarks.available_backends`
-checks from it, ``models list`` reports from it, and the node's ``analysis_backend`` setting
-is validated against its names (``config.settings.ANALYSIS_BACKENDS`` mirrors them, because
+checks from it (and so ``models list``), and the node's ``analysis_backend`` setting is
+validated against its names (``config.settings.ANALYSIS_BACKENDS`` mirrors them, because
 ``config`` sits below ``analysis``; a test keeps the two equal). A new backend is one entry
-here and nothing else to keep in step.
+here, its name in that copy and its model in ``models/manifest.toml``; the tests fail until
+all three agree.
 
-Importing this module imports no heavy library: loaders import their backend module when
-called, and the backend modules themselves import torch, mediapipe, dlib or insightface
-only inside their constructors (:func:`analysis.landmarks.base.require`).
+Importing this module imports no heavy library: the backend modules it names import torch,
+mediapipe, dlib or insightface only inside their constructors
+(:func:`analysis.landmarks.base.require`), which the loaders call.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ class BackendSpec:
     """
 
     name: str
-    summary: str
     extra: str
     modules: tuple[str, ...]
     files: tuple[WeightFile, ...]
@@ -105,7 +105,6 @@ _INSIGHTFACE_MODULES: Final = ("insightface", "onnxruntime", "onnx")
 SPECS: Final[tuple[BackendSpec, ...]] = (
     BackendSpec(
         name="mediapipe",
-        summary="MediaPipe Face Mesh, 478 points with iris (the default)",
         extra=EMBEDDED,
         modules=("mediapipe", "cv2"),
         files=(),
@@ -115,7 +114,6 @@ SPECS: Final[tuple[BackendSpec, ...]] = (
     ),
     BackendSpec(
         name="dlib",
-        summary="dlib HOG detector + 68-point shape predictor",
         extra=EMBEDDED,
         modules=("dlib", "cv2"),
         files=(),
@@ -126,7 +124,6 @@ SPECS: Final[tuple[BackendSpec, ...]] = (
     ),
     BackendSpec(
         name="fan2d",
-        summary="face-alignment 2D-FAN-4, iBUG 68 points",
         extra=PROVISIONED,
         modules=_FAN_MODULES,
         files=fan_backend.files_for(False),
@@ -136,7 +133,6 @@ SPECS: Final[tuple[BackendSpec, ...]] = (
     ),
     BackendSpec(
         name="fan3d",
-        summary="face-alignment 3D-FAN-4, iBUG 68 points",
         extra=PROVISIONED,
         modules=_FAN_MODULES,
         files=fan_backend.files_for(True),
@@ -146,7 +142,6 @@ SPECS: Final[tuple[BackendSpec, ...]] = (
     ),
     BackendSpec(
         name="insightface",
-        summary="insightface SCRFD + 2d106det, 106 points",
         extra=PROVISIONED,
         modules=_INSIGHTFACE_MODULES,
         files=insightface_backend.files_for("insightface106"),
@@ -156,7 +151,6 @@ SPECS: Final[tuple[BackendSpec, ...]] = (
     ),
     BackendSpec(
         name="insightface68",
-        summary="insightface SCRFD + 1k3d68, as iBUG 68 points",
         extra=PROVISIONED,
         modules=_INSIGHTFACE_MODULES,
         files=insightface_backend.files_for("ibug68"),
@@ -166,7 +160,6 @@ SPECS: Final[tuple[BackendSpec, ...]] = (
     ),
     BackendSpec(
         name="ensemble",
-        summary="fusion of the usable members in the semantic landmark space",
         extra=EMBEDDED,
         modules=(),
         files=(),

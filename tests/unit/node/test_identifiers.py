@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import pytest
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pynetdicom import _config
 
@@ -17,6 +21,7 @@ from node.identifiers import (
     protect_logs,
     remember,
 )
+from tests.factories import make_vl_photo
 
 NAME, FAMILY, GIVEN = "Quillfeather^Ottoline", "Quillfeather", "Ottoline"
 PID, BIRTH = "QX-740213", "19580317"
@@ -143,3 +148,22 @@ def test_the_cli_applies_the_setting(
         monkeypatch.setenv("FACENODE_STORAGE_DIR", str(tmp_path))
         assert node.cli.main(["status"]) == 0
         assert calls[-1] is expected
+
+
+def test_remembering_leaves_the_elements_raw_and_splits_multiple_values(
+    tmp_path: Path, logged: tuple[logging.Logger, Lines]
+) -> None:
+    """Remembering happens first thing in the SCP: it must not convert (and so validate, and
+    perhaps log) the values, and an ID list "A\\B" is two identifiers."""
+    logger, out = logged
+    ds = make_vl_photo(np.zeros((16, 16, 3), np.uint8), patient_name=NAME)
+    ds.PatientID = [PID, "ALT-99817"]
+    ds.PatientBirthDate = BIRTH
+    path = tmp_path / "p.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    stored = dcmread(path)
+    remember(stored)
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate"):
+        assert isinstance(stored.get_item(keyword), RawDataElement), keyword
+    logger.info("ids %s and %s, born 1958-03-17", PID, "ALT-99817")
+    assert out.lines == [f"facenode.test.identifiers ids {REDACTED} and {REDACTED}, born {REDACTED}"]
