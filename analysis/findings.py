@@ -1,9 +1,11 @@
 """AI findings: measurements judged against norm tables by declarative rules.
 
 Rules and norms are data (``config/data/rules.toml``, ``config/data/norms.toml``, or a
-clinic's own files); this module only evaluates them. Every finding carries its evidence
-(value, norm mean and SD, z-score, population, citation), is worded as an AI finding for
-review and never as a diagnosis.
+clinic's own files) that the caller loads (:func:`config.norms.load_tables`) and passes in
+as :class:`~config.tables.FindingTables`; this module reads no files, it only checks the
+tables against the measurement catalogue (:func:`check_tables`) and evaluates them. Every
+finding carries its evidence (value, norm mean and SD, z-score, population, citation), is
+worded as an AI finding for review and never as a diagnosis.
 
 Reliability
     A measurement with any flag other than those in :data:`SOFT_FLAGS` is not used: its
@@ -30,23 +32,18 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 from analysis import measurements as catalogue
 from analysis.types import ASYMMETRY_UNCONFIRMED, Evidence, Finding, Measurement, Quality
-from config.norms import (
-    DEFAULT_NORMS_PATH,
-    DEFAULT_RULES_PATH,
+from config.tables import (
     GRADED,
     Condition,
+    FindingTables,
     NormRow,
     NormsError,
     NormTable,
     Rule,
     check_rules_against_norms,
-    load_norms,
-    load_rules,
 )
 
 log = logging.getLogger(__name__)
@@ -67,11 +64,9 @@ def evaluate(
     quality: Quality,
     *,
     sex: str | None,
-    norms_path: Path | None,
-    rules_path: Path | None,
+    tables: FindingTables,
 ) -> tuple[Finding, ...]:
-    """Findings for one photo's measurements (``None`` paths: the shipped tables)."""
-    norms, rules = load_tables(norms_path, rules_path)
+    """Findings for one photo's measurements, judged by ``tables`` (see :func:`check_tables`)."""
     sex_key = sex.strip().upper() if isinstance(sex, str) else None
     if sex_key not in ("M", "F"):
         sex_key = None
@@ -79,39 +74,23 @@ def evaluate(
     out: list[Finding] = []
     if not quality.reliable:
         out.append(_photo_quality_finding(quality))
-    for rule in rules:
-        finding = _evaluate_rule(rule, by_id, norms, sex_key)
+    for rule in tables.rules:
+        finding = _evaluate_rule(rule, by_id, tables.norms, sex_key)
         if finding is not None:
             out.append(finding)
     return tuple(out)
 
 
-def load_tables(
-    norms_path: Path | None, rules_path: Path | None
-) -> tuple[NormTable, tuple[Rule, ...]]:
-    """Load, validate and cache the norm table and rules (reloaded when a file changes)."""
-    n = Path(norms_path or DEFAULT_NORMS_PATH).resolve()
-    r = Path(rules_path or DEFAULT_RULES_PATH).resolve()
-    return _load_cached(str(n), _stamp(n), str(r), _stamp(r))
+def check_tables(tables: FindingTables) -> None:
+    """Raise :class:`NormsError` unless the tables fit the measurement catalogue.
 
-
-def _stamp(p: Path) -> tuple[int, int]:
-    try:
-        st = p.stat()
-    except OSError:
-        return (0, 0)  # the loader reports the missing file
-    return (st.st_mtime_ns, st.st_size)
-
-
-@lru_cache(maxsize=8)
-def _load_cached(
-    norms_path: str, _n_stamp: tuple[int, int], rules_path: str, _r_stamp: tuple[int, int]
-) -> tuple[NormTable, tuple[Rule, ...]]:
-    norms = load_norms(Path(norms_path))
-    rules = load_rules(Path(rules_path))
-    _check_against_catalogue(norms, rules)
-    check_rules_against_norms(rules, norms, norm_key=_norm_key)
-    return norms, rules
+    Every rule must name catalogue measurements, every norm row a measurement or norm key
+    in the catalogue's unit, and every z or range test must find its norm row. Run once
+    when the tables are handed over (:class:`analysis.pipeline.PhotoAnalyzer` does), not
+    per photo.
+    """
+    _check_against_catalogue(tables.norms, tables.rules)
+    check_rules_against_norms(tables.rules, tables.norms, norm_key=_norm_key)
 
 
 def _norm_key(measurement_id: str) -> str:

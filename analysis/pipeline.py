@@ -28,22 +28,24 @@ from analysis.types import (
     SemanticLandmarks,
     View,
 )
+from config.tables import FindingTables
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """How to analyse; built by the node from its settings (analysis never reads config)."""
+    """How to analyse; built by the node from its settings (analysis never reads config).
 
-    backend: str = "mediapipe"  # mediapipe | dlib | fan2d | fan3d | insightface | ensemble
+    ``tables`` are the norm table and finding rules, loaded once by the caller
+    (:func:`config.norms.load_tables`; with no arguments it gives the shipped ones).
+    """
+
+    tables: FindingTables = field(kw_only=True)
+    backend: str = "mediapipe"  # a name in analysis.landmarks.registry
     model_dir: Path | None = None  # provisioned weights (models provision --from)
     assumed_ipd_mm: float = 63.0
     refine: bool = True
-    sex: str | None = None  # "M" / "F" from DICOM Patient's Sex, selects norm rows
-    norms_path: Path | None = None  # override the shipped norm table
-    rules_path: Path | None = None  # override the shipped finding rules
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class _Timer:
@@ -60,11 +62,16 @@ class _Timer:
 
 
 class PhotoAnalyzer:
-    """Holds loaded models so repeated photos do not pay the model load again."""
+    """Holds loaded models so repeated photos do not pay the model load again.
 
-    def __init__(self, options: AnalysisOptions | None = None) -> None:
-        self.options = options or AnalysisOptions()
-        self.backend = get_backend(self.options.backend, self.options.model_dir)
+    The options are fixed for its lifetime: everything that differs per photo (pixels,
+    scale and view hints, the subject's sex) comes in with the :class:`Photo`.
+    """
+
+    def __init__(self, options: AnalysisOptions) -> None:
+        findings.check_tables(options.tables)  # a bad table fails here, not on a photo
+        self.options = options
+        self.backend = get_backend(options.backend, options.model_dir)
 
     def analyze(self, photo: Photo) -> PhotoAnalysis:
         opts = self.options
@@ -106,9 +113,7 @@ class PhotoAnalyzer:
         with timer.stage("measurements"):
             ms = measurements.compute(semantic, sc, q)
         with timer.stage("findings"):
-            fs = findings.evaluate(
-                ms, q, sex=opts.sex, norms_path=opts.norms_path, rules_path=opts.rules_path
-            )
+            fs = findings.evaluate(ms, q, sex=photo.sex, tables=opts.tables)
         message = f"{len(faces)} face(s) detected"
         if len(faces) > 1:
             message += "; the largest face was analysed"
@@ -169,6 +174,6 @@ def _face_area(ls: LandmarkSet) -> float:
     return float(np.ptp(pts[:, 0]) * np.ptp(pts[:, 1]))
 
 
-def analyze_photo(photo: Photo, options: AnalysisOptions | None = None) -> PhotoAnalysis:
+def analyze_photo(photo: Photo, options: AnalysisOptions) -> PhotoAnalysis:
     """One-shot convenience: loads the backend, analyses, returns the result."""
     return PhotoAnalyzer(options).analyze(photo)

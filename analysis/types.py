@@ -70,6 +70,8 @@ class Photo:
 
     ``pixels`` is H×W×3 RGB uint8. ``pixel_spacing_mm`` is (row, column) spacing when the
     DICOM header gave one; ``view_hint`` comes from the View Code Sequence when present.
+    ``sex`` is the subject's sex as the findings' norm rows know it ("M" / "F", from DICOM
+    Patient's Sex); None when unknown or other, and the sex-neutral rows are used.
     """
 
     pixels: ImageArray
@@ -77,8 +79,11 @@ class Photo:
     pixel_spacing_source: ScaleSource | None = None
     view_hint: View | None = None
     label: str = ""
+    sex: str | None = None
 
     def __post_init__(self) -> None:
+        if self.sex not in (None, "M", "F"):
+            raise InvalidInputError(f"photo sex must be 'M', 'F' or None, got {self.sex!r}")
         px = self.pixels
         if not isinstance(px, np.ndarray) or px.ndim != 3 or px.shape[2] != 3:
             shape = getattr(px, "shape", None)

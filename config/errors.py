@@ -9,7 +9,7 @@ working. Messages say what was found and what was expected::
 
     FacenodeError                                  config.errors
     ├── SettingsError (ValueError)                 config.settings
-    ├── NormsError (ValueError)                    config.norms
+    ├── NormsError (ValueError)                    config.tables
     ├── AnalysisError                              analysis.types
     │   ├── InvalidInputError (ValueError)         analysis.types
     │   ├── BackendUnavailableError (RuntimeError) analysis.types

@@ -1,10 +1,14 @@
-"""Norm tables and finding rules: TOML data files with their sources, loaded and validated.
+"""Norm tables and finding rules: TOML data files with their sources, read and validated.
 
-Shipped defaults are ``config/data/norms.toml`` and ``config/data/rules.toml``; a clinic can
-point the node at its own copies. Loading checks everything at once and raises
-:class:`NormsError` listing every problem with the file, the entry and the key, so a table
-is fixed in one go. This module imports nothing from the rest of the project but the error
-root (it only knows measurement ids as strings).
+Shipped defaults are ``config/data/norms.toml`` and ``config/data/rules.toml``;
+:func:`load_tables` takes other files instead (tests, a clinic's own copies). The node
+calls it once at start and passes the :class:`~config.tables.FindingTables` to the
+analysis, which never reads files itself (:mod:`config.tables` holds the types). Loading
+checks everything at once and raises :class:`NormsError` listing every problem with the
+file, the entry and the key, so a table is fixed in one go. Whether the rules' measurements
+exist and their norm rows are there is the catalogue's business:
+:func:`analysis.findings.check_tables`. This module imports nothing from the rest of the
+project but :mod:`config.tables` (it only knows measurement ids as strings).
 
 Norm rows (``[[norm]]``)
     ``measurement`` (a measurement id or the catalogue's shared norm key, e.g.
@@ -29,106 +33,46 @@ import math
 import re
 import string
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from config.errors import FacenodeError
+from config.tables import (
+    GRADED,
+    RANGE_TESTS,
+    SEVERITIES,
+    SEXES,
+    TESTS,
+    TEXT_FIELDS,
+    UNITS,
+    VALUE_TESTS,
+    Z_TESTS,
+    Condition,
+    FindingTables,
+    NormRow,
+    NormsError,
+    NormTable,
+    Rule,
+)
+
+__all__ = [
+    "DEFAULT_NORMS_PATH",
+    "DEFAULT_RULES_PATH",
+    "FindingTables",
+    "NormsError",
+    "load_norms",
+    "load_rules",
+    "load_tables",
+]
 
 DATA_DIR: Final = Path(__file__).resolve().parent / "data"
 DEFAULT_NORMS_PATH: Final = DATA_DIR / "norms.toml"
 DEFAULT_RULES_PATH: Final = DATA_DIR / "rules.toml"
-
-SEXES: Final = ("M", "F", "any")
-UNITS: Final = ("mm", "deg", "{ratio}", "%")
-SEVERITIES: Final = ("info", "mild", "moderate", "marked")
-GRADED: Final = "graded"
-Z_TESTS: Final = frozenset({"z_above", "z_below", "abs_z_above"})
-VALUE_TESTS: Final = frozenset({"value_above", "value_below", "abs_value_above"})
-RANGE_TESTS: Final = frozenset({"below_min", "above_max", "outside_range"})
-TESTS: Final = Z_TESTS | VALUE_TESTS | RANGE_TESTS
-TEXT_FIELDS: Final = frozenset(
-    {
-        "name",
-        "measurement",
-        "value",
-        "unit",
-        "mean",
-        "sd",
-        "z",
-        "min",
-        "max",
-        "direction",
-        "population",
-        "citation",
-    }
-)
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class NormsError(FacenodeError, ValueError):
-    """A norm table or rules file is invalid; the message lists every problem found."""
-
-
-@dataclass(frozen=True)
-class NormRow:
-    """Reference value of one measurement for one sex and population."""
-
-    measurement_id: str
-    mean: float
-    sd: float
-    sex: str
-    population: str
-    citation: str
-    unit: str
-    min: float | None = None
-    max: float | None = None
-
-
-@dataclass(frozen=True)
-class NormTable:
-    """All norm rows, looked up by measurement (or norm key) and sex."""
-
-    rows: tuple[NormRow, ...]
-    source: str = ""
-
-    def lookup(self, measurement_id: str, sex: str | None) -> NormRow | None:
-        """The row for ``sex`` ("M"/"F"), else the "any" row, else None."""
-        wanted = sex if sex in ("M", "F") else "any"
-        fallback = None
-        for row in self.rows:
-            if row.measurement_id != measurement_id:
-                continue
-            if row.sex == wanted:
-                return row
-            if row.sex == "any":
-                fallback = row
-        return fallback
-
-    def measurement_ids(self) -> frozenset[str]:
-        return frozenset(r.measurement_id for r in self.rows)
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One test of one measurement against its norm or a fixed threshold."""
-
-    measurement_id: str
-    test: str
-    threshold: float | None = None
-
-
-@dataclass(frozen=True)
-class Rule:
-    """When to raise a finding, how severe it is and how to word it."""
-
-    id: str
-    title: str
-    conditions: tuple[Condition, ...]
-    severity: str
-    text: str
-    combine: str = "any"
+def load_tables(norms_path: Path | None = None, rules_path: Path | None = None) -> FindingTables:
+    """Read and validate a norm table and a rules file (``None``: the shipped default)."""
+    return FindingTables(norms=load_norms(norms_path), rules=load_rules(rules_path))
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -234,50 +178,6 @@ def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
             rules.append(Rule(rid, title, conditions, severity, text, str(combine)))
     _raise(problems, p)
     return tuple(rules)
-
-
-def check_rules_against_norms(
-    rules: tuple[Rule, ...], norms: NormTable, norm_key: Callable[[str], str] | None = None
-) -> None:
-    """Raise NormsError when a z or range test has no norm row (or no min/max) to use.
-
-    ``norm_key`` maps a measurement id to the key its norms are stored under (the
-    catalogue's norm key); identity when omitted.
-    """
-    key: Callable[[str], str] = norm_key or (lambda m: m)
-    problems: list[str] = []
-    for rule in rules:
-        for c in rule.conditions:
-            if c.test in VALUE_TESTS:
-                continue
-            k = key(c.measurement_id)
-            row = norms.lookup(k, None)
-            where = f"rule {rule.id!r}, condition on {c.measurement_id!r}"
-            if row is None:
-                problems.append(
-                    f"{where}: test {c.test!r} needs a norm row for {k!r}, "
-                    f"and {norms.source or 'the norm table'} has none"
-                )
-                continue
-            for sex in ("M", "F", "any"):
-                r = norms.lookup(k, sex)
-                assert r is not None
-                missing = {
-                    "below_min": r.min is None,
-                    "above_max": r.max is None,
-                    "outside_range": r.min is None and r.max is None,
-                }.get(c.test, False)
-                if missing:
-                    bound = {"below_min": "'min'", "above_max": "'max'"}.get(
-                        c.test, "'min' or 'max'"
-                    )
-                    problems.append(
-                        f"{where}: test {c.test!r} needs {bound} in the {k!r} row for sex {r.sex!r}"
-                    )
-    if problems:
-        raise NormsError(
-            "rules do not match the norm table:\n  - " + "\n  - ".join(dict.fromkeys(problems))
-        )
 
 
 # --- helpers ---------------------------------------------------------------------------

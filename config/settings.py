@@ -16,7 +16,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -25,6 +25,22 @@ from config.errors import FacenodeError
 ENV_PREFIX = "FACENODE_"
 CONFIG_ENV = "FACENODE_CONFIG"
 _AE_RE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # DICOM AE: 16 chars, no backslash
+
+#: The landmark backends ``analysis_backend`` may name. The backends themselves are one
+#: table in ``analysis/landmarks/registry.py`` (loader, extra, weight files, licence); this
+#: is a plain copy of its names because ``config`` sits at the bottom of the layers and may
+#: not import ``analysis``, yet a wrong name must fail here, with every other problem of
+#: the file, before anything starts. ``tests/unit/config/test_settings.py`` asserts the two
+#: are equal, so a backend added to the registry and not here fails the tests.
+ANALYSIS_BACKENDS: Final = (
+    "mediapipe",
+    "dlib",
+    "fan2d",
+    "fan3d",
+    "insightface",
+    "insightface68",
+    "ensemble",
+)
 
 
 class SettingsError(FacenodeError, ValueError):
@@ -74,6 +90,8 @@ class Settings(BaseModel):
     model_dir: Path | None = None  # empty: <storage_dir>/models
     assumed_ipd_mm: float = Field(default=63.0, gt=40, lt=90)
     log_level: str = "INFO"
+    #: Patient name, ID and birth date may appear in log lines (the node's own, and
+    #: pynetdicom's identifier dumps) only when true; see ``node/identifiers.py``.
     log_patient_identifiers: bool = False
 
     _ae = field_validator("ae_title")(_check_ae)
@@ -95,9 +113,10 @@ class Settings(BaseModel):
     @field_validator("analysis_backend")
     @classmethod
     def _check_backend(cls, v: str) -> str:
-        allowed = ("mediapipe", "dlib", "fan2d", "fan3d", "insightface", "ensemble")
-        if v not in allowed:
-            raise ValueError(f"analysis_backend must be one of {', '.join(allowed)}, got {v!r}")
+        if v not in ANALYSIS_BACKENDS:
+            raise ValueError(
+                f"analysis_backend must be one of {', '.join(ANALYSIS_BACKENDS)}, got {v!r}"
+            )
         return v
 
     @field_validator("log_level")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Final
 
 from highdicom import ContributingEquipment
 from pydicom.dataset import Dataset
@@ -20,6 +21,11 @@ from dicom.context import ResultContext
 from dicom.uids import device_uid
 
 DISCLAIMER_TEXT = "AI result - not a diagnosis"
+#: Manufacturer (0008,0070) and Manufacturer's Model Name (0008,1090) of the node in every
+#: object it writes; a derived image with this manufacturer that comes back (a PACS rule
+#: routing our results to us again) is recognised as ours and never analysed.
+OUR_MANUFACTURER: Final = "facenode"
+OUR_MODEL_NAME: Final = "facenode"
 
 
 def _short(text: str, limit: int) -> str:

@@ -3,8 +3,9 @@
 Decodes the first frame in any transfer syntax pydicom has a decoder for here (native,
 RLE, JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000), brings it to RGB uint8 and
 reads the scale (Pixel Spacing, else Imager Pixel Spacing) and view (View Code Sequence)
-hints. Everything else is refused with a :mod:`dicom.errors` error that says what was
-found and what was expected — never a crash deeper in the analysis.
+hints and the subject's sex (Patient's Sex, which selects the findings' norm rows).
+Everything else is refused with a :mod:`dicom.errors` error that says what was found and
+what was expected — never a crash deeper in the analysis.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def dataset_to_photo(ds: Dataset) -> Photo:
             pixel_spacing_source=spacing_source,
             view_hint=view_hint(ds),
             label=label,
+            sex=patient_sex(ds),
         )
     except InvalidInputError as exc:
         raise UnreadablePixelsError(f"decoded pixels are not usable as a photo: {exc}") from exc
@@ -133,6 +135,12 @@ def pixel_spacing(ds: Dataset) -> tuple[tuple[float, float] | None, ScaleSource 
             continue
         return (values[0], values[1]), source
     return None, None
+
+
+def patient_sex(ds: Dataset) -> str | None:
+    """"M" or "F" from Patient's Sex (0010,0040); None when absent, empty, "O" or unknown."""
+    value = str(ds.get("PatientSex", "") or "").strip().upper()
+    return value if value in ("M", "F") else None
 
 
 def view_hint(ds: Dataset) -> View | None:

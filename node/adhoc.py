@@ -18,6 +18,7 @@ from pydicom.errors import InvalidDicomError
 from analysis.serialize import analysis_summary
 from config.settings import Settings
 from dicom.wrap import wrap_rgb_image
+from node.identifiers import remember
 from node.pipeline import Analyzers, analyse_dataset, node_context, write_dataset
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,15 @@ def analyze_paths(paths: list[Path], output: Path, settings: Settings) -> int:
     """Analyse each file; write ``<output>/<n>_<kind>.dcm`` files and ``summary.json``.
     Returns the exit code: 0 when every file was analysed (with or without a face)."""
     output.mkdir(parents=True, exist_ok=True)
-    analyzers = Analyzers(settings)
+    analyzers = Analyzers(settings)  # loads the finding tables once for every file
     summary: list[dict[str, Any]] = []
     failures = 0
     for index, path in enumerate(paths, start=1):
         entry: dict[str, Any] = {"input": str(path)}
         try:
             ds = load_source(path)
-            outcome = analyse_dataset(ds, analyzers.get(), node_context(settings, ds), settings)
+            remember(ds)
+            outcome = analyse_dataset(ds, analyzers.get(), node_context(settings))
         except (OSError, ValueError) as exc:
             outcome = None
             entry["error"] = str(exc)

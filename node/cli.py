@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"facenode: {exc}", file=sys.stderr)
         return 2
     _setup_logging(settings.log_level)
+    from node.identifiers import protect_logs
+
+    protect_logs(settings.log_patient_identifiers)
     args.model_dir = settings.models_dir
     if getattr(args, "func", None) is not None:  # models commands take only args
         return int(args.func(args))

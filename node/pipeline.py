@@ -18,18 +18,22 @@ from pydicom.dataset import Dataset
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from analysis import findings
 from analysis.overlay import render_overlays
 from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
 from analysis.serialize import analysis_summary
 from analysis.types import PhotoAnalysis
+from config.norms import load_tables
 from config.settings import Settings
+from config.tables import FindingTables
 from dicom.context import ResultContext
+from dicom.equipment import OUR_MANUFACTURER, OUR_MODEL_NAME
 from dicom.errors import DicomInputError
 from dicom.photo import dataset_to_photo
 from dicom.results import build_results
 from node import __version__
 from node.db import Instance, Job, OutboxItem, utcnow
-from node.scp import OUR_MANUFACTURER
+from node.identifiers import describe_patient, remember
 from node.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -45,52 +49,56 @@ class PhotoOutcome:
     error: str = ""
 
 
-def analysis_options(settings: Settings, source: Dataset | None = None) -> AnalysisOptions:
-    sex = str(source.get("PatientSex", "")).upper() if source is not None else ""
+def finding_tables() -> FindingTables:
+    """The norm table and finding rules, read once and checked against the measurement
+    catalogue, so a bad table stops the node at start rather than failing every photo."""
+    tables = load_tables()
+    findings.check_tables(tables)
+    return tables
+
+
+def analysis_options(settings: Settings, tables: FindingTables) -> AnalysisOptions:
     return AnalysisOptions(
+        tables=tables,
         backend=settings.analysis_backend,
         model_dir=settings.models_dir,
         assumed_ipd_mm=settings.assumed_ipd_mm,
-        sex=sex if sex in ("M", "F") else None,
     )
 
 
 class Analyzers:
-    """One analyzer per worker thread (the landmark models are not thread-safe)."""
+    """One analyzer per worker thread (the landmark models are not thread-safe), all with
+    the same options: the settings and the finding tables, loaded once here."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, tables: FindingTables | None = None) -> None:
+        self.options = analysis_options(settings, tables or finding_tables())
         self._local = threading.local()
 
     def get(self) -> PhotoAnalyzer:
         analyzer = getattr(self._local, "analyzer", None)
         if analyzer is None:
-            analyzer = PhotoAnalyzer(analysis_options(self.settings))
+            analyzer = PhotoAnalyzer(self.options)
             self._local.analyzer = analyzer
         return analyzer
 
 
-def analyse_dataset(
-    ds: Dataset, analyzer: PhotoAnalyzer, ctx: ResultContext, settings: Settings
-) -> PhotoOutcome:
+def analyse_dataset(ds: Dataset, analyzer: PhotoAnalyzer, ctx: ResultContext) -> PhotoOutcome:
     """Analyse one photo dataset into result datasets (no storage, no database)."""
     uid = str(ds.SOPInstanceUID)
     try:
-        photo = dataset_to_photo(ds)
+        photo = dataset_to_photo(ds)  # carries the subject's sex for the norm rows
     except DicomInputError as exc:
         return PhotoOutcome(uid, None, [], error=str(exc))
-    opts = analysis_options(settings, ds)
-    if opts.sex != analyzer.options.sex:
-        analyzer.options = opts  # same models, other norm rows
     result = analyzer.analyze(photo)
     overlays = render_overlays(photo, result)
     return PhotoOutcome(uid, result, build_results(ds, result, overlays, ctx))
 
 
-def node_context(settings: Settings, source: Dataset) -> ResultContext:
+def node_context(settings: Settings) -> ResultContext:
+    """The node as the equipment that writes one batch of results (new series UIDs)."""
     return ResultContext.new(
         manufacturer=OUR_MANUFACTURER,
-        model_name="facenode",
+        model_name=OUR_MODEL_NAME,
         software_version=__version__,
         station_name=settings.ae_title,
         device_serial=settings.ae_title,
@@ -123,13 +131,14 @@ def run_job(
             p.analysed_job_id = job_id
         work = [(p.id, p.path, p.sop_instance_uid) for p in photos]
     summaries: list[dict[str, Any]] = []
-    ctx: ResultContext | None = None
+    ctx = node_context(settings)
     for instance_id, path, sop_uid in work:
         try:
             ds = dcmread(path)
-            if ctx is None:
-                ctx = node_context(settings, ds)
-            outcome = analyse_dataset(ds, analyzers.get(), ctx, settings)
+            remember(ds)
+            patient = describe_patient(ds, settings.log_patient_identifiers)
+            log.info("job %d: analysing %s%s", job_id, sop_uid, f" of {patient}" if patient else "")
+            outcome = analyse_dataset(ds, analyzers.get(), ctx)
         except Exception as exc:  # one bad photo must not cost the series its results
             log.exception("photo could not be analysed")
             reason = f"analysis failed: {type(exc).__name__}: {exc}"
@@ -139,7 +148,7 @@ def run_job(
             summaries.append({"sop_instance_uid": sop_uid, "error": outcome.error})
             continue
         _store_outputs(sessions, storage, settings, job_id, instance_id, outcome.outputs)
-        assert outcome.analysis is not None and ctx is not None
+        assert outcome.analysis is not None
         summary = analysis_summary(outcome.analysis, include_points=False)
         summaries.append({"sop_instance_uid": sop_uid, **summary})
         ctx = ctx.advance(len(outcome.outputs))

@@ -20,9 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from dicom.equipment import OUR_MANUFACTURER
 from dicom.errors import DicomInputError, MissingAttributeError, UnparsableDatasetError
 from dicom.received import check_received
 from node.db import Instance, Series, utcnow
+from node.identifiers import remember
 from node.sopclasses import ACCEPTED_CLASSES, ACCEPTED_TRANSFER_SYNTAXES, PHOTO_CLASSES
 from node.storage import Storage, write_atomic
 
@@ -33,7 +35,6 @@ OUT_OF_RESOURCES = 0xA700
 DATASET_MISMATCH = 0xA900
 CANNOT_UNDERSTAND = 0xC000
 PROCESSING_FAILURE = 0x0110
-OUR_MANUFACTURER = "facenode"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class StoreHandler:
             return StoreOutcome(CANNOT_UNDERSTAND, f"cannot encode received dataset: {exc}")
         try:
             ds: Dataset = event.dataset
+            remember(ds)  # from now on the log filter redacts this patient's identifiers
             check_received(ds, str(event.request.AffectedSOPInstanceUID),
                            str(event.request.AffectedSOPClassUID), PHOTO_CLASSES)
         except Exception as exc:

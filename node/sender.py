@@ -15,6 +15,7 @@ from pynetdicom.presentation import build_context
 
 from config.errors import FacenodeError
 from config.settings import Destination
+from node.identifiers import remember
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class DicomSender:
 
     def send(self, destination: Destination, paths: Sequence[Path]) -> list[int]:
         datasets = [dcmread(p) for p in paths]
+        for ds in datasets:
+            remember(ds)  # results carry the patient module: keep it out of the logs too
         ae = self._ae()
         seen: set[tuple[str, str]] = set()
         for ds in datasets:

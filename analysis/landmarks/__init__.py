@@ -3,31 +3,23 @@
 Names: ``mediapipe`` (default, embedded), ``dlib`` (embedded, non-commercial model),
 ``fan2d`` / ``fan3d`` (face-alignment, provisioned), ``insightface`` (106 points,
 provisioned), ``insightface68`` (insightface's 3D 68-point network as iBUG-68) and
-``ensemble`` (fuses the usable ones). Backend modules are imported only when asked for,
-so choosing ``mediapipe`` never imports torch.
+``ensemble`` (fuses the usable ones). What each needs and how it loads is one table,
+:mod:`analysis.landmarks.registry`; both functions here read it. Backend modules are
+imported only when asked for, so choosing ``mediapipe`` never imports torch.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import logging
 from pathlib import Path
 from typing import Final
 
-from analysis.landmarks.base import EMBEDDED, PROVISIONED, LandmarkBackend
+from analysis.landmarks.base import LandmarkBackend
+from analysis.landmarks.registry import NAMES, REGISTRY, BackendSpec, spec
+from analysis.landmarks.weights import quick_check
 from analysis.types import BackendUnavailableError
 
-log = logging.getLogger(__name__)
-
-BACKENDS: Final = (
-    "mediapipe",
-    "dlib",
-    "fan2d",
-    "fan3d",
-    "insightface",
-    "insightface68",
-    "ensemble",
-)
+BACKENDS: Final = NAMES
 DEFAULT_BACKEND: Final = "mediapipe"
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "LandmarkBackend", "available_backends", "get_backend"]
@@ -39,45 +31,45 @@ def get_backend(name: str = DEFAULT_BACKEND, model_dir: Path | None = None) -> L
     Raises ValueError for an unknown name and BackendUnavailableError, naming the missing
     extra or weight file, when the backend cannot run here.
     """
-    key = name.strip().lower()
-    if key == "mediapipe":
-        from analysis.landmarks.mediapipe_backend import MediaPipeBackend
-
-        return MediaPipeBackend()
-    if key == "dlib":
-        from analysis.landmarks.dlib_backend import DlibBackend
-
-        return DlibBackend()
-    if key in ("fan2d", "fan3d"):
-        from analysis.landmarks.fan_backend import FanBackend
-
-        return FanBackend(model_dir, three_d=key == "fan3d")
-    if key in ("insightface", "insightface68"):
-        from analysis.landmarks.insightface_backend import InsightFaceBackend
-
-        scheme = "insightface106" if key == "insightface" else "ibug68"
-        return InsightFaceBackend(model_dir, scheme=scheme)
-    if key == "ensemble":
-        return _ensemble(model_dir)
-    raise ValueError(f"unknown landmark backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return spec(name).load(model_dir)
 
 
-def _ensemble(model_dir: Path | None) -> LandmarkBackend:
-    from analysis.landmarks.ensemble import DEFAULT_MEMBERS, EnsembleBackend
+def available_backends(model_dir: Path | None = None) -> dict[str, str]:
+    """Backend name → "ok" or why it cannot run. Cheap: nothing is imported or hashed.
 
-    members: list[LandmarkBackend] = []
-    skipped: list[str] = []
-    for member in DEFAULT_MEMBERS:
+    "ok" means the packages are installed and (for provisioned backends) every file is in
+    the model folder and the lock with its provisioned size; the full sha256 check runs
+    when the backend loads.
+    """
+    out: dict[str, str] = {}
+    for entry in REGISTRY.values():
+        if not entry.members:
+            out[entry.name] = _reason(entry, model_dir) or "ok"
+    for entry in REGISTRY.values():
+        if entry.members:
+            usable = [m for m in entry.members if out.get(m) == "ok"]
+            out[entry.name] = (
+                "ok"
+                if len(usable) >= 2
+                else f"needs at least two usable backends of {', '.join(entry.members)}; "
+                f"usable: {', '.join(usable) or 'none'}"
+            )
+    return {name: out[name] for name in REGISTRY}
+
+
+def _reason(entry: BackendSpec, model_dir: Path | None) -> str | None:
+    """Why ``entry`` cannot run here (missing package, weight file), or None."""
+    missing = _missing_packages(*entry.modules)
+    if missing:
+        return f"missing package(s) {', '.join(missing)}: pip install 'facenode[{entry.extra}]'"
+    if entry.files:
+        return quick_check(model_dir, entry.name, entry.files)
+    if entry.check is not None:
         try:
-            members.append(get_backend(member, model_dir))
+            entry.check()
         except BackendUnavailableError as exc:
-            skipped.append(f"{member}: {exc}")
-            log.info("ensemble runs without %s: %s", member, exc)
-    if len(members) < 2:
-        raise BackendUnavailableError(
-            "the ensemble needs at least two usable backends; " + "; ".join(skipped)
-        )
-    return EnsembleBackend(members)
+            return str(exc)
+    return None
 
 
 def _missing_packages(*modules: str) -> list[str]:
@@ -89,55 +81,3 @@ def _missing_packages(*modules: str) -> list[str]:
         except (ImportError, ValueError):
             missing.append(m)
     return missing
-
-
-def _package_reason(extra: str, *modules: str) -> str | None:
-    missing = _missing_packages(*modules)
-    if missing:
-        return f"missing package(s) {', '.join(missing)}: pip install 'facenode[{extra}]'"
-    return None
-
-
-def available_backends(model_dir: Path | None = None) -> dict[str, str]:
-    """Backend name → "ok" or why it cannot run. Cheap: nothing is imported or hashed.
-
-    "ok" means the packages are installed and (for provisioned backends) every file is in
-    the model folder and the lock with its provisioned size; the full sha256 check runs
-    when the backend loads.
-    """
-    from analysis.landmarks import fan_backend, insightface_backend
-    from analysis.landmarks.weights import quick_check
-
-    out: dict[str, str] = {}
-    out["mediapipe"] = _package_reason(EMBEDDED, "mediapipe", "cv2") or "ok"
-    reason = _package_reason(EMBEDDED, "dlib", "cv2")
-    if reason is None:
-        from analysis.landmarks.dlib_backend import predictor_path
-
-        try:
-            predictor_path()
-        except BackendUnavailableError as exc:
-            reason = str(exc)
-    out["dlib"] = reason or "ok"
-    for name, three_d in (("fan2d", False), ("fan3d", True)):
-        out[name] = (
-            _package_reason(PROVISIONED, "torch", "face_alignment")
-            or quick_check(model_dir, name, fan_backend.files_for(three_d))
-            or "ok"
-        )
-    for name, scheme in (("insightface", "insightface106"), ("insightface68", "ibug68")):
-        out[name] = (
-            _package_reason(PROVISIONED, "insightface", "onnxruntime", "onnx")
-            or quick_check(model_dir, name, insightface_backend.files_for(scheme))
-            or "ok"
-        )
-    from analysis.landmarks.ensemble import DEFAULT_MEMBERS
-
-    usable = [m for m in DEFAULT_MEMBERS if out.get(m) == "ok"]
-    out["ensemble"] = (
-        "ok"
-        if len(usable) >= 2
-        else f"needs at least two usable backends of {', '.join(DEFAULT_MEMBERS)}; "
-        f"usable: {', '.join(usable) or 'none'}"
-    )
-    return out

@@ -41,6 +41,7 @@ DETECT_THRESHOLD: Final = 0.2
 NON_COMMERCIAL_NOTE: Final = (
     "model trained on iBUG 300-W, whose licence excludes commercial use (dlib code: BSL-1.0)"
 )
+LICENCE: Final = f"BSL-1.0 code; {NON_COMMERCIAL_NOTE}"
 
 
 def identity() -> ModelIdentity:
@@ -51,7 +52,7 @@ def identity() -> ModelIdentity:
             f"dlib {package_version('dlib-bin')}, "
             f"face_recognition_models {package_version('face_recognition_models')}"
         ),
-        licence=f"BSL-1.0 code; {NON_COMMERCIAL_NOTE}",
+        licence=LICENCE,
         commercial_use=False,
     )
 

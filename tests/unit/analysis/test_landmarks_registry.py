@@ -41,3 +41,31 @@ def test_get_backend_returns_a_protocol_instance() -> None:
     backend = get_backend("dlib", None)
     assert isinstance(backend, LandmarkBackend)
     assert backend.identity.commercial_use is False
+
+
+def test_one_registry_behind_both_functions() -> None:
+    from analysis.landmarks import registry
+
+    assert BACKENDS == registry.NAMES == tuple(available_backends(None))
+    for name in registry.NAMES:
+        assert registry.spec(f" {name.upper()} ").name == name
+    with pytest.raises(ValueError, match="insightface68, ensemble"):
+        registry.spec("openface")
+
+
+def test_registry_entries_agree_with_the_model_manifest() -> None:
+    """Licence flag, extra and weight files: the registry (what the node loads) and the
+    manifest (what provisioning checks and `models list` shows) say the same."""
+    from analysis.landmarks.registry import REGISTRY
+    from models.manifest import load_manifest
+
+    manifest = {e.name: e for e in load_manifest()}
+    assert set(manifest) == {n for n, s in REGISTRY.items() if not s.members}
+    for name, entry in manifest.items():
+        spec = REGISTRY[name]
+        assert spec.commercial_use == entry.commercial_use, name
+        assert spec.extra == entry.kind, name
+        if entry.kind == "provisioned":
+            assert [w.filename for w in spec.files] == [f.name for f in entry.files], name
+        else:
+            assert spec.files == (), name

@@ -10,13 +10,11 @@ import pytest
 from config.norms import (
     DEFAULT_NORMS_PATH,
     DEFAULT_RULES_PATH,
-    Condition,
-    NormsError,
-    Rule,
-    check_rules_against_norms,
     load_norms,
     load_rules,
+    load_tables,
 )
+from config.tables import Condition, NormsError, Rule, check_rules_against_norms
 
 ROW = """
 [[norm]]
@@ -110,14 +108,34 @@ def test_defaults_are_package_data_files() -> None:
     assert DEFAULT_NORMS_PATH.parent.name == "data"
 
 
-def test_config_imports_nothing_from_the_project() -> None:
+@pytest.mark.parametrize("module", ["norms.py", "tables.py"])
+def test_config_imports_nothing_from_the_project(module: str) -> None:
     project = {"analysis", "dicom", "node", "models", "reconstruction"}
-    tree = ast.parse(Path(__file__).parents[3].joinpath("config/norms.py").read_text())
+    tree = ast.parse(Path(__file__).parents[3].joinpath("config", module).read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             assert not {a.name.split(".")[0] for a in node.names} & project
         elif isinstance(node, ast.ImportFrom):
             assert (node.module or "").split(".")[0] not in project
+
+
+def test_the_types_module_reads_no_files() -> None:
+    """analysis may import config.tables (pyproject's import-linter contract), so it must
+    not open files or parse TOML."""
+    tree = ast.parse(Path(__file__).parents[3].joinpath("config", "tables.py").read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not imported & {"tomllib", "pathlib", "os", "io", "json"}
+    calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Name)}
+    assert "open" not in calls
+
+
+def test_load_tables_reads_both_files(tmp_path: Path) -> None:
+    shipped = load_tables()
+    assert shipped.norms == load_norms() and shipped.rules == load_rules()
+    custom = load_tables(rules_path=write(tmp_path, "r.toml", rule()))
+    assert custom.norms == shipped.norms and [r.id for r in custom.rules] == ["wide_nose"]
 
 
 # --- norm table errors -------------------------------------------------------------------

@@ -97,3 +97,17 @@ def test_example_file_is_valid_and_complete() -> None:
     for key in Settings.model_fields:
         assert key in text, f"{key} is not documented in the example configuration"
     assert s.ae_title == "FACENODE"
+
+
+def test_analysis_backend_names_are_the_registrys() -> None:
+    """config cannot import analysis, so it keeps a copy of the backend names; this keeps
+    the copy equal to analysis.landmarks.registry, in the same order."""
+    from analysis.landmarks.registry import NAMES
+    from config.settings import ANALYSIS_BACKENDS
+
+    assert ANALYSIS_BACKENDS == NAMES
+
+
+@pytest.mark.parametrize("name", ["insightface68", "ensemble", "fan3d"])
+def test_every_registered_backend_is_a_valid_setting(name: str) -> None:
+    assert load_settings(env={"FACENODE_ANALYSIS_BACKEND": name}).analysis_backend == name

@@ -11,7 +11,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from analysis.types import ScaleSource, View
+from analysis.types import InvalidInputError, Photo, ScaleSource, View
 from dicom.errors import (
     DicomInputError,
     IncompleteHeaderError,
@@ -161,6 +161,23 @@ def test_view_code_sequence_maps_to_view(code, view):
 
 def test_no_view_code_sequence_gives_none():
     assert dataset_to_photo(make_vl_photo(view=None)).view_hint is None
+
+
+@pytest.mark.parametrize(
+    "stored,sex", [("F", "F"), ("M", "M"), ("M ", "M"), ("O", None), ("", None), (None, None)]
+)
+def test_patient_sex_comes_with_the_photo(stored, sex):
+    ds = make_vl_photo(pixels=np.zeros((32, 32, 3), np.uint8))
+    if stored is None:
+        del ds.PatientSex
+    else:
+        ds.PatientSex = stored
+    assert dataset_to_photo(ds).sex == sex
+
+
+def test_photo_refuses_a_sex_the_norm_rows_do_not_know():
+    with pytest.raises(InvalidInputError, match="'M', 'F' or None, got 'O'"):
+        Photo(np.zeros((32, 32, 3), np.uint8), sex="O")
 
 
 def test_accepted_sop_classes():
