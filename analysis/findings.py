@@ -34,7 +34,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analysis import measurements as catalogue
-from analysis.types import ASYMMETRY_UNCONFIRMED, Evidence, Finding, Measurement, Quality
+from analysis.types import (
+    ASYMMETRY_UNCONFIRMED,
+    Evidence,
+    Finding,
+    Flag,
+    Measurement,
+    Quality,
+    Severity,
+)
 from config.tables import (
     GRADED,
     Condition,
@@ -48,7 +56,7 @@ from config.tables import (
 
 log = logging.getLogger(__name__)
 
-SOFT_FLAGS = frozenset({"scale_assumed"})
+SOFT_FLAGS = frozenset({Flag.SCALE_ASSUMED})
 #: Allowed without a downgrade but said in the text: the asymmetry is the landmark model's,
 #: not confirmed in the photo. Models understate asymmetry, so a rule that fires on it
 #: fires on a lower bound; one that does not fire proves nothing (and says nothing).
@@ -170,7 +178,7 @@ def _evaluate_rule(
             return None
         confidence = max(h.confidence for h in hits)
     primary = max(hits, key=lambda h: h.confidence)
-    severity = rule.severity if rule.severity != GRADED else _grade(primary.excess_sd)
+    severity = Severity(rule.severity) if rule.severity != GRADED else _grade(primary.excess_sd)
     return Finding(
         id=rule.id,
         title=rule.title,
@@ -225,10 +233,10 @@ def _phi(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
-def _grade(excess_sd: float | None) -> str:
+def _grade(excess_sd: float | None) -> Severity:
     if excess_sd is None or excess_sd < 1.0:
-        return "mild"
-    return "moderate" if excess_sd < 2.0 else "marked"
+        return Severity.MILD
+    return Severity.MODERATE if excess_sd < 2.0 else Severity.MARKED
 
 
 # --- wording ---------------------------------------------------------------------------
@@ -314,6 +322,6 @@ def _photo_quality_finding(quality: Quality) -> Finding:
             "are reported with these reasons attached, and findings that depend on affected "
             f"measurements were not raised. {DISCLAIMER}"
         ),
-        severity="info",
+        severity=Severity.INFO,
         confidence=1.0,
     )

@@ -6,6 +6,7 @@ and the node (``node/``). Coordinates follow :mod:`analysis.landmark_names`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -41,6 +42,66 @@ class View(StrEnum):
     PROFILE_LEFT = "profile_left"
     PROFILE_RIGHT = "profile_right"
     UNKNOWN = "unknown"
+
+
+class Flag(StrEnum):
+    """Why a photo (``Quality.flags``) or a value (``Measurement.flags``) may not be trusted.
+
+    The values are stored: they are written to the SR as private codes ``flag:<value>``, to
+    ``summary.json`` and the job summaries. Never rename one; add a member instead.
+    Photo flags are set by :mod:`analysis.quality`; a measurement carries the photo's flags
+    that apply to it plus its own (:mod:`analysis.measurements.engine`).
+    """
+
+    # photo quality (analysis.quality)
+    NO_FACE = "no_face"
+    LOW_DETECTION_CONFIDENCE = "low_detection_confidence"
+    FACE_TOO_SMALL = "face_too_small"
+    BLURRED = "blurred"
+    LOW_LANDMARK_CONFIDENCE = "low_landmark_confidence"
+    LANDMARKS_OUTSIDE_IMAGE = "landmarks_outside_image"
+    HEAD_ROTATED = "head_rotated"
+    # expression: only the measurements sensitive to it carry these
+    EYES_CLOSED = "eyes_closed"
+    MOUTH_OPEN = "mouth_open"
+    SMILING = "smiling"
+    # measurement only (analysis.measurements.engine)
+    VIEW_NOT_IDEAL = "view_not_ideal"
+    NO_SCALE = "no_scale"
+    SCALE_ASSUMED = "scale_assumed"
+    SCALE_FROM_THIS_MEASUREMENT = "scale_from_this_measurement"
+    ASYMMETRY_UNCONFIRMED = "asymmetry_unconfirmed"
+
+
+def as_flags(values: Iterable[str]) -> tuple[Flag, ...]:
+    """``values`` as flags, in order without repeats; an unknown name raises
+    :class:`InvalidInputError` listing the known ones (a drifted name fails loudly)."""
+    out: dict[Flag, None] = {}
+    for v in values:
+        try:
+            out[Flag(v)] = None
+        except ValueError:
+            known = ", ".join(f.value for f in Flag)
+            raise InvalidInputError(f"unknown flag {v!r}; expected one of: {known}") from None
+    return tuple(out)
+
+
+class Severity(StrEnum):
+    """How marked a finding is; ``info`` is a note, not a deviation. Stored in the SR
+    (:func:`dicom.codes.severity_code`) and named by the finding rules (``config/data``)."""
+
+    INFO = "info"
+    MILD = "mild"
+    MODERATE = "moderate"
+    MARKED = "marked"
+
+
+class ViewSource(StrEnum):
+    """Where ``Quality.view`` came from: the DICOM header's View Code Sequence, or the
+    head pose estimated from the landmarks."""
+
+    DICOM = "dicom"
+    POSE = "pose"
 
 
 class ScaleSource(StrEnum):
@@ -236,8 +297,12 @@ class Quality:
     smile: bool
     occlusion_hints: tuple[str, ...]
     view: View
-    view_source: str  # "dicom" or "pose"
-    flags: tuple[str, ...] = ()
+    view_source: ViewSource
+    flags: tuple[Flag, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "view_source", ViewSource(self.view_source))
+        object.__setattr__(self, "flags", as_flags(self.flags))
 
     @property
     def reliable(self) -> bool:
@@ -247,7 +312,7 @@ class Quality:
 #: Measurement flag: the photo did not confirm the asymmetry this value reports; it is the
 #: landmark model's, which understates asymmetry (set by the measurement engine from
 #: ``SemanticLandmarks.unconfirmed``; see analysis.refine).
-ASYMMETRY_UNCONFIRMED: Final = "asymmetry_unconfirmed"
+ASYMMETRY_UNCONFIRMED: Final = Flag.ASYMMETRY_UNCONFIRMED
 
 
 @dataclass(frozen=True)
@@ -266,7 +331,10 @@ class Measurement:
     uncertainty: float
     landmarks: tuple[str, ...]
     scale_source: ScaleSource | None = None
-    flags: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flags", as_flags(self.flags))
 
     @property
     def reliable(self) -> bool:
@@ -294,9 +362,12 @@ class Finding:
     id: str
     title: str
     text: str
-    severity: str  # "info" | "mild" | "moderate" | "marked"
+    severity: Severity
     confidence: float
     evidence: tuple[Evidence, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "severity", Severity(self.severity))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from highdicom.sr import CodedConcept
 from pydicom.sr.coding import Code
 
 from analysis.landmark_names import ALIAS, resolve
-from analysis.types import ScaleSource, View
+from analysis.types import ScaleSource, Severity, View
 
 PRIVATE_SCHEME: Final[str] = "99FACENODE"
 PRIVATE_SCHEME_NAME: Final[str] = "facenode private codes"
@@ -153,11 +153,11 @@ VIEW_FROM_SCT: Final[dict[str, View]] = {
     "399135007": View.OBLIQUE_LEFT,  # left anterior oblique
 }
 
-_SEVERITY: Final[dict[str, Code]] = {
-    "info": SEVERITY_INFO,
-    "mild": SEVERITY_MILD,
-    "moderate": SEVERITY_MODERATE,
-    "marked": SEVERITY_MARKED,
+_SEVERITY: Final[dict[str, Code]] = {  # keyed by Severity (its values, for amended SRs)
+    Severity.INFO: SEVERITY_INFO,
+    Severity.MILD: SEVERITY_MILD,
+    Severity.MODERATE: SEVERITY_MODERATE,
+    Severity.MARKED: SEVERITY_MARKED,
 }
 
 _UNITS: Final[dict[str, Code]] = {

@@ -8,7 +8,9 @@ PostgreSQL uses the same models and migrations.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -18,10 +20,73 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     create_engine,
     event,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+class InstanceRole(StrEnum):
+    """What a received object is to the node."""
+
+    PHOTO = "photo"  # analysed
+    STORED = "stored"  # kept, not analysed: SR, PDF, mesh
+    QUARANTINED = "quarantined"  # refused or unusable; the note says why
+
+
+class SeriesState(StrEnum):
+    """``receiving`` → ``queued`` (a job exists); back to ``receiving`` if more photos arrive."""
+
+    RECEIVING = "receiving"
+    QUEUED = "queued"
+
+
+class JobState(StrEnum):
+    """``queued`` → ``running`` → ``done``, or back to ``queued`` on an error until the job's
+    attempts run out, then ``failed``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OutboxState(StrEnum):
+    """``pending`` → ``sent`` on a Success status; ``dead`` after ``outbox_max_attempts``."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class ResultKind(StrEnum):
+    """What an outbox item carries."""
+
+    SR = "sr"
+    SC = "sc"
+    PDF = "pdf"
+    MESH = "mesh"
+    OTHER = "other"
+
+
+class _Vocabulary(TypeDecorator[StrEnum]):
+    """A closed vocabulary stored as its plain string value (VARCHAR(16), the schema of the
+    migrations) and read back as the enum member; an unknown value fails on write."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
 
 
 def utcnow() -> dt.datetime:
@@ -45,8 +110,9 @@ class Instance(Base):
     path: Mapped[str] = mapped_column(Text)
     calling_ae: Mapped[str] = mapped_column(String(16), default="")
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    # "photo" (analysed), "stored" (kept, not analysed: SR, PDF, mesh), "quarantined"
-    role: Mapped[str] = mapped_column(String(16), default="photo")
+    role: Mapped[InstanceRole] = mapped_column(
+        _Vocabulary(InstanceRole), default=InstanceRole.PHOTO
+    )
     analysed_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
     analysed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
@@ -64,8 +130,9 @@ class Series(Base):
     first_received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     instance_count: Mapped[int] = mapped_column(Integer, default=0)
-    # "receiving" → "queued" (a job exists) ; back to "receiving" if more photos arrive
-    state: Mapped[str] = mapped_column(String(16), default="receiving", index=True)
+    state: Mapped[SeriesState] = mapped_column(
+        _Vocabulary(SeriesState), default=SeriesState.RECEIVING, index=True
+    )
 
 
 class Job(Base):
@@ -76,7 +143,9 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     series_uid: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(32), default="analyze_series")
-    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    state: Mapped[JobState] = mapped_column(
+        _Vocabulary(JobState), default=JobState.QUEUED, index=True
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
@@ -95,10 +164,11 @@ class OutboxItem(Base):
     destination: Mapped[str] = mapped_column(String(64), index=True)
     sop_instance_uid: Mapped[str] = mapped_column(String(64))
     sop_class_uid: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # sr | sc | pdf | mesh
+    kind: Mapped[ResultKind] = mapped_column(_Vocabulary(ResultKind))
     path: Mapped[str] = mapped_column(Text)
-    # "pending" → "sent" on a Success status; "dead" after outbox_max_attempts
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    state: Mapped[OutboxState] = mapped_column(
+        _Vocabulary(OutboxState), default=OutboxState.PENDING, index=True
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     last_error: Mapped[str] = mapped_column(Text, default="")

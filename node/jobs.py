@@ -10,7 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from node.db import Job, utcnow
+from node.db import Job, JobState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,9 @@ def resume_interrupted(sessions: sessionmaker[Session]) -> int:
     """Jobs left "running" by a stopped node go back to "queued"; returns how many."""
     with sessions.begin() as session:
         result = session.execute(
-            update(Job).where(Job.state == "running").values(state="queued", started_at=None)
+            update(Job)
+            .where(Job.state == JobState.RUNNING)
+            .values(state=JobState.QUEUED, started_at=None)
         )
         count = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if count:
@@ -33,14 +35,14 @@ def claim_next(sessions: sessionmaker[Session]) -> int | None:
     """Atomically take the oldest queued job; None when there is none."""
     with sessions.begin() as session:
         job_id = session.scalar(
-            select(Job.id).where(Job.state == "queued").order_by(Job.id).limit(1)
+            select(Job.id).where(Job.state == JobState.QUEUED).order_by(Job.id).limit(1)
         )
         if job_id is None:
             return None
         result = session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.state == "queued")
-            .values(state="running", started_at=utcnow(), attempts=Job.attempts + 1)
+            .where(Job.id == job_id, Job.state == JobState.QUEUED)
+            .values(state=JobState.RUNNING, started_at=utcnow(), attempts=Job.attempts + 1)
         )
         return job_id if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
@@ -52,11 +54,11 @@ def finish(sessions: sessionmaker[Session], job_id: int, error: str = "") -> Non
         if job is None:
             return
         if not error:
-            job.state, job.finished_at, job.error = "done", utcnow(), ""
+            job.state, job.finished_at, job.error = JobState.DONE, utcnow(), ""
         elif job.attempts >= MAX_JOB_ATTEMPTS:
-            job.state, job.finished_at, job.error = "failed", utcnow(), error[:4000]
+            job.state, job.finished_at, job.error = JobState.FAILED, utcnow(), error[:4000]
         else:
-            job.state, job.error = "queued", error[:4000]
+            job.state, job.error = JobState.QUEUED, error[:4000]
 
 
 class WorkerPool:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from node.db import OutboxItem, utcnow
+from node.db import OutboxItem, OutboxState, utcnow
 from node.sender import Sender, SendError
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def deliver_due(
     with sessions() as session:
         due = session.scalars(
             select(OutboxItem)
-            .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
+            .where(OutboxItem.state == OutboxState.PENDING, OutboxItem.next_attempt_at <= now)
             .order_by(OutboxItem.id)
             .limit(batch)
         ).all()
@@ -79,7 +79,7 @@ def _record(
             if row is None:
                 continue
             if status == 0x0000:
-                row.state = "sent"
+                row.state = OutboxState.SENT
                 row.sent_at = now
                 row.last_error = ""
                 delivered += 1
@@ -89,7 +89,7 @@ def _record(
                 f"status 0x{status:04X}" if status is not None and status >= 0 else "not sent"
             )
             if row.attempts >= settings.outbox_max_attempts:
-                row.state = "dead"
+                row.state = OutboxState.DEAD
                 log.error("result %s to %s dead-lettered after %d attempts: %s",
                           row.id, row.destination, row.attempts, row.last_error)
             else:
@@ -107,9 +107,9 @@ def requeue_dead(sessions: sessionmaker[Session], now: dt.datetime | None = None
     """Put dead-lettered items back in the queue (after the admin fixed the destination)."""
     now = now or utcnow()
     with sessions.begin() as session:
-        rows = session.scalars(select(OutboxItem).where(OutboxItem.state == "dead")).all()
+        rows = session.scalars(select(OutboxItem).where(OutboxItem.state == OutboxState.DEAD)).all()
         for row in rows:
-            row.state = "pending"
+            row.state = OutboxState.PENDING
             row.attempts = 0
             row.next_attempt_at = now
         return len(rows)

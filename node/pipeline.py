@@ -32,13 +32,19 @@ from dicom.errors import DicomInputError
 from dicom.photo import dataset_to_photo
 from dicom.results import build_results
 from node import __version__
-from node.db import Instance, Job, OutboxItem, utcnow
+from node.db import Instance, InstanceRole, Job, OutboxItem, ResultKind, utcnow
 from node.identifiers import describe_patient, remember
 from node.storage import Storage
 
 log = logging.getLogger(__name__)
 
-_KIND_BY_MODALITY = {"SR": "sr", "OT": "sc", "XC": "sc", "DOC": "pdf", "M3D": "mesh"}
+_KIND_BY_MODALITY = {
+    "SR": ResultKind.SR,
+    "OT": ResultKind.SC,
+    "XC": ResultKind.SC,
+    "DOC": ResultKind.PDF,
+    "M3D": ResultKind.MESH,
+}
 
 
 @dataclass
@@ -121,7 +127,7 @@ def run_job(
             select(Instance)
             .where(
                 Instance.series_uid == job.series_uid,
-                Instance.role == "photo",
+                Instance.role == InstanceRole.PHOTO,
                 Instance.analysed_at.is_(None),  # a resumed job does not repeat finished photos
                 or_(Instance.analysed_job_id.is_(None), Instance.analysed_job_id == job_id),
             )
@@ -174,7 +180,7 @@ def _store_outputs(
             str(out.StudyInstanceUID), str(out.SeriesInstanceUID), str(out.SOPInstanceUID)
         )
         write_dataset(out, path)
-        kind = _KIND_BY_MODALITY.get(str(out.get("Modality", "")), "other")
+        kind = _KIND_BY_MODALITY.get(str(out.get("Modality", "")), ResultKind.OTHER)
         for dest in settings.destinations:
             items.append(
                 OutboxItem(
@@ -217,7 +223,7 @@ def _quarantine_instance(
     with sessions.begin() as session:
         row = session.get(Instance, instance_id)
         if row is not None:
-            row.role = "quarantined"
+            row.role = InstanceRole.QUARANTINED
             row.path = str(target)
             row.note = reason[:2000]
     log.warning("photo quarantined: %s", reason)

@@ -23,7 +23,7 @@ from config.settings import Settings
 from dicom.equipment import OUR_MANUFACTURER
 from dicom.errors import DicomInputError, MissingAttributeError, UnparsableDatasetError
 from dicom.received import check_received
-from node.db import Instance, Series, utcnow
+from node.db import Instance, InstanceRole, Series, SeriesState, utcnow
 from node.identifiers import remember
 from node.sopclasses import ACCEPTED_CLASSES, ACCEPTED_TRANSFER_SYNTAXES, PHOTO_CLASSES
 from node.storage import Storage, write_atomic
@@ -98,7 +98,7 @@ class StoreHandler:
                     series_uid=str(ds.SeriesInstanceUID),
                     path=str(path),
                     calling_ae=calling[:16],
-                    role="photo" if is_photo else "stored",
+                    role=InstanceRole.PHOTO if is_photo else InstanceRole.STORED,
                 )
             )
             if is_photo:
@@ -118,7 +118,7 @@ class StoreHandler:
                         series_uid="",
                         path=str(path),
                         calling_ae=calling[:16],
-                        role="quarantined",
+                        role=InstanceRole.QUARANTINED,
                         note=reason[:2000],
                     )
                 )
@@ -158,13 +158,13 @@ def _touch_series(session: Session, ds: Dataset) -> None:
                 first_received_at=now,
                 last_received_at=now,
                 instance_count=1,
-                state="receiving",
+                state=SeriesState.RECEIVING,
             )
         )
     else:
         row.last_received_at = now
         row.instance_count += 1
-        row.state = "receiving"
+        row.state = SeriesState.RECEIVING
 
 
 def _handle_echo(_event: Any) -> int:

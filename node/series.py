@@ -9,7 +9,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from node.db import Job, Series, utcnow
+from node.db import Job, JobState, Series, SeriesState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +27,20 @@ def queue_stable_series(
     created: list[int] = []
     with sessions.begin() as session:
         stable = session.scalars(
-            select(Series).where(Series.state == "receiving", Series.last_received_at <= cutoff)
+            select(Series).where(
+                Series.state == SeriesState.RECEIVING, Series.last_received_at <= cutoff
+            )
         ).all()
         for series in stable:
             pending = session.scalar(
                 select(Job.id).where(
-                    Job.series_uid == series.series_uid, Job.state == "queued"
+                    Job.series_uid == series.series_uid, Job.state == JobState.QUEUED
                 )
             )
-            series.state = "queued"
+            series.state = SeriesState.QUEUED
             if pending is not None:
                 continue  # the queued job has not started: it will take the new photos too
-            job = Job(series_uid=series.series_uid, state="queued", created_at=now)
+            job = Job(series_uid=series.series_uid, state=JobState.QUEUED, created_at=now)
             session.add(job)
             session.flush()
             created.append(job.id)

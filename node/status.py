@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from node.db import Instance, Job, OutboxItem, Series
+from node.db import Instance, Job, OutboxItem, OutboxState, Series
 
 
 def collect(sessions: sessionmaker[Session], recent: int = 10) -> dict[str, Any]:
@@ -19,7 +19,7 @@ def collect(sessions: sessionmaker[Session], recent: int = 10) -> dict[str, Any]
         jobs = s.scalars(select(Job).order_by(Job.id.desc()).limit(recent)).all()
         problems = s.scalars(
             select(OutboxItem)
-            .where(OutboxItem.state != "sent", OutboxItem.attempts > 0)
+            .where(OutboxItem.state != OutboxState.SENT, OutboxItem.attempts > 0)
             .order_by(OutboxItem.id.desc())
             .limit(recent)
         ).all()

@@ -38,6 +38,7 @@ from pydicom.uid import (
 from analysis.types import (
     Evidence,
     FaceBox,
+    Flag,
     Finding,
     HeadPose,
     LandmarkSet,
@@ -346,7 +347,7 @@ def make_photo_analysis(
             "deg",
             1.5,
             ("exocanthion_r", "exocanthion_l"),
-            flags=("head_roll_uncorrected",),
+            flags=(Flag.HEAD_ROTATED,),
         ),
         Measurement(
             "lower_face_percent",

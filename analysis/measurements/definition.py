@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 from analysis.measurements.geometry import Pts
-from analysis.types import FloatArray, View
+from analysis.types import Flag, FloatArray, View
 
 
 class Kind(StrEnum):
@@ -34,10 +35,10 @@ UNITS: dict[Kind, str] = {
 FRONTAL_VIEWS = frozenset({View.FRONTAL, View.UNKNOWN})
 PROFILE_VIEWS = frozenset({View.PROFILE_LEFT, View.PROFILE_RIGHT, View.UNKNOWN})
 
-#: Expression states a measurement can be sensitive to (names match Quality flags).
-MOUTH_OPEN = "mouth_open"
-SMILING = "smiling"
-EYES_CLOSED = "eyes_closed"
+#: Expression states a measurement can be sensitive to (the Quality flags of the same name).
+MOUTH_OPEN: Final = Flag.MOUTH_OPEN
+SMILING: Final = Flag.SMILING
+EYES_CLOSED: Final = Flag.EYES_CLOSED
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Definition:
     views: frozenset[View] = FRONTAL_VIEWS
     ideal_views: frozenset[View] = frozenset({View.FRONTAL})
     norm_key: str = ""
-    sensitive_to: frozenset[str] = field(default_factory=frozenset)
+    sensitive_to: frozenset[Flag] = field(default_factory=frozenset)
     yaw_sensitive: bool = False
     confirm: tuple[str, ...] = ()
     description: str = ""

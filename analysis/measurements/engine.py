@@ -45,6 +45,7 @@ from analysis.measurements.geometry import GeometryError, Pts
 from analysis.measurements.noise import reference_px, sigma_px
 from analysis.types import (
     ASYMMETRY_UNCONFIRMED,
+    Flag,
     FloatArray,
     Measurement,
     Quality,
@@ -95,11 +96,11 @@ def compute_all(
         flags += [f for f in expression if f in d.sensitive_to]
         if d.yaw_sensitive and quality.pose is not None:
             if abs(quality.pose.yaw) > YAW_LIMIT_SYMMETRY_DEG:
-                flags.append("head_rotated")
+                flags.append(Flag.HEAD_ROTATED)
         if quality.view not in d.ideal_views:
-            flags.append("view_not_ideal")
+            flags.append(Flag.VIEW_NOT_IDEAL)
         if any(semantic.confidence.get(k, 1.0) < LOW_CONFIDENCE for k in used):
-            flags.append("low_landmark_confidence")
+            flags.append(Flag.LOW_LANDMARK_CONFIDENCE)
         if any(resolve(n) in semantic.unconfirmed for n in d.confirm):
             flags.append(ASYMMETRY_UNCONFIRMED)
         unit, scale_source = d.unit, None
@@ -162,7 +163,7 @@ class _Batch:
         return math.sqrt(var)
 
 
-def _expression_flags(quality: Quality) -> tuple[str, ...]:
+def _expression_flags(quality: Quality) -> tuple[Flag, ...]:
     """Expression flags in a fixed order (photo flags first), so output is reproducible."""
     flags = [f for f in quality.flags if f in EXPRESSION_FLAGS]
     if quality.mouth_open:
@@ -174,15 +175,15 @@ def _expression_flags(quality: Quality) -> tuple[str, ...]:
 
 def _to_mm(
     d: Definition, value_px: float, sigma_px_: float, scale: Scale
-) -> tuple[float, float, str, ScaleSource, list[str]]:
+) -> tuple[float, float, str, ScaleSource, list[Flag]]:
     if scale.mm_per_px is None or scale.source is ScaleSource.NONE:
-        return value_px, sigma_px_, "[px]", ScaleSource.NONE, ["no_scale"]
+        return value_px, sigma_px_, "[px]", ScaleSource.NONE, [Flag.NO_SCALE]
     s = scale.mm_per_px
     value = value_px * s
     sigma = math.hypot(s * sigma_px_, abs(value) * scale.relative_uncertainty)
-    flags: list[str] = []
+    flags: list[Flag] = []
     if scale.source is ScaleSource.ASSUMED_IPD:
-        flags.append("scale_assumed")
+        flags.append(Flag.SCALE_ASSUMED)
         if d.id == "interpupillary_distance":
-            flags.append("scale_from_this_measurement")
+            flags.append(Flag.SCALE_FROM_THIS_MEASUREMENT)
     return value, sigma, "mm", scale.source, flags

@@ -39,7 +39,7 @@ from analysis.measurements.geometry import (
     pupil,
     ratio,
 )
-from analysis.types import FloatArray
+from analysis.types import Flag, FloatArray
 
 Formula = Callable[[Pts], FloatArray]
 EYES = RIGHT_EYE + LEFT_EYE
@@ -220,7 +220,7 @@ def _d(
     description: str,
     *,
     norm_key: str = "",
-    sensitive_to: frozenset[str] = frozenset(),
+    sensitive_to: frozenset[Flag] = frozenset(),
     yaw_sensitive: bool = False,
     confirm: tuple[str, ...] = (),
 ) -> Definition:

@@ -40,6 +40,7 @@ from analysis.landmark_names import IBUG68_REGIONS, resolve
 from analysis.measurements.geometry import LEFT_EYE, RIGHT_EYE
 from analysis.quality.pose import estimate_pose, photo_view
 from analysis.types import (
+    Flag,
     FloatArray,
     ImageArray,
     LandmarkSet,
@@ -76,12 +77,12 @@ def assess(
     photo: Photo, faces: list[LandmarkSet], main: int, semantic: SemanticLandmarks
 ) -> Quality:
     """Quality of the main face (``faces[main]``, the largest) of ``photo``."""
-    flags: list[str] = []
+    flags: list[Flag] = []
     hints: list[str] = []
     points = {k: np.asarray(v, dtype=np.float64) for k, v in semantic.points.items()}
 
     if not faces:
-        flags.append("no_face")
+        flags.append(Flag.NO_FACE)
         chosen = None
     else:
         if not 0 <= main < len(faces):
@@ -92,21 +93,21 @@ def assess(
 
     detection = _detection_confidence(chosen)
     if chosen is not None and detection < MIN_DETECTION_CONFIDENCE:
-        flags.append("low_detection_confidence")
+        flags.append(Flag.LOW_DETECTION_CONFIDENCE)
     box = _box(chosen, points, photo)
     face_size = math.sqrt(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
     if chosen is not None and face_size < MIN_FACE_PX:
-        flags.append("face_too_small")
+        flags.append(Flag.FACE_TOO_SMALL)
     sharpness = sharpness_score(photo.pixels, box)
     if sharpness < BLUR_THRESHOLD:
-        flags.append("blurred")
+        flags.append(Flag.BLURRED)
 
     mean_conf = _mean_confidence(semantic)
     if mean_conf is not None and mean_conf < MIN_LANDMARK_CONFIDENCE:
-        flags.append("low_landmark_confidence")
+        flags.append(Flag.LOW_LANDMARK_CONFIDENCE)
     outside = _occlusion_hints(points, semantic.confidence, photo, hints)
     if outside:
-        flags.append("landmarks_outside_image")
+        flags.append(Flag.LANDMARKS_OUTSIDE_IMAGE)
 
     mouth_open, smile = _mouth_state(points)
     pose, fit_error = estimate_pose(
@@ -119,18 +120,18 @@ def assess(
     if view is View.FRONTAL and pose is not None:
         for axis, limit in FRONTAL_LIMITS_DEG.items():
             if abs(getattr(pose, axis)) > limit:
-                flags.append("head_rotated")
+                flags.append(Flag.HEAD_ROTATED)
                 break
 
     closed = [side for side, ear in _eye_aspect_ratios(points).items() if ear < EYE_CLOSED_EAR]
     if len(closed) == 2:
-        flags.append("eyes_closed")
+        flags.append(Flag.EYES_CLOSED)
     elif closed:
         hints.append(f"eye_nearly_closed:{closed[0]}")
     if mouth_open:
-        flags.append("mouth_open")
+        flags.append(Flag.MOUTH_OPEN)
     if smile:
-        flags.append("smiling")
+        flags.append(Flag.SMILING)
 
     return Quality(
         face_count=len(faces),

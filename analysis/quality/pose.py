@@ -34,7 +34,7 @@ from typing import Final
 import cv2
 import numpy as np
 
-from analysis.types import FloatArray, HeadPose, Photo, SemanticLandmarks, View
+from analysis.types import FloatArray, HeadPose, Photo, SemanticLandmarks, View, ViewSource
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +148,13 @@ def view_from_yaw(yaw: float) -> View:
 
 def photo_view(
     photo: Photo, pose: HeadPose | None, points: dict[str, FloatArray]
-) -> tuple[View, str]:
+) -> tuple[View, ViewSource]:
     """(view, view source): the DICOM header's view, else the pose's, else a profile's."""
     if photo.view_hint is not None and photo.view_hint is not View.UNKNOWN:
-        return photo.view_hint, "dicom"
+        return photo.view_hint, ViewSource.DICOM
     if pose is not None:
-        return view_from_yaw(pose.yaw), "pose"
+        return view_from_yaw(pose.yaw), ViewSource.POSE
     prn, n = points.get("pronasale"), points.get("soft_tissue_nasion")
     if prn is not None and n is not None and abs(float(prn[0] - n[0])) > 1e-6:
-        return (View.PROFILE_RIGHT if prn[0] > n[0] else View.PROFILE_LEFT), "pose"
-    return View.UNKNOWN, "pose"
+        return (View.PROFILE_RIGHT if prn[0] > n[0] else View.PROFILE_LEFT), ViewSource.POSE
+    return View.UNKNOWN, ViewSource.POSE

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.types import ASYMMETRY_UNCONFIRMED
+from analysis.types import ASYMMETRY_UNCONFIRMED, Flag
 from tests.bench import asymmetry_warps as aw
 from tests.bench.photos import REPO, real_photos
 from tests.bench.report import write_json
@@ -129,7 +129,7 @@ def unconfirmed(result: Any, mid: str) -> bool:
 
 #: Flags that do not stop the report from standing behind a value (the bench's photos
 #: carry no pixel spacing, so their scale is the iris or the assumed IPD).
-SOFT = frozenset({ASYMMETRY_UNCONFIRMED, "scale_assumed"})
+SOFT = frozenset({ASYMMETRY_UNCONFIRMED, Flag.SCALE_ASSUMED})
 
 
 def other_flags(result: Any, mid: str) -> list[str]:
@@ -300,7 +300,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
             ce = np.array([r["expected_mm63"] for r in conf])
             cm = np.array([r["measured_mm63"] for r in conf])
             clean = [r for r in ok if not r.get("other_flags")]
-            frontal = [r for r in ok if not {"head_rotated", "missing"} & set(r["other_flags"])]
+            frontal = [r for r in ok if not {Flag.HEAD_ROTATED, "missing"} & set(r["other_flags"])]
             out[cfg][kind] = {
                 **_subset_gain("clean", clean),
                 **_subset_gain("frontal", frontal),
@@ -330,7 +330,7 @@ def _subset_gain(label: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _frontal(row: dict[str, Any]) -> bool:
-    return not {"head_rotated", "missing"} & set(row.get("other_flags", ()))
+    return not {Flag.HEAD_ROTATED, "missing"} & set(row.get("other_flags", ()))
 
 
 def summarise_noise(noise: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:

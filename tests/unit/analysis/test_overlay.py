@@ -25,7 +25,7 @@ from analysis.overlay import (
     render_overlays,
     render_thirds_fifths,
 )
-from analysis.types import ASYMMETRY_UNCONFIRMED, Measurement, Photo, PhotoAnalysis, View
+from analysis.types import ASYMMETRY_UNCONFIRMED, Flag, Measurement, Photo, PhotoAnalysis, View
 from tests.factories import astronaut, make_photo_analysis
 from tests.unit.analysis import faces
 
@@ -118,18 +118,18 @@ def test_profile_views_get_no_midline(photo):
 
 
 def test_caption_lists_measurements_scale_and_unreliability():
-    result = make_photo_analysis(flags=("small_face",))
+    result = make_photo_analysis(flags=(Flag.FACE_TOO_SMALL,))
     lines = caption_lines(result)
     text = "\n".join(lines)
     assert "Intercanthal width:" in text and " mm +/- " in text
     assert "Scale:" in text and "assumed interpupillary distance" in text
-    assert "UNRELIABLE: small_face" in text
+    assert "UNRELIABLE: face_too_small" in text
     assert "* flagged unreliable" in text
     assert all(line.isascii() for line in lines)
 
 
 def test_format_measurement():
-    m = Measurement("a", "Nasolabial angle", 101.234, "deg", 2.5, ("x",), flags=("pose",))
+    m = Measurement("a", "Nasolabial angle", 101.234, "deg", 2.5, ("x",), flags=(Flag.HEAD_ROTATED,))
     assert format_measurement(m) == "Nasolabial angle: 101.2 deg +/- 2.5 *"
     r = Measurement("b", "Ratio", 0.8123, "{ratio}", 0.0, ("x",))
     assert format_measurement(r) == "Ratio: 0.81"

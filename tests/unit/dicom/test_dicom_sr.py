@@ -8,7 +8,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import JPEGBaseline8Bit
 
 from analysis.landmark_names import resolve
-from analysis.types import PhotoAnalysis, View
+from analysis.types import Flag, PhotoAnalysis, View
 from dicom import codes
 from dicom.context import ResultContext
 from dicom.sr import LANDMARK_GROUP_PREFIX, PHOTO_GROUP_ID, QUALITY_GROUP_ID, build_sr
@@ -64,7 +64,7 @@ def _group(sr: Comprehensive3DSR, ident: str):
 
 @pytest.fixture(scope="module")
 def analysis() -> PhotoAnalysis:
-    return make_photo_analysis(flags=("small_face",))
+    return make_photo_analysis(flags=(Flag.FACE_TOO_SMALL,))
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +232,7 @@ def test_face_view_reliability_and_disclaimer(written, analysis):
     assert evals[codes.RESULT_RELIABILITY.value].value == codes.UNRELIABLE.value
     items = {_value(i): i for i in group[0].ContentSequence}
     flags = _children(items[codes.RESULT_RELIABILITY.value], codes.QUALITY_FLAG.value)
-    assert [_code_value(c) for c in flags] == ["flag:small_face"]
+    assert [_code_value(c) for c in flags] == ["flag:face_too_small"]
     (msg,) = _children(items[codes.FACE_DETECTION.value], codes.ANALYSIS_MESSAGE.value)
     assert msg.TextValue == analysis.message
     assert "not a diagnosis" in items[codes.DISCLAIMER.value].TextValue
