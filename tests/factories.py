@@ -38,8 +38,8 @@ from pydicom.uid import (
 from analysis.types import (
     Evidence,
     FaceBox,
-    Flag,
     Finding,
+    Flag,
     HeadPose,
     LandmarkSet,
     Measurement,
