@@ -1,5 +1,7 @@
 """What a job does: for each new photo of a series, decode → analyse → render overlays →
-build result objects → store them → queue them in the outbox for every destination.
+build result objects (SR, SCs, PDF report) → store them → queue them in the outbox for
+every destination; when the job analysed two or more photos, one more PDF report on all of
+them (the series report).
 
 A photo that cannot be decoded is quarantined with its reason; the others go on.
 """
@@ -20,13 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from analysis.overlay import render_overlays
 from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
+from analysis.report import PhotoSection
 from analysis.serialize import analysis_summary
 from analysis.types import PhotoAnalysis
 from config.settings import Settings
 from dicom.context import ResultContext
 from dicom.errors import DicomInputError
+from dicom.pdf import build_report, photo_section
 from dicom.photo import dataset_to_photo
 from dicom.results import build_results
+from dicom.source import reference_header
 from node import __version__
 from node.db import Instance, Job, OutboxItem, utcnow
 from node.scp import OUR_MANUFACTURER
@@ -43,6 +48,7 @@ class PhotoOutcome:
     analysis: PhotoAnalysis | None
     outputs: list[Dataset]
     error: str = ""
+    section: PhotoSection | None = None  # the photo's part of a series report
 
 
 def analysis_options(settings: Settings, source: Dataset | None = None) -> AnalysisOptions:
@@ -84,7 +90,9 @@ def analyse_dataset(
         analyzer.options = opts  # same models, other norm rows
     result = analyzer.analyze(photo)
     overlays = render_overlays(photo, result)
-    return PhotoOutcome(uid, result, build_results(ds, result, overlays, ctx))
+    section = photo_section(ds, result, overlays)
+    outputs = build_results(ds, result, overlays, ctx, section=section)
+    return PhotoOutcome(uid, result, outputs, section=section)
 
 
 def node_context(settings: Settings, source: Dataset) -> ResultContext:
@@ -123,6 +131,7 @@ def run_job(
             p.analysed_job_id = job_id
         work = [(p.id, p.path, p.sop_instance_uid) for p in photos]
     summaries: list[dict[str, Any]] = []
+    reported: list[tuple[Dataset, PhotoSection]] = []
     ctx: ResultContext | None = None
     for instance_id, path, sop_uid in work:
         try:
@@ -143,6 +152,10 @@ def run_job(
         summary = analysis_summary(outcome.analysis, include_points=False)
         summaries.append({"sop_instance_uid": sop_uid, **summary})
         ctx = ctx.advance(len(outcome.outputs))
+        if outcome.section is not None:
+            reported.append((reference_header(ds), outcome.section))
+    if len(reported) >= 2 and ctx is not None:
+        _store_series_report(sessions, storage, settings, job_id, reported, ctx)
     with sessions.begin() as session:
         job = session.get(Job, job_id)
         assert job is not None
@@ -150,15 +163,34 @@ def run_job(
     log.info("job %d analysed %d photo(s)", job_id, len(work))
 
 
+def _store_series_report(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    settings: Settings,
+    job_id: int,
+    reported: list[tuple[Dataset, PhotoSection]],
+    ctx: ResultContext,
+) -> None:
+    """One PDF report on every photo this job analysed (each also has its own report)."""
+    try:
+        headers = [header for header, _ in reported]
+        report = build_report(headers, [s for _, s in reported], ctx, ctx.instance_number_start)
+    except Exception:  # the photos' own results are stored already; this one is extra
+        log.exception("series report could not be built")
+        return
+    _store_outputs(sessions, storage, settings, job_id, None, [report])
+
+
 def _store_outputs(
     sessions: sessionmaker[Session],
     storage: Storage,
     settings: Settings,
     job_id: int,
-    instance_id: int,
+    instance_id: int | None,
     outputs: list[Dataset],
 ) -> None:
-    """Write the result files, then in one transaction queue them and mark the photo done."""
+    """Write the result files, then in one transaction queue them and mark the photo
+    (``instance_id``; None for a result of the whole series) done."""
     items: list[OutboxItem] = []
     for out in outputs:
         path = storage.result_path(
@@ -180,7 +212,7 @@ def _store_outputs(
             )
     with sessions.begin() as session:
         session.add_all(items)
-        photo = session.get(Instance, instance_id)
+        photo = session.get(Instance, instance_id) if instance_id is not None else None
         if photo is not None:
             photo.analysed_at = utcnow()
 
