@@ -229,6 +229,10 @@ class _Story:
     def t(self, text: str) -> str:
         return escape(self.fonts.safe(text))
 
+    def style(self, commands: Sequence[tuple[Any, ...]]) -> TableStyle:
+        """A table style in the report's font (reportlab's table default is Helvetica)."""
+        return TableStyle([("FONTNAME", (0, 0), (-1, -1), self.fonts.regular), *commands])
+
     def build(self) -> list[Flowable]:
         story: list[Flowable] = [
             self.p(self.r.title + " report", self.s.title),
@@ -260,7 +264,7 @@ class _Story:
             "examined the patient."
         )
         box = Table([[self.markup(text, self.s.notice)]], colWidths=[WIDTH])
-        box.setStyle(TableStyle([
+        box.setStyle(self.style([
             ("BACKGROUND", (0, 0), (-1, -1), NOTICE_BG),
             ("LINEBEFORE", (0, 0), (0, -1), 3, RED),
             ("LEFTPADDING", (0, 0), (-1, -1), 8),
@@ -287,7 +291,7 @@ class _Story:
                 row += [self.p(label, self.s.label), self.p(value, self.s.value)]
             rows.append(row)
         table = Table(rows, colWidths=[28 * mm, 62 * mm, 30 * mm, 60 * mm])
-        table.setStyle(TableStyle([
+        table.setStyle(self.style([
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LINEBELOW", (0, 0), (-1, -2), 0.3, RULE),
             ("LINEABOVE", (0, 0), (-1, 0), 0.8, NAVY),
@@ -312,7 +316,7 @@ class _Story:
             ])  # fmt: skip
         table = Table(rows, colWidths=[8 * mm, 72 * mm, 28 * mm, 36 * mm, 20 * mm, 16 * mm],
                       repeatRows=1)  # fmt: skip
-        table.setStyle(_grid_style())
+        table.setStyle(self.style(_GRID))
         return table
 
     # --- one photo ---
@@ -345,7 +349,7 @@ class _Story:
         if section.images:
             image = self._image_block(section.images[0], 84 * mm, 105 * mm)
         table = Table([[image, facts]], colWidths=[88 * mm, WIDTH - 88 * mm])
-        table.setStyle(TableStyle([
+        table.setStyle(self.style([
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LEFTPADDING", (0, 0), (-1, -1), 0),
             ("RIGHTPADDING", (0, 0), (0, 0), 4 * mm),
@@ -386,7 +390,7 @@ class _Story:
                     else self.p(value, self.s.value))  # fmt: skip
             cells.append([self.p(label, self.s.label), cell])
         table = Table(cells, colWidths=[30 * mm, WIDTH - 88 * mm - 30 * mm])
-        table.setStyle(TableStyle([
+        table.setStyle(self.style([
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LINEBELOW", (0, 0), (-1, -2), 0.3, RULE),
             ("TOPPADDING", (0, 0), (-1, -1), 2),
@@ -407,7 +411,7 @@ class _Story:
 
     def _box(self, text: str, background: colors.Color, edge: colors.Color) -> Flowable:
         box = Table([[self.p(text, self.s.body)]], colWidths=[WIDTH])
-        box.setStyle(TableStyle([
+        box.setStyle(self.style([
             ("BACKGROUND", (0, 0), (-1, -1), background),
             ("LINEBEFORE", (0, 0), (0, -1), 3, edge),
             ("LEFTPADDING", (0, 0), (-1, -1), 8),
@@ -453,7 +457,7 @@ class _Story:
                     self.p(e.population or "–", self.s.cell),
                 ])  # fmt: skip
             table = Table(rows, colWidths=[50 * mm, 22 * mm, 32 * mm, 12 * mm, WIDTH - 116 * mm])
-            table.setStyle(_grid_style())
+            table.setStyle(self.style(_GRID))
             out += [Spacer(1, 2), table]
         out.append(Spacer(1, 3))
         return out
@@ -550,7 +554,7 @@ class _Story:
             if row.flag:
                 flagged_rows.append(i)
         table = Table(data, colWidths=[c * mm for c in _COLS], repeatRows=1)
-        style = _grid_style()
+        style = self.style(_GRID)
         for i in flagged_rows:
             style.add("BACKGROUND", (0, i), (-1, i), colors.HexColor("#fdf0ef"))
         table.setStyle(style)
@@ -577,7 +581,7 @@ class _Story:
         rows = [cells[k : k + 2] + [""] * (2 - len(cells[k : k + 2]))
                 for k in range(0, len(cells), 2)]  # fmt: skip
         table = Table(rows, colWidths=[WIDTH / 2, WIDTH / 2])
-        table.setStyle(TableStyle([
+        table.setStyle(self.style([
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("ALIGN", (0, 0), (-1, -1), "CENTER"),
             ("LEFTPADDING", (0, 0), (-1, -1), 1 * mm),
@@ -611,8 +615,8 @@ class _Story:
                          self.p(m.version, self.s.cell),
                          self.p(m.licence or "unknown", self.s.cell),
                          self.markup(use, self.s.cell)])  # fmt: skip
-        table = Table(rows, colWidths=[88 * mm, 28 * mm, 30 * mm, WIDTH - 146 * mm], repeatRows=1)
-        table.setStyle(_grid_style())
+        table = Table(rows, colWidths=[64 * mm, 22 * mm, 48 * mm, WIDTH - 134 * mm], repeatRows=1)
+        table.setStyle(self.style(_GRID))
         return [CondPageBreak(40 * mm), self.p("Algorithms and models", self.s.h1), table]
 
     def _sources(self) -> list[Flowable]:
@@ -636,17 +640,17 @@ class _Story:
         return [Spacer(1, 4 * mm), self.p(text, self.s.small_muted)]
 
 
-def _grid_style() -> TableStyle:
-    return TableStyle([
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LINEBELOW", (0, 0), (-1, 0), 0.8, NAVY),
-        ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
-        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, ZEBRA]),
-        ("TOPPADDING", (0, 0), (-1, -1), 1.6),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
-        ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
-    ])  # fmt: skip
+#: The look of every data table (header rule, zebra rows, tight padding).
+_GRID: Final[list[tuple[Any, ...]]] = [
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ("LINEBELOW", (0, 0), (-1, 0), 0.8, NAVY),
+    ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
+    ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, ZEBRA]),
+    ("TOPPADDING", (0, 0), (-1, -1), 1.6),
+    ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
+    ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
+    ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
+]
 
 
 def _software_name(r: ReportRequest) -> str:

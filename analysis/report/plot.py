@@ -39,6 +39,7 @@ def z_plot(
     axis_h = 12.0
     height = len(rows) * ROW_H + axis_h + 2
     d = Drawing(width, height)
+    d.initialFontName = fonts.regular  # not the Helvetica default
     x0, x1 = label_width, width - 6
     top = height - 1
 
