@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset
 from skimage.data import coffee
 
 from analysis.overlay import render_overlays
-from analysis.types import BackendUnavailableError, Photo
+from analysis.types import BackendUnavailableError
 from dicom.context import ResultContext
 from dicom.pdf import (
     ENCAPSULATED_PDF_STORAGE,
