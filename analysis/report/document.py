@@ -108,7 +108,8 @@ class _Styles:
                                      bulletFontName=fonts.regular)  # fmt: skip
         self.notice = ParagraphStyle("notice", **base, fontSize=8.5, leading=11.2)
         self.source = ParagraphStyle("source", parent=self.small, leftIndent=16, bulletIndent=0,
-                                     spaceAfter=1.5, bulletFontName=fonts.regular)  # fmt: skip
+                                     spaceAfter=1.5, bulletFontName=fonts.regular,
+                                     bulletFontSize=7)  # fmt: skip
 
 
 def render_report(request: ReportRequest, norms: NormTable | None) -> bytes:
@@ -255,10 +256,9 @@ class _Story:
     # --- front matter ---
 
     def _notice(self) -> Flowable:
-        sw = self.r.software
         text = f"<b>{self.t(DISCLAIMER)}.</b> " + self.t(
-            f"This report was produced automatically by {sw.manufacturer} {sw.name} "
-            f"{sw.version} from the photographs named below. Its measurements and "
+            f"This report was produced automatically by {_software_name(self.r)} "
+            f"{self.r.software.version} from the photographs named below. Its measurements and "
             "findings are computer estimates, each with its uncertainty; they support, "
             "and do not replace, the judgement of a qualified clinician who has "
             "examined the patient."
@@ -314,7 +314,7 @@ class _Story:
                 self.p(str(len(a.measurements)), self.s.cell_right),
                 self.p(str(len(a.findings)), self.s.cell_right),
             ])  # fmt: skip
-        table = Table(rows, colWidths=[8 * mm, 72 * mm, 28 * mm, 36 * mm, 20 * mm, 16 * mm],
+        table = Table(rows, colWidths=[8 * mm, 62 * mm, 30 * mm, 40 * mm, 22 * mm, 18 * mm],
                       repeatRows=1)  # fmt: skip
         table.setStyle(self.style(_GRID))
         return table
@@ -334,7 +334,6 @@ class _Story:
                 "findings were made. Check that the photo shows the face, in focus and not "
                 "cut off, and send it again.", WARN_BG, WARN_EDGE,
             ))  # fmt: skip
-            out += self._warnings(a)
             out += self._images(section.images[1:])
             return out
         out += self._findings(a)

@@ -123,7 +123,9 @@ def missing_measurements(present: Iterable[str], view: View) -> list[tuple[str, 
         (no_landmarks if view in d.views else not_for_view).append(d.id)
     out = []
     if not_for_view:
-        out.append((f"not valid for a {view.value.replace('_', ' ')} view", not_for_view))
+        name = view.value.replace("_", " ")
+        article = "an" if name[0] in "aeiou" else "a"
+        out.append((f"not valid for {article} {name} view", not_for_view))
     if no_landmarks:
         out.append(("landmarks needed were not found", no_landmarks))
     return out

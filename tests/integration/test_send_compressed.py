@@ -23,8 +23,9 @@ from tests.support.net import free_port, wait_for_port
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize(("accept_all", "arrives_as"), [(True, JPEGLSLossless),
-                                                         (False, ExplicitVRLittleEndian)])
+@pytest.mark.parametrize(
+    ("accept_all", "arrives_as"), [(True, JPEGLSLossless), (False, ExplicitVRLittleEndian)]
+)
 def test_jpeg_ls_sc_reaches_storescp(accept_all, arrives_as, tmp_path: Path) -> None:
     image = astronaut()
     sc = build_sc(make_vl_photo(), image, "Landmarks", ResultContext.new(), 1)
@@ -39,8 +40,9 @@ def test_jpeg_ls_sc_reaches_storescp(accept_all, arrives_as, tmp_path: Path) -> 
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         wait_for_port(port)
-        statuses = DicomSender("FACENODE").send(Destination(name="PEER", ae_title="PEER",
-                                                            host="127.0.0.1", port=port), [path])
+        statuses = DicomSender("FACENODE").send(
+            Destination(name="PEER", ae_title="PEER", host="127.0.0.1", port=port), [path]
+        )
         assert statuses == [0]
     finally:
         peer.terminate()

@@ -161,7 +161,7 @@ def test_missing_measurements_say_why():
     assert reasons["landmarks needed were not found"] == [frontal_ids[-1]]
     assert "nasolabial_angle" in reasons["not valid for a frontal view"]
     oblique = dict(missing_measurements([], View.OBLIQUE_RIGHT))
-    assert len(oblique["not valid for a oblique right view"]) == len(CATALOGUE)
+    assert len(oblique["not valid for an oblique right view"]) == len(CATALOGUE)
 
 
 def test_csv_row_has_every_measurement_in_its_unit(tmp_path):
@@ -176,7 +176,10 @@ def test_csv_row_has_every_measurement_in_its_unit(tmp_path):
     assert r["face_found"] == "yes" and r["scale_source"] == "assumed_interpupillary_distance"
     px = replace(icw, unit="[px]", value=40.0, scale_source=ScaleSource.NONE, flags=("no_scale",))
     r2 = row(replace(result, measurements=(px,)), {})
-    assert r2["intercanthal_width [mm]"] == "" and r2["intercanthal_width flags"] == "no_scale (40.0 px)"
+    assert (
+        r2["intercanthal_width [mm]"] == ""
+        and r2["intercanthal_width flags"] == "no_scale (40.0 px)"
+    )
     path = tmp_path / "t.csv"
     write_csv(path, [r, row(make_photo_analysis(face_found=False), {"input": "Zoë.jpg"})])
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: spreadsheets read UTF-8
