@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-DEB_PACKAGES := dcmtk dicom3tools orthanc libusb-1.0-0 libgl1 libglib2.0-0
+DEB_PACKAGES := dcmtk dicom3tools orthanc libusb-1.0-0 libgl1 libglib2.0-0 fonts-dejavu-core poppler-utils
 # torch is pinned to the CPU wheel (see README "GPU install"); installed before the rest so
 # that no dependency pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0

@@ -75,7 +75,8 @@ def cmd_echo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     from node.adhoc import analyze_paths
 
-    return analyze_paths([Path(p) for p in args.paths], Path(args.output), settings)
+    csv_path = Path(args.csv) if args.csv else None
+    return analyze_paths([Path(p) for p in args.paths], Path(args.output), settings, csv_path)
 
 
 def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("analyze", help="analyse DICOM or image files into a folder")
     s.add_argument("paths", nargs="+")
     s.add_argument("-o", "--output", default="results", help="output folder (default: results)")
+    s.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="also write one row per photo with every measurement (value, ±, flags) to FILE",
+    )
     s.set_defaults(handler=cmd_analyze)
     s = sub.add_parser("outbox", help="outbox maintenance")
     osub = s.add_subparsers(dest="outbox_command", required=True)

@@ -1,5 +1,7 @@
 """What a job does: for each new photo of a series, decode → analyse → render overlays →
-build result objects → store them → queue them in the outbox for every destination.
+build result objects (SR, SCs, PDF report) → store them → queue them in the outbox for
+every destination; when the job analysed two or more photos, one more PDF report on all of
+them (the series report).
 
 A photo that cannot be decoded is quarantined with its reason; the others go on.
 """
@@ -21,16 +23,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from analysis import findings
 from analysis.overlay import render_overlays
 from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
+from analysis.report import PhotoSection
 from analysis.serialize import analysis_summary
 from analysis.types import PhotoAnalysis
 from config.norms import load_tables
 from config.settings import Settings
-from config.tables import FindingTables
+from config.tables import FindingTables, NormTable
 from dicom.context import ResultContext
 from dicom.equipment import OUR_MANUFACTURER, OUR_MODEL_NAME
 from dicom.errors import DicomInputError
+from dicom.pdf import build_report, photo_section
 from dicom.photo import dataset_to_photo
 from dicom.results import build_results
+from dicom.source import reference_header
 from node import __version__
 from node.db import Instance, InstanceRole, Job, OutboxItem, ResultKind, utcnow
 from node.identifiers import describe_patient, remember
@@ -53,6 +58,7 @@ class PhotoOutcome:
     analysis: PhotoAnalysis | None
     outputs: list[Dataset]
     error: str = ""
+    section: PhotoSection | None = None  # the photo's part of a series report
 
 
 def finding_tables() -> FindingTables:
@@ -97,7 +103,10 @@ def analyse_dataset(ds: Dataset, analyzer: PhotoAnalyzer, ctx: ResultContext) ->
         return PhotoOutcome(uid, None, [], error=str(exc))
     result = analyzer.analyze(photo)
     overlays = render_overlays(photo, result)
-    return PhotoOutcome(uid, result, build_results(ds, result, overlays, ctx))
+    section = photo_section(ds, result, overlays)
+    norms = analyzer.options.tables.norms  # the table the findings were judged against
+    outputs = build_results(ds, result, overlays, ctx, section=section, norms=norms)
+    return PhotoOutcome(uid, result, outputs, section=section)
 
 
 def node_context(settings: Settings) -> ResultContext:
@@ -137,6 +146,7 @@ def run_job(
             p.analysed_job_id = job_id
         work = [(p.id, p.path, p.sop_instance_uid) for p in photos]
     summaries: list[dict[str, Any]] = []
+    reported: list[tuple[Dataset, PhotoSection]] = []
     ctx = node_context(settings)
     for instance_id, path, sop_uid in work:
         try:
@@ -158,6 +168,11 @@ def run_job(
         summary = analysis_summary(outcome.analysis, include_points=False)
         summaries.append({"sop_instance_uid": sop_uid, **summary})
         ctx = ctx.advance(len(outcome.outputs))
+        if outcome.section is not None:
+            reported.append((reference_header(ds), outcome.section))
+    if len(reported) >= 2:
+        norms = analyzers.options.tables.norms
+        _store_series_report(sessions, storage, settings, job_id, reported, ctx, norms)
     with sessions.begin() as session:
         job = session.get(Job, job_id)
         assert job is not None
@@ -165,15 +180,37 @@ def run_job(
     log.info("job %d analysed %d photo(s)", job_id, len(work))
 
 
+def _store_series_report(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    settings: Settings,
+    job_id: int,
+    reported: list[tuple[Dataset, PhotoSection]],
+    ctx: ResultContext,
+    norms: NormTable,
+) -> None:
+    """One PDF report on every photo this job analysed (each also has its own report)."""
+    try:
+        headers = [header for header, _ in reported]
+        report = build_report(
+            headers, [s for _, s in reported], ctx, ctx.instance_number_start, norms
+        )
+    except Exception:  # the photos' own results are stored already; this one is extra
+        log.exception("series report could not be built")
+        return
+    _store_outputs(sessions, storage, settings, job_id, None, [report])
+
+
 def _store_outputs(
     sessions: sessionmaker[Session],
     storage: Storage,
     settings: Settings,
     job_id: int,
-    instance_id: int,
+    instance_id: int | None,
     outputs: list[Dataset],
 ) -> None:
-    """Write the result files, then in one transaction queue them and mark the photo done."""
+    """Write the result files, then in one transaction queue them and mark the photo
+    (``instance_id``; None for a result of the whole series) done."""
     items: list[OutboxItem] = []
     for out in outputs:
         path = storage.result_path(
@@ -195,7 +232,7 @@ def _store_outputs(
             )
     with sessions.begin() as session:
         session.add_all(items)
-        photo = session.get(Instance, instance_id)
+        photo = session.get(Instance, instance_id) if instance_id is not None else None
         if photo is not None:
             photo.analysed_at = utcnow()
 

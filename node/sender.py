@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Protocol
 
 from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.uid import UID, ExplicitVRLittleEndian
 from pynetdicom import AE
-from pynetdicom.presentation import build_context
+from pynetdicom.presentation import PresentationContext, build_context
 
 from config.errors import FacenodeError
 from config.settings import Destination
@@ -57,9 +59,11 @@ class DicomSender:
         ae = self._ae()
         seen: set[tuple[str, str]] = set()
         for ds in datasets:
-            key = (str(ds.SOPClassUID), str(ds.file_meta.TransferSyntaxUID))
-            if key not in seen and len(seen) < 128:
-                seen.add(key)
+            syntax = UID(str(ds.file_meta.TransferSyntaxUID))
+            keys = [(str(ds.SOPClassUID), str(syntax))]
+            if syntax.is_compressed:  # also offered uncompressed, for peers that decode none
+                keys.append((str(ds.SOPClassUID), str(ExplicitVRLittleEndian)))
+            seen.update(k for k in keys if len(seen) < 128)
         ae.requested_contexts = [build_context(c, [t]) for c, t in sorted(seen)]
         assoc = ae.associate(destination.host, destination.port, ae_title=destination.ae_title)
         if not assoc.is_established:
@@ -73,7 +77,7 @@ class DicomSender:
                 if not assoc.is_established:
                     statuses.append(-1)
                     continue
-                status = assoc.send_c_store(ds)
+                status = assoc.send_c_store(_as_accepted(ds, assoc.accepted_contexts))
                 statuses.append(int(status.Status) if "Status" in status else -1)
         finally:
             if assoc.is_established:
@@ -92,6 +96,16 @@ class DicomSender:
         finally:
             if assoc.is_established:
                 assoc.release()
+
+
+def _as_accepted(ds: Dataset, accepted: Sequence[PresentationContext]) -> Dataset:
+    """``ds``, decompressed when the peer accepted its class only uncompressed."""
+    syntax = UID(str(ds.file_meta.TransferSyntaxUID))
+    if syntax.is_compressed and not any(
+        cx.abstract_syntax == ds.SOPClassUID and syntax in cx.transfer_syntax for cx in accepted
+    ):
+        ds.decompress(generate_instance_uid=False)  # lossless: the same object, uncompressed
+    return ds
 
 
 @dataclass

@@ -8,7 +8,7 @@ a fixed numpy workload (sorting 400 000 doubles, single-threaded). Ratios agains
 between machines; absolute milliseconds are printed too. Per photo and backend: the median
 over ``--repeats`` runs (after one warm-up) of each stage in ``PhotoAnalysis.timings_ms``,
 the whole analysis (wall clock), rendering the overlays and building the DICOM results
-(SR + one SC per overlay). Model load (``PhotoAnalyzer(...)``) is reported separately and
+(SR, one SC per overlay, PDF report). Model load (``PhotoAnalyzer(...)``) is reported separately and
 is not in the per-photo figures. The target is a 2D analysis ≤ 150 ms per photo.
 Results: table on stdout, JSON in ``bench-results/timing.json``.
 """

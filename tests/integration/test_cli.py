@@ -3,6 +3,7 @@ storescp as the real peer), status on a fresh node."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -35,10 +36,21 @@ def test_analyze_image_files_into_dicom_and_json(tmp_path: Path) -> None:
     empty = tmp_path / "coffee.jpg"
     cv2.imwrite(str(empty), cv2.cvtColor(coffee(), cv2.COLOR_RGB2BGR))
     out = tmp_path / "out"
-    run = _facenode("analyze", str(face), str(empty), "-o", str(out),
+    table = tmp_path / "measurements.csv"
+    run = _facenode("analyze", str(face), str(empty), "-o", str(out), "--csv", str(table),
                     env={"FACENODE_STORAGE_DIR": str(tmp_path / "var")})
     assert run.returncode == 0, run.stderr
     summary = json.loads((out / "summary.json").read_text())
+    for entry in summary:  # the PDF report beside the objects, same bytes as the DOC object
+        pdf = (out / entry["report"]).read_bytes()
+        assert pdf.startswith(b"%PDF-")
+        doc = next(out / n for n in entry["outputs"] if n.endswith("_doc.dcm"))
+        assert dcmread(doc).EncapsulatedDocument.startswith(pdf)
+    with table.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["input"] for r in rows] == [str(face), str(empty)]
+    assert float(rows[0]["interpupillary_distance [mm]"]) > 40
+    assert rows[1]["face_found"] == "no" and rows[1]["interpupillary_distance [mm]"] == ""
     assert [e["face_found"] for e in summary] == [True, False]
     ids = {m["id"] for m in summary[0]["measurements"]}
     assert {"interpupillary_distance", "symmetry_index"} <= ids

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.integration
 
 SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.34"
 SC_CLASS = "1.2.840.10008.5.1.4.1.1.7"
+PDF_CLASS = "1.2.840.10008.5.1.4.1.1.104.1"
+JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
 
 
 def _results_in_orthanc(orthanc, source_uid: str) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
@@ -56,10 +58,11 @@ def test_photo_routed_by_orthanc_comes_back_as_sr_and_sc(
 
     def results_back() -> dict[str, list[str]] | None:
         found = _results_in_orthanc(orthanc, str(source.SOPInstanceUID))
-        return found if SR_CLASS in found and SC_CLASS in found else None
+        return found if {SR_CLASS, SC_CLASS, PDF_CLASS} <= set(found) else None
 
     try:
-        found = wait_until(results_back, timeout=180, interval=1.0, what="SR and SC in Orthanc")
+        found = wait_until(results_back, timeout=180, interval=1.0,
+                           what="SR, SC and PDF in Orthanc")  # fmt: skip
     except TimeoutError:
         pytest.fail("no results in Orthanc.\nnode log:\n" + node.log_text()[-4000:]
                     + "\northanc log:\n" + orthanc.log_text()[-3000:])
@@ -73,6 +76,10 @@ def test_photo_routed_by_orthanc_comes_back_as_sr_and_sc(
             assert ds.StudyInstanceUID == source.StudyInstanceUID
             assert ds.PatientID == source.PatientID
             assert ds.SeriesInstanceUID != source.SeriesInstanceUID
+            if sop_class == SC_CLASS:  # stored compressed, losslessly, as the node sent it
+                assert ds.file_meta.TransferSyntaxUID == JPEG_LS_LOSSLESS
+            if sop_class == PDF_CLASS:
+                assert ds.Modality == "DOC" and ds.EncapsulatedDocument.startswith(b"%PDF-")
 
     sr_path = tmp_path / f"{found[SR_CLASS][0]}.dcm"
     sr = hd.sr.Comprehensive3DSR.from_dataset(dcmread(sr_path))
