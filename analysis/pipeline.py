@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import findings, measurements, quality, refine, scale
-from analysis.landmarks import get_backend
+from analysis.landmarks import LandmarkBackend, get_backend
 from analysis.landmarks.semantic import to_semantic
 from analysis.profile_landmarks import find_profile_points
 from analysis.types import (
@@ -60,11 +60,19 @@ class _Timer:
 
 
 class PhotoAnalyzer:
-    """Holds loaded models so repeated photos do not pay the model load again."""
+    """Holds loaded models so repeated photos do not pay the model load again.
 
-    def __init__(self, options: AnalysisOptions | None = None) -> None:
+    ``backend`` is an already loaded landmark backend to use instead of the one
+    ``options.backend`` names (tests pass a fake one; the node never does).
+    """
+
+    def __init__(
+        self, options: AnalysisOptions | None = None, backend: LandmarkBackend | None = None
+    ) -> None:
         self.options = options or AnalysisOptions()
-        self.backend = get_backend(self.options.backend, self.options.model_dir)
+        if backend is None:
+            backend = get_backend(self.options.backend, self.options.model_dir)
+        self.backend = backend
 
     def analyze(self, photo: Photo) -> PhotoAnalysis:
         opts = self.options
