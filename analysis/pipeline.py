@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import findings, measurements, quality, refine, scale
-from analysis.landmarks import get_backend
+from analysis.landmarks import LandmarkBackend, get_backend
 from analysis.landmarks.semantic import to_semantic
 from analysis.profile import find_profile_points
 from analysis.types import (
@@ -65,13 +65,17 @@ class PhotoAnalyzer:
     """Holds loaded models so repeated photos do not pay the model load again.
 
     The options are fixed for its lifetime: everything that differs per photo (pixels,
-    scale and view hints, the subject's sex) comes in with the :class:`Photo`.
+    scale and view hints, the subject's sex) comes in with the :class:`Photo`. ``backend`` is
+    an already loaded landmark backend to use instead of the one ``options.backend`` names
+    (tests pass a fake one; the node never does).
     """
 
-    def __init__(self, options: AnalysisOptions) -> None:
+    def __init__(self, options: AnalysisOptions, backend: LandmarkBackend | None = None) -> None:
         findings.check_tables(options.tables)  # a bad table fails here, not on a photo
         self.options = options
-        self.backend = get_backend(options.backend, options.model_dir)
+        if backend is None:
+            backend = get_backend(options.backend, options.model_dir)
+        self.backend = backend
 
     def analyze(self, photo: Photo) -> PhotoAnalysis:
         opts = self.options

@@ -246,7 +246,10 @@ def _to_rgb_uint8(arr: np.ndarray[Any, Any], photometric: str, ds: Dataset) -> I
     if samples == 1 and photometric in _MONO:
         if "WindowCenter" in ds and "WindowWidth" in ds:
             try:  # windowing keeps the stored value range, so the scaling below still holds
-                arr = apply_windowing(arr, ds)
+                windowed = apply_windowing(arr, ds)
+                if not np.isfinite(windowed).all():  # e.g. a NaN Window Center / Width
+                    raise ValueError("the window gives non-finite values")
+                arr = windowed
             except Exception as exc:
                 log.warning("ignoring an unusable window (%s)", exc)
         grey = _scale_to_uint8(arr, bits, signed)

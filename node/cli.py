@@ -23,6 +23,20 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 
 
+def log_level_for(args: argparse.Namespace, settings: Settings) -> str:
+    """The level this run logs at: ``--log-level`` if given, else ``-v`` (INFO) / ``-vv``
+    (DEBUG); else ``serve`` logs at the configured ``log_level`` and every other command at
+    WARNING, so that a one-shot answer (``status``) is not buried under the INFO lines of what
+    it did on the way (the database migrations it checked)."""
+    if args.log_level is not None:
+        return str(args.log_level)
+    if args.verbose:
+        return "DEBUG" if args.verbose > 1 else "INFO"
+    if getattr(args, "handler", None) is cmd_serve:
+        return settings.log_level
+    return "WARNING"
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from node.service import Node
 
@@ -91,6 +105,12 @@ def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="facenode", description=__doc__)
     p.add_argument("--config", type=Path, help="TOML settings file (default: $FACENODE_CONFIG)")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log more: -v INFO, -vv DEBUG (commands other than serve log only "
+                   "warnings and errors by default)")
+    p.add_argument("--log-level", type=str.upper, choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="log level of this run (default: the settings' log_level for serve, "
+                   "WARNING for the other commands)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the DICOM node")
@@ -131,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"facenode: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(settings.log_level)
+    _setup_logging(log_level_for(args, settings))
     from node.identifiers import protect_logs
 
     protect_logs(settings.log_patient_identifiers)

@@ -109,3 +109,17 @@ def test_status_of_a_fresh_node(tmp_path: Path) -> None:
     run = _facenode("status", env={"FACENODE_STORAGE_DIR": str(tmp_path / "var")})
     assert run.returncode == 0, run.stderr
     assert "outbox" in run.stdout and "none" in run.stdout
+
+
+def test_status_answers_without_log_noise_unless_asked(tmp_path: Path) -> None:
+    """A one-shot command logs warnings only: the migrations it ran stay out of its answer."""
+    env = {"FACENODE_STORAGE_DIR": str(tmp_path / "var")}
+    quiet = _facenode("status", env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "alembic" not in quiet.stdout + quiet.stderr
+    assert " INFO " not in quiet.stdout + quiet.stderr
+    assert quiet.stdout.startswith("instances")
+    verbose = _facenode("-v", "status", env=env)  # asked for: INFO lines on stderr
+    assert verbose.returncode == 0, verbose.stderr
+    assert "INFO alembic" in verbose.stderr and "alembic" not in verbose.stdout
+    assert verbose.stdout == quiet.stdout

@@ -40,11 +40,11 @@ class NodeProcess:
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        log = open(self.root / "node.log", "ab")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "serve"],
-            cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-        )
+        with open(self.root / "node.log", "ab") as log:  # the child writes to its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "node.cli", "serve"],
+                cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            )
         wait_for_port(self.port, 120)
 
     def stop(self) -> None:

@@ -50,10 +50,11 @@ class Orthanc:
             "HttpThreadsCount": 8,
         }
         (self.root / "orthanc.json").write_text(json.dumps(cfg, indent=2))
-        log = open(self.root / "orthanc.log", "wb")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen(
-            [ORTHANC_BIN, str(self.root / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT
-        )
+        with open(self.root / "orthanc.log", "wb") as log:  # the child writes to its own copy
+            self.process = subprocess.Popen(
+                [ORTHANC_BIN, str(self.root / "orthanc.json")], stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for_port(self.http_port, 60)
         wait_for_port(self.dicom_port, 60)
 

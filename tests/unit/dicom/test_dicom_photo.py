@@ -97,6 +97,17 @@ def test_12bit_stored_in_16_uses_bits_stored():
     assert photo.pixels[0, 0, 0] == 128
 
 
+def test_a_window_of_nan_is_ignored_with_a_warning(caplog):
+    """A NaN Window Center / Width (seen in a malformed corpus) would turn every sample NaN."""
+    grey = astronaut()[..., 1]
+    ds = make_vl_photo(grey, sop_class_uid=SECONDARY_CAPTURE)
+    with pytest.warns(UserWarning, match="Invalid value for VR DS"):  # pydicom: as it should
+        ds.WindowCenter, ds.WindowWidth = "NaN", "NaN"
+    photo = dataset_to_photo(ds)
+    assert np.array_equal(photo.pixels[..., 0], grey)
+    assert "ignoring an unusable window" in caplog.text
+
+
 def test_multiframe_uses_the_first_frame_and_says_so(caplog):
     frames = np.stack([astronaut(), 255 - astronaut()])
     ds = make_vl_photo(frames, sop_class_uid=MULTIFRAME_TRUE_COLOR_SC)

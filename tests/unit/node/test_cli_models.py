@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
 
 from node.cli import main
 from node.cli_models import cmd_provision, register
+
+
+@pytest.fixture(autouse=True)
+def _no_facenode_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() reads FACENODE_* variables (settings refuse unknown ones, such as the tests'
+    FACENODE_SHARED_DATA): these tests use their own settings file only."""
+    for name in [k for k in os.environ if k.startswith("FACENODE_")]:
+        monkeypatch.delenv(name)
 
 
 def _config(tmp_path: Path) -> Path:
