@@ -34,7 +34,7 @@ def sexes_seen(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     tested in tests/unit/dicom)."""
     monkeypatch.setattr(analysis.pipeline, "get_backend", lambda *a: AstronautBackend())
     monkeypatch.setattr(node.pipeline, "render_overlays", lambda photo, result: [])
-    monkeypatch.setattr(node.pipeline, "build_results", lambda *a: [])
+    monkeypatch.setattr(node.pipeline, "build_results", lambda *a, **k: [])
     seen: list[str | None] = []
     real = analysis.pipeline.findings.evaluate
 
