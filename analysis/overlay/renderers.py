@@ -141,9 +141,9 @@ def render_midline(photo: Photo, result: PhotoAnalysis) -> ImageArray | None:
     img = photo.pixels.copy()
     style = Style.for_image(photo.width, photo.height).for_face(points)
     axis = mirror_axis_of(points)
-    if axis is not None:
+    if axis is not None:  # under the midline: it shows where the two lines part
         ends = marks.span(axis.centre, axis.direction, points)
-        marks.dashed_line(img, *ends, MIRROR_AXIS, max(1, style.thickness // 2))
+        marks.dashed_line(img, *ends, MIRROR_AXIS, style.thickness)
     _draw_midline(img, frame, points, style)
     ms = finite_measurements(result)
     for text, mid, keys in _DEVIATIONS:
