@@ -15,9 +15,31 @@ Conventions
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 IBUG68: Final[tuple[str, ...]] = tuple(f"ibug_{i:02d}" for i in range(68))
+
+
+def ibug_names(indices: Iterable[int]) -> tuple[str, ...]:
+    """The keys of iBUG-68 points given by index (``ibug_names([36]) == ("ibug_36",)``)."""
+    return tuple(IBUG68[i] for i in indices)
+
+
+#: Point groups by iBUG index (subject's right / left). Each eye is its six contour points:
+#: exocanthion, two upper-lid points, endocanthion, two lower-lid points.
+RIGHT_EYE_INDICES: Final[tuple[int, ...]] = tuple(range(36, 42))
+LEFT_EYE_INDICES: Final[tuple[int, ...]] = tuple(range(42, 48))
+RIGHT_BROW_INDICES: Final[tuple[int, ...]] = tuple(range(17, 22))
+LEFT_BROW_INDICES: Final[tuple[int, ...]] = tuple(range(22, 27))
+#: The inner face: everything but the jaw contour (brows, nose, eyes, mouth), whose points
+#: are anatomical rather than silhouette points that slide with a slight head turn.
+INNER_FACE_INDICES: Final[tuple[int, ...]] = tuple(range(17, 68))
+
+RIGHT_EYE: Final[tuple[str, ...]] = ibug_names(RIGHT_EYE_INDICES)
+LEFT_EYE: Final[tuple[str, ...]] = ibug_names(LEFT_EYE_INDICES)
+RIGHT_BROW: Final[tuple[str, ...]] = ibug_names(RIGHT_BROW_INDICES)
+LEFT_BROW: Final[tuple[str, ...]] = ibug_names(LEFT_BROW_INDICES)
 
 #: Eye and iris points not in iBUG-68 (MediaPipe iris, insightface 106, refinement).
 IRIS: Final[tuple[str, ...]] = (
@@ -110,11 +132,16 @@ IBUG68_MIRROR: Final[dict[int, int]] = {
 #: iBUG-68 regions, for per-region asymmetry and for drawing.
 IBUG68_REGIONS: Final[dict[str, tuple[int, ...]]] = {
     "jaw": tuple(range(17)),
-    "brows": tuple(range(17, 27)),
+    "brows": RIGHT_BROW_INDICES + LEFT_BROW_INDICES,
     "nose": tuple(range(27, 36)),
-    "eyes": tuple(range(36, 48)),
+    "eyes": RIGHT_EYE_INDICES + LEFT_EYE_INDICES,
     "mouth": tuple(range(48, 68)),
 }
+
+
+def mirror_pair(i: int) -> tuple[str, str]:
+    """(iBUG point ``i``, its bilateral counterpart) as keys; a midline point pairs with itself."""
+    return IBUG68[i], IBUG68[IBUG68_MIRROR[i]]
 
 
 def resolve(name: str) -> str:

@@ -10,11 +10,12 @@ Why
     one side's image, mirrored, is a template for the other side's.
 
 How
-    1. The face is resampled into a canonical frame (:func:`canonical_frame`): the frontal
-       face frame of :mod:`analysis.measurements.geometry` (``u`` from the right to the left
-       eye centre, ``v`` down, origin midway between the endocanthia — the midline the
-       deviation measurements use), at :data:`CANON_IPD_PX` pixels per interpupillary
-       distance (IPD), with its mirror image about the midline column
+    1. The face is resampled into a canonical frame (:func:`canonical_frame`): the one
+       face frame of :mod:`analysis.geometry` (``u`` from the right to the left pupil —
+       eye-contour centre where there is no pupil —, ``v`` down, origin midway between the
+       endocanthia: the midline the deviation measurements use), at :data:`CANON_IPD_PX`
+       pixels per interpupillary distance (IPD), with its mirror image about the midline
+       column
        (:class:`CanonicalImages`: grey levels, or their derivatives where shading misleads).
     2. For each :class:`Feature` (mouth corners, each brow point, upper and lower lids,
        chin, nasal tip) a Gaussian-weighted window of the *mirror* image, centred on the
@@ -83,6 +84,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from analysis.geometry import frame_of
+from analysis.landmark_names import IBUG68, LEFT_EYE, RIGHT_BROW_INDICES, RIGHT_EYE, mirror_pair
 from analysis.types import FloatArray, ImageArray, ModelIdentity, Photo, SemanticLandmarks
 
 Image32 = npt.NDArray[np.float32]
@@ -133,13 +136,6 @@ IDENTITY: Final = ModelIdentity(
     licence="facenode (own code)",
     commercial_use=True,
 )
-
-_RIGHT_EYE: Final = tuple(f"ibug_{i:02d}" for i in range(36, 42))
-_LEFT_EYE: Final = tuple(f"ibug_{i:02d}" for i in range(42, 48))
-
-
-def _k(i: int) -> str:
-    return f"ibug_{i:02d}"
 
 
 @dataclass(frozen=True)
@@ -193,7 +189,7 @@ class Feature:
 FEATURES: Final[tuple[Feature, ...]] = (
     Feature(
         "mouth_corners",
-        ((_k(48), _k(54)), (_k(60), _k(64))),
+        (mirror_pair(48), mirror_pair(60)),
         half_size=(0.14, 0.12),
         sigma=(0.07, 0.06, 0.06),
         search=(0.12, 0.12),
@@ -201,7 +197,7 @@ FEATURES: Final[tuple[Feature, ...]] = (
     ),
     Feature(
         "brows",
-        tuple((_k(17 + i), _k(26 - i)) for i in range(5)),
+        tuple(mirror_pair(i) for i in RIGHT_BROW_INDICES),
         half_size=(0.12, 0.12),
         sigma=(0.06, 0.06, 0.06),
         search=(0.1, 0.08),
@@ -210,7 +206,7 @@ FEATURES: Final[tuple[Feature, ...]] = (
     ),
     Feature(
         "upper_lids",
-        ((_k(37), _k(44)), (_k(38), _k(43))),
+        (mirror_pair(37), mirror_pair(38)),
         half_size=(0.16, 0.08),
         sigma=(0.1, 0.04, 0.025),
         search=(0.1, 0.05),
@@ -219,7 +215,7 @@ FEATURES: Final[tuple[Feature, ...]] = (
     ),
     Feature(
         "lower_lids",
-        ((_k(41), _k(46)), (_k(40), _k(47))),
+        (mirror_pair(41), mirror_pair(40)),
         half_size=(0.16, 0.08),
         sigma=(0.1, 0.015, 0.04),
         search=(0.1, 0.05),
@@ -228,7 +224,7 @@ FEATURES: Final[tuple[Feature, ...]] = (
     ),
     Feature(
         "chin",
-        ((_k(8), _k(8)),),
+        (mirror_pair(8),),
         half_size=(0.4, 0.25),
         sigma=(0.22, 0.12, 0.06),
         search=(0.4, 0.06),
@@ -242,7 +238,7 @@ FEATURES: Final[tuple[Feature, ...]] = (
     ),
     Feature(
         "nasal_tip",
-        ((_k(30), _k(30)),),
+        (mirror_pair(30),),
         half_size=(0.16, 0.16),
         sigma=(0.0525, 0.06, 0.06),
         search=(0.25, 0.06),
@@ -381,25 +377,20 @@ def canonical_frame(
 ) -> tuple[CanonicalFrame | None, str]:
     """The canonical frame of a frontal-looking face at ``ipd_px`` canonical px per IPD,
     or None and why not."""
-    if not all(k in pts for k in (*_RIGHT_EYE, *_LEFT_EYE)):
+    if not all(k in pts for k in (*RIGHT_EYE, *LEFT_EYE)):
         return None, "eye contours missing"
-    er = np.mean([pts[k] for k in _RIGHT_EYE], axis=0)
-    el = np.mean([pts[k] for k in _LEFT_EYE], axis=0)
-    d = el - er
-    ipd = float(np.hypot(*d))
-    if not ipd >= MIN_IPD_PX:
+    face = frame_of(pts)
+    ipd = float(face.ipd) if face is not None else 0.0
+    if face is None or not ipd >= MIN_IPD_PX:
         return None, f"eyes {ipd:.1f} px apart (< {MIN_IPD_PX})"
-    wr = float(np.hypot(*(pts[_k(39)] - pts[_k(36)])))
-    wl = float(np.hypot(*(pts[_k(45)] - pts[_k(42)])))
+    wr = float(np.hypot(*(pts[IBUG68[39]] - pts[IBUG68[36]])))
+    wl = float(np.hypot(*(pts[IBUG68[45]] - pts[IBUG68[42]])))
     if min(wr, wl) <= 0 or max(wr, wl) / min(wr, wl) > MAX_EYE_WIDTH_RATIO:
         return None, "eye widths disagree: the face is turned"
-    u = d / ipd
-    v = np.array([-u[1], u[0]])
-    origin = (pts[_k(39)] + pts[_k(42)]) / 2.0
     k = ipd_px / ipd
     w = 2 * int(math.ceil(HALF_WIDTH_IPD * ipd_px))
     h = int(math.ceil((BOTTOM_IPD - TOP_IPD) * ipd_px))
-    frame = CanonicalFrame(origin, u, v, k, w, h, -TOP_IPD * ipd_px, ipd_px)
+    frame = CanonicalFrame(face.origin, face.u, face.v, k, w, h, -TOP_IPD * ipd_px, ipd_px)
     return frame, ""
 
 

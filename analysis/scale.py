@@ -25,8 +25,7 @@ import math
 
 import numpy as np
 
-from analysis.landmark_names import resolve
-from analysis.measurements.geometry import LEFT_EYE, RIGHT_EYE
+from analysis.geometry import NamedPoints, interpupillary
 from analysis.measurements.noise import reference_px, sigma_px
 from analysis.types import FloatArray, Photo, Scale, ScaleSource, SemanticLandmarks, View
 
@@ -155,17 +154,12 @@ def _from_iris(points: dict[str, FloatArray], conf: dict[str, float]) -> Scale |
 
 
 def _ipd_px(points: dict[str, FloatArray]) -> float | None:
-    """Pupil distance in pixels, from the pupils or else the eye-contour centres."""
-    centres = []
-    for side, contour in (("r", RIGHT_EYE), ("l", LEFT_EYE)):
-        pupil = points.get(resolve(f"pupil_{side}"))
-        if pupil is not None:
-            centres.append(pupil)
-        elif all(k in points for k in contour):
-            centres.append(np.mean([points[k] for k in contour], axis=0))
-    if len(centres) != 2:
+    """Pupil distance in pixels, from the pupils or else the eye-contour centres (the IPD
+    of :mod:`analysis.geometry`, as the measurements take it)."""
+    try:
+        d = float(interpupillary(NamedPoints(points)))
+    except KeyError:
         return None
-    d = float(np.hypot(*(centres[0] - centres[1])))
     return d if d > 0 else None
 
 

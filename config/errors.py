@@ -13,7 +13,7 @@ working. Messages say what was found and what was expected::
     ├── AnalysisError                              analysis.types
     │   ├── InvalidInputError (ValueError)         analysis.types
     │   ├── BackendUnavailableError (RuntimeError) analysis.types
-    │   └── GeometryError (ValueError)             analysis.measurements.geometry
+    │   └── GeometryError (ValueError)             analysis.geometry
     ├── ManifestError (ValueError)                 models.manifest
     ├── DicomInputError                            dicom.errors
     │   ├── NotAPhotoError (ValueError)            dicom.errors

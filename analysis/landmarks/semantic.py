@@ -36,7 +36,7 @@ from typing import Final
 
 import numpy as np
 
-from analysis.landmark_names import ALL_NAMES, IBUG68
+from analysis.landmark_names import ALL_NAMES, IBUG68, LEFT_EYE_INDICES, RIGHT_EYE_INDICES
 from analysis.types import FloatArray, InvalidInputError, LandmarkSet, SemanticLandmarks
 
 SEMANTIC_SCHEME: Final = "semantic"
@@ -155,10 +155,10 @@ def _pt(xy: FloatArray) -> tuple[float, float]:
 
 def _ibug68(pts: FloatArray, conf: FloatArray) -> _Named:
     named: _Named = {name: (_pt(pts[i]), float(conf[i])) for i, name in enumerate(IBUG68)}
-    for side, sl in (("r", slice(36, 42)), ("l", slice(42, 48))):
+    for side, eye in (("r", list(RIGHT_EYE_INDICES)), ("l", list(LEFT_EYE_INDICES))):
         named[f"pupil_{side}"] = (
-            _pt(pts[sl].mean(axis=0)),
-            float(conf[sl].min()) * ESTIMATED_PUPIL_FACTOR,
+            _pt(pts[eye].mean(axis=0)),
+            float(conf[eye].min()) * ESTIMATED_PUPIL_FACTOR,
         )
     return named
 

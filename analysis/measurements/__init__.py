@@ -2,7 +2,7 @@
 
 ``compute(semantic, scale, quality)`` returns every measurement whose definition is valid
 for the photo's view and whose landmarks exist. Definitions live in :mod:`.frontal`,
-:mod:`.symmetry` and :mod:`.profile`; conventions (face frame, signs) in :mod:`.geometry`.
+:mod:`.symmetry` and :mod:`.profile`; conventions (face frame, signs) in :mod:`analysis.geometry`.
 """
 
 from __future__ import annotations

@@ -39,9 +39,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from analysis.geometry import GeometryError
 from analysis.landmark_names import resolve
 from analysis.measurements.definition import EYES_CLOSED, MOUTH_OPEN, SMILING, Definition, Kind
-from analysis.measurements.geometry import GeometryError, Pts
+from analysis.measurements.geometry import Pts
 from analysis.measurements.noise import reference_px, sigma_px
 from analysis.types import (
     ASYMMETRY_UNCONFIRMED,

@@ -7,7 +7,7 @@ a little medial to the widest alar points, so alar widths read slightly narrow â
 ``ibug_01``/``ibug_15`` for zygion and ``ibug_04``/``ibug_12`` for gonion (points of the
 visible face outline), ``ibug_00``/``ibug_16`` for the face edge at eye level. Heights are
 taken along the face's vertical ``v`` and widths of the fifths along its horizontal ``u``
-(see :mod:`analysis.measurements.geometry`). Signs: deviations are + toward the subject's
+(see :mod:`analysis.geometry`). Signs: deviations are + toward the subject's
 left; canthal tilt is + when the lateral canthus is higher than the medial one.
 """
 
@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from analysis.geometry import dot, eye_centre, face_frame, interpupillary, norm
+from analysis.landmark_names import LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
 from analysis.measurements.definition import (
     EYES_CLOSED,
     MOUTH_OPEN,
@@ -24,21 +26,7 @@ from analysis.measurements.definition import (
     Definition,
     Kind,
 )
-from analysis.measurements.geometry import (
-    LEFT_BROW,
-    LEFT_EYE,
-    RIGHT_BROW,
-    RIGHT_EYE,
-    Pts,
-    cross,
-    dist,
-    dot,
-    eye_centre,
-    face_frame,
-    norm,
-    pupil,
-    ratio,
-)
+from analysis.measurements.geometry import Pts, cross, dist, ratio
 from analysis.types import Flag, FloatArray
 
 Formula = Callable[[Pts], FloatArray]
@@ -54,7 +42,7 @@ def _stomion(p: Pts) -> FloatArray:
 
 
 def interpupillary_distance(p: Pts) -> FloatArray:
-    return dist(pupil(p, "r"), pupil(p, "l"))
+    return interpupillary(p)
 
 
 def intercanthal_width(p: Pts) -> FloatArray:

@@ -1,4 +1,4 @@
-"""Plane geometry on named landmarks: the face frame, the mirror axis, angles and areas.
+"""Plane geometry on named landmarks for the measurement formulas: angles, areas, lines.
 
 Every measurement formula is a pure function of a :class:`Pts` view of the landmarks, so the
 engine can differentiate it numerically (uncertainty propagation) and record which landmarks
@@ -8,46 +8,24 @@ formula returns B values, so one call evaluates a measurement on every perturbat
 Helpers here therefore work on the last axis (``[..., 0]`` is x) and never reduce over the
 batch; a degeneracy check fails if *any* configuration of the batch is degenerate.
 
-Face frame (frontal views)
---------------------------
-``u`` is the unit vector from the subject's right pupil to the left one — the
-interpupillary line, the clinical horizontal reference. Without detected pupils the eye
-centre (mean of the six iBUG eye-contour points) stands in. The pupils do not move with the
-eyelids, so a ptotic or blinking lid (or the lid refinement) does not tilt the frame and
-shift every height measured in it; in a frontal photo ``u`` points to the image's right.
-``v`` is ``u`` turned by +90° in image coordinates (y down), so it points *down* the face.
-The facial midline is the line through the midpoint of the two endocanthia along ``v`` —
-the clinical vertical midline perpendicular to the interpupillary line. Horizontal offsets
-along ``u`` are therefore positive toward the **subject's left**; heights are measured
-along ``v``.
+The face frame and the mirror axis are not defined here but in :mod:`analysis.geometry`,
+the one face geometry that the overlays, the refinement, quality and scale use too;
+:class:`Pts` is one of the two point sources it reads (see its module docstring).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import numpy as np
 
-from analysis.landmark_names import IBUG68_MIRROR, resolve
-from analysis.types import AnalysisError, FloatArray
-
-RIGHT_EYE: tuple[str, ...] = tuple(f"ibug_{i:02d}" for i in range(36, 42))
-LEFT_EYE: tuple[str, ...] = tuple(f"ibug_{i:02d}" for i in range(42, 48))
-RIGHT_BROW: tuple[str, ...] = tuple(f"ibug_{i:02d}" for i in range(17, 22))
-LEFT_BROW: tuple[str, ...] = tuple(f"ibug_{i:02d}" for i in range(22, 27))
-#: Points the mirror axis is fitted on: everything but the jaw contour, whose points slide
-#: along the silhouette and would let contour noise tilt the axis.
-AXIS_FIT_POINTS: tuple[int, ...] = tuple(range(17, 68))
-_IBUG: tuple[str, ...] = tuple(f"ibug_{i:02d}" for i in range(68))
+from analysis.geometry import GeometryError, dot, fit_mirror_axis, norm, paired, unit
+from analysis.landmark_names import mirror_pair, resolve
+from analysis.types import FloatArray
 
 T = TypeVar("T")
 _PLANES = "__planes__"
-
-
-class GeometryError(AnalysisError, ValueError):
-    """A formula met degenerate geometry (coincident points, zero length)."""
 
 
 class Pts:
@@ -151,69 +129,13 @@ class Pts:
         return cast(T, hit[0])
 
 
-@dataclass(frozen=True)
-class FaceFrame:
-    """Origin on the midline, ``u`` toward the subject's left, ``v`` down the face."""
-
-    origin: FloatArray
-    u: FloatArray
-    v: FloatArray
-
-    def x(self, p: FloatArray) -> FloatArray:
-        """Signed offset from the midline, + toward the subject's left."""
-        return dot(p - self.origin, self.u)
-
-    def y(self, p: FloatArray) -> FloatArray:
-        """Position along the face's vertical, + downward."""
-        return dot(p - self.origin, self.v)
-
-
-def dot(a: FloatArray, b: FloatArray) -> FloatArray:
-    """Dot product over the last (x, y) axis."""
-    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]
-
-
 def cross(a: FloatArray, b: FloatArray) -> FloatArray:
     """z of the cross product over the last (x, y) axis."""
     return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
 
 
-def norm(vec: FloatArray) -> FloatArray:
-    return np.hypot(vec[..., 0], vec[..., 1])
-
-
-def unit(vec: FloatArray) -> FloatArray:
-    n = norm(vec)
-    if not np.all(n > 1e-9):
-        raise GeometryError("zero-length direction")
-    return vec / n[..., None]
-
-
 def dist(a: FloatArray, b: FloatArray) -> FloatArray:
     return norm(a - b)
-
-
-def eye_centre(p: Pts, side: str) -> FloatArray:
-    """Mean of the six eye-contour points of the subject's ``side`` ("r" or "l")."""
-    return p.mean(RIGHT_EYE if side == "r" else LEFT_EYE)
-
-
-def pupil(p: Pts, side: str) -> FloatArray:
-    """The pupil when a backend gave it, else the eye-contour centre."""
-    name = f"pupil_{side}"
-    return p[name] if p.has(name) else eye_centre(p, side)
-
-
-def face_frame(p: Pts) -> FaceFrame:
-    """The frontal face frame described in the module docstring (computed once per batch)."""
-    return p.shared("face_frame", _face_frame)
-
-
-def _face_frame(p: Pts) -> FaceFrame:
-    u = unit(pupil(p, "l") - pupil(p, "r"))
-    v = np.stack([-u[..., 1], u[..., 0]], axis=-1)
-    origin = (p["endocanthion_r"] + p["endocanthion_l"]) / 2.0
-    return FaceFrame(origin=origin, u=u, v=v)
 
 
 def angle_at(vertex: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
@@ -259,65 +181,6 @@ def ratio(num: FloatArray, den: FloatArray) -> FloatArray:
 # --- mirror symmetry -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MirrorAxis:
-    """Reflection about the line through ``centre`` along ``direction`` (both (B, 2))."""
-
-    centre: FloatArray
-    direction: FloatArray
-
-    def reflect(self, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Mirror images of points given as x, y arrays (n, B), each column about its axis."""
-        cx, cy = self.centre[:, 0], self.centre[:, 1]
-        dx, dy = self.direction[:, 0], self.direction[:, 1]
-        rx, ry = x - cx, y - cy
-        along = rx * dx + ry * dy
-        return cx + 2.0 * along * dx - rx, cy + 2.0 * along * dy - ry
-
-
-def mirror_pairs(p: Pts, indices: Iterable[int]) -> list[tuple[str, str]]:
-    """(point, its bilateral counterpart) for the given iBUG indices where both exist."""
-    return [(_IBUG[i], _IBUG[IBUG68_MIRROR[i]]) for i in _paired(p, indices)]
-
-
-def _paired(p: Pts, indices: Iterable[int]) -> list[int]:
-    """The given iBUG indices whose point and counterpart both exist."""
-    return [i for i in indices if p.present(_IBUG[i]) and p.present(_IBUG[IBUG68_MIRROR[i]])]
-
-
-def fit_mirror_axis(p: Pts) -> MirrorAxis:
-    """Best reflection axis of the inner-face points (least squares, closed form).
-
-    Minimises Σ|p_i − R(p_m(i))|² over reflections R, where m(i) is i's bilateral
-    counterpart (midline points are their own). The set {p_m(i)} is a permutation of {p_i},
-    so both centroids coincide and the axis passes through it (Klingenberg & McIntyre,
-    Evolution 1998, for this use of relabelled reflections in asymmetry analysis). About
-    the centroid, with a_i = p_i − c, b_i = p_m(i) − c and the reflection R_θ about an axis
-    at angle θ, the cost is minimal where Σ a_iᵀ R_θ b_i = cos 2θ (Hxx − Hyy) +
-    sin 2θ (Hxy + Hyx) is maximal (H = Σ a_i b_iᵀ), i.e. at 2θ = atan2(Hxy + Hyx, Hxx − Hyy):
-    the orthogonal Procrustes solution constrained to det = −1, without an SVD.
-    Computed once per batch.
-    """
-    return p.shared("mirror_axis", _fit_mirror_axis)
-
-
-def _fit_mirror_axis(p: Pts) -> MirrorAxis:
-    pairs = mirror_pairs(p, AXIS_FIT_POINTS)
-    if len(pairs) < 6:
-        raise GeometryError("too few paired landmarks to fit a mirror axis")
-    ax, ay = p.planar(x for x, _ in pairs)
-    bx, by = p.planar(y for _, y in pairs)
-    cx, cy = ax.mean(axis=0), ay.mean(axis=0)
-    ax, ay, bx, by = ax - cx, ay - cy, bx - cx, by - cy
-    cos2 = np.sum(ax * bx - ay * by, axis=0)  # Hxx − Hyy
-    sin2 = np.sum(ax * by + ay * bx, axis=0)  # Hxy + Hyx
-    theta = np.arctan2(sin2, cos2) / 2.0
-    direction = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
-    # point down the face, for a stable sign
-    direction = np.where((direction[:, 1] < 0)[:, None], -direction, direction)
-    return MirrorAxis(centre=np.stack([cx, cy], axis=-1), direction=unit(direction))
-
-
 def _mirror_residuals(p: Pts) -> FloatArray:
     """|p_i − mirror(p_m(i))|² about the fitted axis for every iBUG i, (68, B).
 
@@ -325,9 +188,10 @@ def _mirror_residuals(p: Pts) -> FloatArray:
     region's RMS marks its own (:func:`mirror_rms`).
     """
     axis = fit_mirror_axis(p)
-    rows = _paired(p, range(68))
-    ax, ay = p.planar((_IBUG[i] for i in rows), mark=False)
-    mx, my = axis.reflect(*p.planar((_IBUG[IBUG68_MIRROR[i]] for i in rows), mark=False))
+    rows = paired(p, range(68))
+    pairs = [mirror_pair(i) for i in rows]
+    ax, ay = p.planar((a for a, _ in pairs), mark=False)
+    mx, my = axis.reflect(*p.planar((b for _, b in pairs), mark=False))
     out = np.full((68, p.batch), np.nan)
     out[rows] = (ax - mx) ** 2 + (ay - my) ** 2
     return out
@@ -339,14 +203,15 @@ def mirror_rms(p: Pts, indices: Iterable[int]) -> FloatArray:
     The squared residuals of all points are computed once per batch; the points of the
     region are marked used here, as they are read.
     """
-    rows = _paired(p, indices)
+    rows = paired(p, indices)
     if not rows:
         raise GeometryError("no paired landmarks in this region")
     sq = p.shared("mirror_residuals", _mirror_residuals)
-    for i in rows:
-        p.used[_IBUG[i]] = None
-    for i in rows:
-        p.used[_IBUG[IBUG68_MIRROR[i]]] = None
+    pairs = [mirror_pair(i) for i in rows]
+    for a, _ in pairs:
+        p.used[a] = None
+    for _, b in pairs:
+        p.used[b] = None
     return np.sqrt(np.mean(sq[rows], axis=0))  # type: ignore[no-any-return]
 
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from analysis.landmark_names import IBUG68_REGIONS, IRIS, resolve
+from analysis.landmark_names import IBUG68, IBUG68_REGIONS, IRIS, resolve
 from analysis.types import FloatArray
 
 FACE_POINT_SIGMA = 0.02
@@ -30,9 +30,7 @@ OCD_PER_FACE_HEIGHT = 0.75
 _IRIS = frozenset(IRIS)
 REGION_FACTOR: dict[str, float] = {"jaw": 1.6, "brows": 1.2, "nose": 0.9, "eyes": 0.6, "mouth": 0.8}
 _FACTOR_BY_NAME: dict[str, float] = {
-    f"ibug_{i:02d}": REGION_FACTOR[region]
-    for region, indices in IBUG68_REGIONS.items()
-    for i in indices
+    IBUG68[i]: REGION_FACTOR[region] for region, indices in IBUG68_REGIONS.items() for i in indices
 }
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from analysis.geometry import dot
 from analysis.measurements.definition import PROFILE_VIEWS, Definition, Kind
 from analysis.measurements.geometry import (
     Pts,
@@ -41,7 +42,6 @@ from analysis.measurements.geometry import (
     anterior_direction,
     dist,
     distance_to_line,
-    dot,
     ratio,
     signed_distance_to_line,
 )

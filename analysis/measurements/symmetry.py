@@ -3,7 +3,7 @@
 Mirrored-landmark asymmetry
     The facial midline is *fitted*: the reflection axis that best maps the inner-face
     landmarks (iBUG 17–67) onto their relabelled bilateral counterparts (closed-form
-    Procrustes, :func:`analysis.measurements.geometry.fit_mirror_axis`). For each landmark
+    Procrustes, :func:`analysis.geometry.fit_mirror_axis`). For each landmark
     i the distance |p_i − mirror(p_m(i))| to the mirror image of its counterpart is taken
     (a midline point is its own counterpart, so its distance is twice its offset from the
     axis). ``asymmetry_<region>`` is the RMS of those distances over a region of
@@ -37,7 +37,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from analysis.landmark_names import IBUG68_REGIONS
+from analysis.geometry import face_frame
+from analysis.landmark_names import (
+    IBUG68_REGIONS,
+    INNER_FACE_INDICES,
+    LEFT_BROW,
+    LEFT_EYE,
+    RIGHT_BROW,
+    RIGHT_EYE,
+    ibug_names,
+)
 from analysis.measurements.definition import (
     EYES_CLOSED,
     MOUTH_OPEN,
@@ -52,24 +61,13 @@ from analysis.measurements.frontal import (
     fissure_height,
     interpupillary_distance,
 )
-from analysis.measurements.geometry import (
-    LEFT_BROW,
-    LEFT_EYE,
-    RIGHT_BROW,
-    RIGHT_EYE,
-    Pts,
-    dist,
-    face_frame,
-    mirror_rms,
-    polygon_area,
-    ratio,
-)
+from analysis.measurements.geometry import Pts, dist, mirror_rms, polygon_area, ratio
 from analysis.types import FloatArray
 
 Formula = Callable[[Pts], FloatArray]
 ALL68 = tuple(range(68))
 #: Minimum landmarks for the symmetry measures: the eyes (for the IPD) and the inner face.
-INNER_FACE = tuple(f"ibug_{i:02d}" for i in range(17, 68))
+INNER_FACE = ibug_names(INNER_FACE_INDICES)
 
 
 def _region_rms(indices: tuple[int, ...]) -> Formula:
@@ -79,11 +77,8 @@ def _region_rms(indices: tuple[int, ...]) -> Formula:
     return formula
 
 
-INNER68 = tuple(range(17, 68))
-
-
 def symmetry_index(p: Pts) -> FloatArray:
-    rms = mirror_rms(p, INNER68)
+    rms = mirror_rms(p, INNER_FACE_INDICES)
     return 100.0 * ratio(rms, interpupillary_distance(p))
 
 
@@ -115,10 +110,10 @@ def palpebral_fissure_height_ratio(p: Pts) -> FloatArray:
 
 
 #: The upper- and lower-lid points the refinement confirms (iBUG 37, 38, 40, 41 / 43, 44, 46, 47).
-_LIDS = tuple(f"ibug_{i:02d}" for i in (37, 38, 40, 41, 43, 44, 46, 47))
+_LIDS = ibug_names((37, 38, 40, 41, 43, 44, 46, 47))
 
 _REGION_NEEDS = {
-    "jaw": INNER_FACE + tuple(f"ibug_{i:02d}" for i in range(17)),
+    "jaw": INNER_FACE + ibug_names(IBUG68_REGIONS["jaw"]),
 }
 
 DEFINITIONS: tuple[Definition, ...] = (

@@ -36,8 +36,8 @@ from typing import Final
 import cv2
 import numpy as np
 
-from analysis.landmark_names import IBUG68_REGIONS, resolve
-from analysis.measurements.geometry import LEFT_EYE, RIGHT_EYE
+from analysis.geometry import NamedPoints, interpupillary
+from analysis.landmark_names import IBUG68, IBUG68_REGIONS, LEFT_EYE, RIGHT_EYE, resolve
 from analysis.quality.pose import estimate_pose, photo_view
 from analysis.types import (
     Flag,
@@ -193,9 +193,7 @@ def _mouth_state(points: dict[str, FloatArray]) -> tuple[bool, bool]:
     lift = float(np.dot(up - (ch_r + ch_l) / 2.0, v)) / width
     smile = lift > SMILE_LIFT_RATIO
     if all(k in points for k in RIGHT_EYE + LEFT_EYE):
-        right = np.mean([points[k] for k in RIGHT_EYE], axis=0)
-        left = np.mean([points[k] for k in LEFT_EYE], axis=0)
-        eyes = float(np.hypot(*(left - right)))
+        eyes = float(interpupillary(NamedPoints(points)))
         smile = smile or (eyes > 0 and width / eyes > SMILE_WIDTH_RATIO)
     return gap > MOUTH_OPEN_RATIO, smile
 
@@ -259,7 +257,7 @@ def _occlusion_hints(
     """Adds region hints; True when an inner-face point (or menton) is outside the image."""
     inner_outside = False
     for region, indices in IBUG68_REGIONS.items():
-        names = [f"ibug_{i:02d}" for i in indices if f"ibug_{i:02d}" in points]
+        names = [IBUG68[i] for i in indices if IBUG68[i] in points]
         if not names:
             continue
         region_conf = [conf.get(n, 1.0) for n in names]

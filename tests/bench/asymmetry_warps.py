@@ -87,7 +87,9 @@ class FaceAxes:
 
 
 def face_axes(points: Points) -> FaceAxes:
-    """The frame of :mod:`analysis.measurements.geometry`: u from eye centre to eye centre."""
+    """The warps' own axes: u from eye centre to eye centre. Not necessarily the
+    measurements' frame (:mod:`analysis.geometry`, pupils first): what a warp injected is
+    measured with the catalogue itself (:meth:`Warp.forward`)."""
     r = np.mean([points[k] for k in _RIGHT_EYE], axis=0)
     left = np.mean([points[k] for k in _LEFT_EYE], axis=0)
     d = left - r

@@ -1,7 +1,7 @@
 """Synthetic landmark sets whose true measurements are known by construction.
 
 FRONTAL_MM is a bilaterally symmetric face in millimetres, in the face frame of
-``analysis.measurements.geometry``: x toward the subject's left (the image's right in a
+``analysis.geometry``: x toward the subject's left (the image's right in a
 frontal photo), y down, origin midway between the endocanthia. PROFILE_MM is a soft-tissue
 profile facing the image's right, built from angles (see ``profile_points``).
 """

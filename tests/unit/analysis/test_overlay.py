@@ -7,20 +7,25 @@ import numpy as np
 import pytest
 
 from analysis import measurements as catalogue
+from analysis.geometry import face_frame, fit_mirror_axis, frame_of
+from analysis.landmark_names import INNER_FACE_INDICES, LEFT_EYE, RIGHT_EYE, mirror_pair
+from analysis.measurements.geometry import Pts
 from analysis.overlay import (
     ANGLE,
     BANNER_BG,
     FIFTHS,
     MIDLINE,
+    MIRROR_AXIS,
     OVERLAYS,
     THIRDS,
     caption_lines,
-    facial_midline,
-    fitted_midline,
     format_measurement,
     landmark_points,
+    marks,
     mirror_composites,
     render_angles,
+    render_landmarks,
+    render_midline,
     render_mirror_composites,
     render_overlays,
     render_thirds_fifths,
@@ -86,23 +91,14 @@ def test_overlays_are_a_list_of_renderers():
     assert all(callable(r) for _, r in OVERLAYS)
 
 
-def test_midline_is_perpendicular_to_the_pupil_axis_through_its_middle():
-    pts = {"pupil_r": (100.0, 100.0), "pupil_l": (160.0, 110.0), "ibug_08": (135.0, 250.0)}
-    (x0, y0), (x1, y1) = facial_midline(pts, 300, 300)
-    d = np.array([x1 - x0, y1 - y0])
-    axis = np.array([60.0, 10.0])
-    assert abs(float(d @ axis)) / (np.linalg.norm(d) * np.linalg.norm(axis)) < 1e-9
-    mid = np.array([130.0, 105.0])
-    cross = d[0] * (mid[1] - y0) - d[1] * (mid[0] - x0)
-    assert abs(cross) / np.linalg.norm(d) < 1e-6
-    assert y1 > y0
-
-
-def test_midline_falls_back_to_a_fit_through_midline_points():
-    pts = {f"ibug_{i:02d}": (200.0, 50.0 + 10 * i) for i in (27, 28, 29, 30, 33)}
-    (x0, _), (x1, _) = facial_midline(pts, 400, 400)
-    assert x0 == pytest.approx(200.0) and x1 == pytest.approx(200.0)
-    assert facial_midline({"ibug_27": (1.0, 1.0)}, 10, 10) is None
+def test_without_eyes_there_is_no_midline_to_draw(photo):
+    """The midline is the face frame's, which needs the eyes: no guess from other points."""
+    result = make_photo_analysis()
+    assert result.semantic is not None
+    pts = {k: v for k, v in result.semantic.points.items() if k in ("ibug_27", "ibug_30")}
+    no_eyes = replace(result, semantic=replace(result.semantic, points=pts))
+    assert render_midline(photo, no_eyes) is None
+    assert render_landmarks(photo, no_eyes) is not None
 
 
 def test_profile_views_get_no_midline(photo):
@@ -211,31 +207,19 @@ def test_profile_views_get_angles_but_no_frontal_overlays():
     assert not {"Facial midline", "Thirds and fifths", "Mirrored composites"} & set(titles)
 
 
-def test_fitted_midline_recovers_the_axis_of_a_rotated_symmetric_face():
-    px = faces.to_pixels(faces.FRONTAL_MM, mm_per_px=0.25, roll_deg=12.0, origin=(300.0, 280.0))
-    centre, direction = fitted_midline(px)
-    a = math.radians(12.0)
-    expected = np.array([-math.sin(a), math.cos(a)])  # the face's v axis, rotated by the roll
-    assert abs(float(direction @ expected)) == pytest.approx(1.0, abs=1e-9)
-    assert direction[1] > 0
-    # the origin of the face frame (x = 0) lies on the axis
-    r = centre - np.array([300.0, 280.0])
-    assert abs(r[0] * direction[1] - r[1] * direction[0]) < 1e-6
-
-
 def test_midline_overlay_draws_the_axis_through_the_nose(photo):
     result = _with_catalogue(make_photo_analysis())
     img = dict(render_overlays(photo, result))["Facial midline"]
     body = _body(img, photo)
-    pts = landmark_points(result)
-    centre, d = fitted_midline(pts)
+    frame = frame_of(landmark_points(result))
+    assert frame is not None
     hits = 0
-    ts = np.linspace(-30.0, 60.0, 19)  # along the fitted axis, over the face
+    ts = np.linspace(-30.0, 60.0, 19)  # along the midline (x = 0 of the face frame)
     for t in ts:
-        x, y = centre + t * d
+        x, y = frame.point(0.0, t)
         patch = body[round(y) - 1 : round(y) + 2, round(x) - 1 : round(x) + 2]
         hits += _count(patch, MIDLINE, tol=60) > 0
-    assert hits >= 0.7 * len(ts), "the axis is drawn where it was fitted (ticks may cross it)"
+    assert hits >= 0.7 * len(ts), "the midline is drawn where the frame has it (ticks may cross)"
     assert _count(body, MIDLINE, tol=60) > 60
 
 
@@ -319,3 +303,126 @@ def test_mirror_composite_overlay_has_two_enlarged_panels(photo):
     body = img[top : top + (img.shape[0] - top)]
     half = img.shape[1] // 2
     assert not np.array_equal(body[:, :half], body[:, half:]), "two different composites"
+
+
+# --- one geometry: what the overlays draw is what the report measures ----------------------
+
+_ROLL = 8.0
+_MM_PER_PX = 0.4
+
+
+def _drooping_lid(mm: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """The face with the right upper lid (iBUG 37, 38) 3 mm lower, the nasal tip 2 mm and
+    the chin 3 mm off the midline (so the deviations have a value to draw)."""
+    out = dict(mm)
+    for key in ("ibug_37", "ibug_38"):
+        x, y = out[key]
+        out[key] = (x, y + 3.0)
+    out["ibug_30"] = (out["ibug_30"][0] + 2.0, out["ibug_30"][1])
+    out["ibug_08"] = (out["ibug_08"][0] - 3.0, out["ibug_08"][1])
+    return out
+
+
+def _engine_points(points: dict[str, tuple[float, float]]) -> Pts:
+    """The landmarks as the measurement engine reads them (a batch of one configuration)."""
+    keys = list(points)
+    xy = np.array([[points[k] for k in keys]], dtype=np.float64)
+    return Pts(xy, {k: i for i, k in enumerate(keys)})
+
+
+Segment = tuple[tuple[int, int, int], np.ndarray, np.ndarray]
+
+
+def _drawn(monkeypatch: pytest.MonkeyPatch) -> list[Segment]:
+    """Every straight mark the overlays draw from now on: (colour, start, end), in float px."""
+    segments: list[Segment] = []
+    draw = marks.line
+
+    def record(img, p0, p1, color, thickness):  # type: ignore[no-untyped-def]
+        segments.append((tuple(color), np.asarray(p0, float), np.asarray(p1, float)))
+        draw(img, p0, p1, color, thickness)
+
+    monkeypatch.setattr(marks, "line", record)
+    return segments
+
+
+def test_a_drooping_lid_overlays_draw_the_frame_and_axis_the_report_measures(monkeypatch):
+    photo, result = _synthetic(_drooping_lid(faces.FRONTAL_MM), View.FRONTAL, roll=_ROLL)
+    points = landmark_points(result)
+    engine = _engine_points(points)
+    frame, axis = face_frame(engine), fit_mirror_axis(engine)
+    ms = {m.id: m.value for m in result.measurements}
+
+    # the lid droop does not tilt the frame: u is the face's horizontal, the roll, as if
+    # the lid had not moved; an eye-contour frame would have tilted (the old overlays')
+    a = math.radians(_ROLL)
+    assert np.allclose(frame.u[0], [math.cos(a), math.sin(a)], atol=1e-9)
+    straight = _synthetic(faces.FRONTAL_MM, View.FRONTAL, roll=_ROLL)[1]
+    unmoved = frame_of(landmark_points(straight))
+    assert unmoved is not None
+    assert np.allclose(frame.origin[0], unmoved.origin, atol=1e-9)
+    d = np.mean([points[k] for k in LEFT_EYE], axis=0) - np.mean([points[k] for k in RIGHT_EYE], 0)
+    assert abs(math.atan2(d[1], d[0]) - a) > 1e-3, (
+        "the droop is large enough to tilt a contour frame"
+    )
+
+    segments = _drawn(monkeypatch)
+    for renderer in (render_landmarks, render_midline, render_thirds_fifths, render_angles):
+        assert renderer(photo, result) is not None
+
+    def of(color: tuple[int, int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(p0, p1) for c, p0, p1 in segments if c == color]
+
+    # the midline (landmarks and midline overlays) is x = 0 of the measurements' frame
+    midlines = of(MIDLINE)
+    assert len(midlines) == 2
+    for p0, p1 in midlines:
+        assert abs(float(frame.x(p0)[0])) < 1e-6 and abs(float(frame.x(p1)[0])) < 1e-6
+        assert float(np.hypot(*(p1 - p0))) > 100.0
+
+    # each deviation tick runs from the midline to its point: its length is the SR's value
+    ticks = {"nasal_tip_deviation": ("ibug_30",), "philtrum_deviation": ("ibug_33", "ibug_51"),
+             "chin_deviation": ("ibug_08",)}  # fmt: skip
+    drawn_ticks = of(ANGLE)[:3]  # the midline overlay's; the angle overlay's arms follow
+    for (foot, p), (mid, keys) in zip(drawn_ticks, ticks.items(), strict=True):
+        assert np.allclose(p, np.mean([points[k] for k in keys], axis=0), atol=1e-9)
+        assert abs(float(frame.x(foot)[0])) < 1e-6
+        assert float((p - foot) @ frame.u[0]) * _MM_PER_PX == pytest.approx(ms[mid], abs=1e-6)
+    assert ms["nasal_tip_deviation"] == pytest.approx(2.0, abs=1e-6)
+    assert ms["chin_deviation"] == pytest.approx(-3.0, abs=1e-6)
+
+    # the dashed mirror axis is the fitted axis: the symmetry index measured about it
+    dashes = of(MIRROR_AXIS)
+    assert len(dashes) > 5
+    c = axis.centre[0]
+    for p0, p1 in dashes:
+        for q in (p0, p1):
+            r = q - c
+            assert abs(r[0] * axis.direction[0][1] - r[1] * axis.direction[0][0]) < 1e-6
+    start, end = dashes[0][0], dashes[-1][1]
+    u_axis = (end - start) / np.hypot(*(end - start))
+    rr = 2.0 * np.outer(u_axis, u_axis) - np.eye(2)
+    res = []
+    for i in INNER_FACE_INDICES:
+        pi, pj = (np.asarray(points[k]) for k in mirror_pair(i))
+        res.append(float(np.sum((pi - ((pj - start) @ rr.T + start)) ** 2)))
+    ipd = float(np.hypot(*np.subtract(points["pupil_l"], points["pupil_r"])))
+    index = 100.0 * math.sqrt(float(np.mean(res))) / ipd
+    assert index == pytest.approx(ms["symmetry_index"], abs=1e-6)
+
+    # thirds run along u and fifths along v of the same frame
+    for p0, p1 in of(THIRDS):
+        assert abs(float(frame.y(p1)[0] - frame.y(p0)[0])) < 1e-6
+    for p0, p1 in of(FIFTHS):
+        assert abs(float(frame.x(p1)[0] - frame.x(p0)[0])) < 1e-6
+    assert len(of(THIRDS)) == 4 and len(of(FIFTHS)) == 6
+
+    # the canthal tilts' reference arms lie along u: the angle drawn is the SR's value
+    arms = of(ANGLE)[3:]
+    assert len(arms) == 4
+    for side, ((v0, ref), (v1, canthus)) in zip("rl", (arms[:2], arms[2:]), strict=True):
+        assert np.array_equal(v0, v1)
+        assert abs(float(frame.y(ref)[0] - frame.y(v0)[0])) < 1e-6
+        d1, d2 = ref - v0, canthus - v0
+        drawn = math.degrees(math.atan2(abs(d1[0] * d2[1] - d1[1] * d2[0]), float(d1 @ d2)))
+        assert drawn == pytest.approx(abs(ms[f"canthal_tilt_{side}"]), abs=1e-6)

@@ -315,3 +315,26 @@ def test_the_canonical_images_use_only_the_photo_they_cover(real):
     inside = images.valid
     assert inside.mean() > 0.5
     assert np.abs(images.grey - whole)[inside].max() < 0.6  # grey levels (uint8 rounding)
+
+
+def test_the_canonical_frame_is_the_face_frame_a_drooping_lid_does_not_tilt():
+    """Refinement resamples the face in the measurements' frame (pupils first), so the
+    midline it mirrors about is the one the deviations are measured from."""
+    from analysis.geometry import frame_of
+    from analysis.refine import CANON_IPD_PX, canonical_frame
+
+    droop = dict(faces.FRONTAL_MM)
+    for key in ("ibug_37", "ibug_38"):  # the right upper lid 3 mm lower
+        droop[key] = (droop[key][0], droop[key][1] + 3.0)
+    frames = []
+    for mm in (faces.FRONTAL_MM, droop):
+        px = faces.to_pixels(mm, mm_per_px=0.25, roll_deg=6.0)
+        frame, why = canonical_frame({k: np.asarray(v) for k, v in px.items()}, 800, 700)
+        face = frame_of(px)
+        assert frame is not None and face is not None, why
+        for name in ("origin", "u", "v"):
+            assert np.allclose(getattr(frame, name), getattr(face, name), rtol=0, atol=1e-12)
+        assert frame.k == pytest.approx(CANON_IPD_PX / float(face.ipd), rel=1e-12)
+        frames.append(frame)
+    assert np.allclose(frames[0].u, frames[1].u, rtol=0, atol=1e-12)  # the droop tilts nothing
+    assert frames[0].k == frames[1].k
