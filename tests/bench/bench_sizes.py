@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from pydicom import dcmread
 from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless, RLELossless
 
+from tests.bench.bench_timing import median_ms
 from tests.bench.photos import REPO, astronaut, data_root, read_rgb
 from tests.bench.report import write_json
 
@@ -36,13 +35,6 @@ PHOTOS = {
 _REF = np.random.default_rng(0).random(400_000)
 
 
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
 
 
 def _bytes(ds: Any) -> bytes:
