@@ -60,12 +60,14 @@ def test_analyze_image_files_into_dicom_and_json(tmp_path: Path) -> None:
         assert dciodvfy_errors(out / name) == [], name
     no_face_sr = next(out / n for n in summary[1]["outputs"] if n.endswith("_sr.dcm"))
     sr = hd.sr.Comprehensive3DSR.from_dataset(dcmread(no_face_sr))
-    [group] = sr.content.get_image_measurement_groups()
-    assert group.get_measurements() == []
-    evaluations = {q.name.meaning: q.value.meaning for q in group.get_qualitative_evaluations()}
-    assert evaluations["Face detection"] == "No face detected"
-    detection = next(i for i in group[0].ContentSequence
+    [group] = sr.content.get_planar_roi_measurement_groups()  # the photo, 0 faces
+    [count] = group.get_measurements()
+    assert count.value == 0
+    [evaluations] = [i for i in sr.ContentSequence
+                     if i.ConceptNameCodeSequence[0].CodeMeaning == "Qualitative Evaluations"]
+    detection = next(i for i in evaluations.ContentSequence
                      if i.ConceptNameCodeSequence[0].CodeMeaning == "Face detection")
+    assert detection.ConceptCodeSequence[0].CodeMeaning == "No face detected"
     assert "No face was detected" in detection.ContentSequence[0].TextValue
 
 

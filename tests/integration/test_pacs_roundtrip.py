@@ -83,15 +83,14 @@ def test_photo_routed_by_orthanc_comes_back_as_sr_and_sc(
 
     sr_path = tmp_path / f"{found[SR_CLASS][0]}.dcm"
     sr = hd.sr.Comprehensive3DSR.from_dataset(dcmread(sr_path))
-    groups = sr.content.get_planar_roi_measurement_groups(
-        graphic_type=hd.sr.GraphicTypeValues.POINT
-    )
     landmarks: dict[str, np.ndarray] = {}
-    for group in groups:
-        roi = group.roi
-        ref = roi.ContentSequence[0].ReferencedSOPSequence[0]
+    for group in sr.content.get_image_measurement_groups():  # one per face region
+        points, *named = group.get_measurements()
+        (coords,) = points.referenced_coordinates
+        ref = coords.ContentSequence[0].ReferencedSOPSequence[0]
         assert ref.ReferencedSOPInstanceUID == source.SOPInstanceUID
-        landmarks[group.finding_type.value] = np.asarray(roi.value, dtype=float)[0]
+        for m, xy in zip(named, np.asarray(coords.value, dtype=float), strict=True):
+            landmarks[m.name.value] = xy
     assert len(landmarks) >= 68, "the SR carries the landmarks on the source photo"
     pts = np.array(list(landmarks.values()))
     assert (pts[:, 0] > 0).all() and (pts[:, 0] < source.Columns).all()
@@ -101,7 +100,7 @@ def test_photo_routed_by_orthanc_comes_back_as_sr_and_sc(
     np.testing.assert_allclose(landmarks["lm:pupil_l"], [246.8, 103.7], atol=6)
     measured = {
         m.name.value: m
-        for g in sr.content.get_image_measurement_groups()
+        for g in sr.content.get_planar_roi_measurement_groups()
         for m in g.get_measurements()
     }
     ipd = measured["m:interpupillary_distance"]

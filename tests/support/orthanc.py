@@ -1,5 +1,8 @@
 """A real Orthanc (Debian package) as the test PACS: loopback HTTP, free ports, a temporary
-storage folder, the clinic's Lua routing rule from docker/, stopped by the test."""
+storage folder, the clinic's Lua routing rule from docker/, stopped by the test.
+
+With ``dicomweb=True`` it also loads the DICOMweb plugin (Debian ``orthanc-dicomweb``) at
+``/dicom-web/``, as a clinic does for a web viewer such as OHIF."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from tests.support.net import free_port, wait_for_port
 REPO = Path(__file__).resolve().parents[2]
 LUA_RULE = REPO / "docker" / "orthanc" / "route-to-facenode.lua"
 ORTHANC_BIN = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
+DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 
 
 @dataclass
@@ -30,8 +34,14 @@ class Orthanc:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def start(self, modalities: dict[str, tuple[str, str, int]], stable_age_s: int = 1) -> None:
-        cfg = {
+    def start(
+        self,
+        modalities: dict[str, tuple[str, str, int]],
+        stable_age_s: int = 1,
+        *,
+        dicomweb: bool = False,
+    ) -> None:
+        cfg: dict[str, Any] = {
             "Name": "facenode-test-pacs",
             "StorageDirectory": str(self.root / "storage"),
             "IndexDirectory": str(self.root / "storage"),
@@ -49,6 +59,21 @@ class Orthanc:
             "DicomScuTimeout": 30,
             "HttpThreadsCount": 8,
         }
+        if dicomweb:
+            if not DICOMWEB_PLUGIN.exists():
+                raise FileNotFoundError(
+                    f"{DICOMWEB_PLUGIN} is missing: install the Debian package orthanc-dicomweb"
+                )
+            cfg["Plugins"] = [str(DICOMWEB_PLUGIN)]
+            cfg["DicomWeb"] = {
+                "Enable": True,
+                "Root": "/dicom-web/",
+                "EnableWado": True,
+                "Ssl": False,
+                # full metadata from the stored files: a viewer reads SR content from it
+                "StudiesMetadata": "Full",
+                "SeriesMetadata": "Full",
+            }
         (self.root / "orthanc.json").write_text(json.dumps(cfg, indent=2))
         with open(self.root / "orthanc.log", "wb") as log:  # the child writes to its own copy
             self.process = subprocess.Popen(
@@ -81,6 +106,11 @@ class Orthanc:
     def get_bytes(self, path: str) -> bytes:
         with urllib.request.urlopen(self.url + path, timeout=30) as r:  # noqa: S310 - loopback
             return bytes(r.read())
+
+    def upload(self, path: Path) -> str:
+        """Store one DICOM file through the REST API; its Orthanc instance id."""
+        answer = self.post("/instances", path.read_bytes())
+        return str(answer["ID"])
 
     def post(self, path: str, data: bytes | dict[str, Any]) -> Any:
         body = data if isinstance(data, bytes) else json.dumps(data).encode()

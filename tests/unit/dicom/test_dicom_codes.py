@@ -38,7 +38,8 @@ def test_fixed_codes_are_valid_and_private_values_unique():
     for code in codes.TABLE:
         assert 0 < len(code.value) <= 16, code
         assert 0 < len(code.meaning) <= 64, code
-        assert code.scheme_designator in ("DCM", "SCT", "UCUM", codes.PRIVATE_SCHEME)
+        # UMLS: TID 1500 names its "Qualitative Evaluations" container with C0034375
+        assert code.scheme_designator in ("DCM", "SCT", "UCUM", "UMLS", codes.PRIVATE_SCHEME)
     assert len(codes.PRIVATE_SCHEME) <= 16 and codes.PRIVATE_SCHEME.startswith("99")
 
 

@@ -1,0 +1,233 @@
+"""The node's SR in the viewer clinics use: OHIF (prebuilt npm ``@ohif/app``, two pinned
+versions) served same-origin with a ``/dicom-web/`` proxy to a real Orthanc with its
+DICOMweb plugin, in headless Chromium driven by Playwright.
+
+Two real analyses of a real portrait (scikit-image's astronaut): one whose scale comes from
+the iris (MediaPipe backend) and one from an assumed interpupillary distance (dlib: no iris
+points). For each, the study (photo, SR, annotated SCs) is stored in Orthanc, opened in
+OHIF, the SR is opened, and the test asserts: no error in the console, a photo on screen
+(not a black viewport), every measurement labelled with its name, value and unit as the SR
+holds them, and every drawn shape where the SR's coordinates put it, on the face.
+
+Screenshots: ``test-artifacts/viewer/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import highdicom as hd
+import numpy as np
+import pytest
+from pydicom import dcmread
+from skimage.data import astronaut
+
+from analysis.overlay import render_overlays
+from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
+from analysis.types import FaceBox, ScaleSource, View
+from config.norms import load_tables
+from dicom.context import ResultContext
+from dicom.photo import dataset_to_photo
+from dicom.results import build_results
+from dicom.wrap import wrap_rgb_image
+from tests.support.ohif_server import OHIF_VERSIONS, OhifServer, ohif_dist
+from tests.support.orthanc import DICOMWEB_PLUGIN, new_orthanc
+from tests.support.viewer import CHROMIUM, chromium, png_rgb, viewer_page
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "viewer"
+#: case → (landmark backend, expected scale source, patient name)
+CASES = {
+    "iris-scale": ("mediapipe", ScaleSource.IRIS_DIAMETER, "Müller^Zoë"),
+    "assumed-ipd": ("dlib", ScaleSource.ASSUMED_IPD, "Test^Astronaut"),
+}
+LABEL = re.compile(r"^(?P<name>.*): (?P<value>-?\d+\.\d\d) (?P<unit>\S+)$")
+FAILING_HINTS = ("not currently supported", "No spatial coordinates", "skipping annotation")
+
+
+@dataclass
+class Study:
+    uid: str
+    sr: hd.sr.Comprehensive3DSR
+    face: FaceBox
+
+
+def _require_tools() -> None:
+    missing = [
+        what
+        for what, ok in (
+            ("chromium (Debian package)", CHROMIUM.exists()),
+            ("orthanc-dicomweb (Debian package)", DICOMWEB_PLUGIN.exists()),
+            *(
+                (f"OHIF {v} (make ohif)", (ohif_dist(v) / "index.html").exists())
+                for v in OHIF_VERSIONS
+            ),
+        )
+        if not ok
+    ]
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing.append("playwright (pip, the dev extra)")
+    if missing:
+        pytest.fail("the viewer test needs: " + ", ".join(missing) + "; `make test` installs them")
+
+
+def _study(case: str, out: Path) -> Study:
+    backend, scale_source, patient = CASES[case]
+    photo = wrap_rgb_image(
+        astronaut(),
+        patient_name=patient,
+        patient_id=f"VIEW-{case}",
+        patient_sex="F",
+        view=View.FRONTAL,
+        series_description="Facial photographs – frontal",
+    )
+    result = PhotoAnalyzer(AnalysisOptions(backend=backend, tables=load_tables())).analyze(dataset_to_photo(photo))
+    assert result.face_found and result.scale is not None and result.landmarks is not None
+    assert result.scale.source == scale_source, result.scale
+    assert result.landmarks.box is not None
+    ctx = ResultContext.new(software_version="0.1.0", station_name="FACENODE", device_serial="T1")
+    outputs = build_results(photo, result, render_overlays(dataset_to_photo(photo), result), ctx)
+    out.mkdir(parents=True, exist_ok=True)
+    photo.save_as(out / "photo.dcm", enforce_file_format=True)
+    for i, ds in enumerate(outputs):
+        ds.save_as(out / f"result-{i}.dcm", enforce_file_format=True)
+    sr = hd.sr.Comprehensive3DSR.from_dataset(dcmread(out / "result-0.dcm"))
+    return Study(str(photo.StudyInstanceUID), sr, result.landmarks.box)
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, Study]]]:
+    """Both studies stored in one Orthanc with DICOMweb, for every test of the module."""
+    _require_tools()
+    root = tmp_path_factory.mktemp("viewer")
+    made = {case: _study(case, root / case) for case in CASES}
+    orthanc = new_orthanc(root / "orthanc")
+    orthanc.start({}, dicomweb=True)
+    try:
+        for case in CASES:
+            for path in sorted((root / case).glob("*.dcm")):
+                orthanc.upload(path)
+        yield orthanc, made
+    finally:
+        orthanc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _require_tools()
+    with chromium() as b:
+        yield b
+
+
+def _expected_labels(sr: hd.sr.Comprehensive3DSR) -> dict[str, tuple[float, str]]:
+    """Measurement name → (value, UCUM unit) as the SR holds them (what OHIF labels)."""
+    out = {}
+    for group in sr.content.get_planar_roi_measurement_groups():
+        for m in group.get_measurements():
+            out[m.name.meaning] = (float(m.value), m.unit.value)
+    return out
+
+
+def _regions(sr: hd.sr.Comprehensive3DSR) -> list[np.ndarray]:
+    return [
+        np.asarray(g.roi.value, dtype=float)
+        for g in sr.content.get_planar_roi_measurement_groups()
+        if g.roi is not None and g.roi.graphic_type != hd.sr.GraphicTypeValues.CIRCLE
+    ]
+
+
+def _landmark_points(sr: hd.sr.Comprehensive3DSR) -> np.ndarray:
+    pts = [
+        np.asarray(c.value, dtype=float)
+        for g in sr.content.get_image_measurement_groups()
+        for m in g.get_measurements()
+        for c in (m.referenced_coordinates or [])
+        if c.graphic_type == hd.sr.GraphicTypeValues.MULTIPOINT
+    ]
+    return np.concatenate(pts)
+
+
+def _nearest(points: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    d = np.linalg.norm(points[:, None, :] - candidates[None, :, :], axis=2)
+    return np.asarray(d.min(axis=1))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("version", OHIF_VERSIONS)
+def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
+    version: str,
+    case: str,
+    studies: tuple[Any, dict[str, Study]],
+    browser: Any,
+    tmp_path: Path,
+) -> None:
+    orthanc, made = studies
+    study = made[case]
+    expected = _expected_labels(study.sr)
+    assert len(expected) >= 40, "a frontal photo gives the full measurement catalogue"
+    server = OhifServer(ohif_dist(version), tmp_path / "overlay", orthanc.http_port).start()
+    try:
+        with viewer_page(browser) as viewer:
+            viewer.open_study(server.url, study.uid)
+            viewer.open_sr(expected_labels=len(expected))
+            drawn = viewer.drawn()
+            panel = viewer.panel_text()
+            viewer.screenshot(ARTIFACTS / f"ohif-{version}-{case}.png")
+            viewer.screenshot(
+                ARTIFACTS / f"ohif-{version}-{case}-viewport.png", clip=drawn.viewport_box
+            )
+            f = study.face
+            viewer.zoom_to(((f.x0 + f.x1) / 2, (f.y0 + f.y1) / 2), 2.2)
+            viewer.screenshot(ARTIFACTS / f"ohif-{version}-{case}-face.png", drawn.viewport_box)
+            console = list(viewer.console)
+            failures = viewer.failures()
+    finally:
+        server.stop()
+
+    # 1. no error: no error boundary, no exception, no skipped annotation
+    assert failures == [], "\n".join(failures)
+    skipped = [line for line in console if any(h in line for h in FAILING_HINTS)]
+    assert skipped == [], "\n".join(skipped[:5])
+    assert "Something went wrong" not in panel
+
+    # 2. the photo is on screen: the image area is lit and textured, the margins are black
+    rgb = png_rgb(drawn.viewport_png).astype(float)
+    (x0, y0) = np.floor(drawn.image_origin).astype(int)
+    (x1, y1) = np.ceil(drawn.to_canvas(np.array([512.0, 512.0]))).astype(int)
+    image = rgb[max(y0, 0) : y1, max(x0, 0) : x1]
+    assert image.mean() > 60 and image.std() > 30, (image.mean(), image.std())
+    if x0 > 20:  # the letterbox left of the photo is black (but for the overlay text)
+        margin = rgb[5:-5, 5 : x0 - 5].max(axis=2)
+        assert (margin < 16).mean() > 0.9
+
+    # 3. every measurement labelled "<name>: <value> <unit>" with the SR's value and unit
+    labels = {}
+    for line in drawn.labels:
+        match = LABEL.match(line)
+        assert match, f"label without value and unit: {line!r}"
+        labels[match["name"]] = (float(match["value"]), match["unit"])
+    assert set(labels) == set(expected)
+    for name, (value, unit) in expected.items():
+        assert labels[name][1] == unit, name
+        assert labels[name][0] == pytest.approx(value, abs=0.0051), name
+
+    # 4. every shape where the SR's coordinates put it, and the landmarks on the face
+    regions = np.concatenate(_regions(study.sr))
+    assert _nearest(drawn.to_canvas(regions), drawn.vertices).max() < 1.5
+    landmarks = drawn.to_canvas(_landmark_points(study.sr))
+    assert len(drawn.circles) >= len(landmarks) > 60
+    assert _nearest(landmarks, drawn.circles).max() < 1.5
+    f = study.face
+    margin = 0.35 * max(f.x1 - f.x0, f.y1 - f.y0)  # forehead and chin reach past the box
+    lo = drawn.to_canvas(np.array([f.x0 - margin, f.y0 - margin]))
+    hi = drawn.to_canvas(np.array([f.x1 + margin, f.y1 + margin]))
+    assert ((landmarks >= lo) & (landmarks <= hi)).all()
+    assert ((drawn.to_canvas(regions) >= lo) & (drawn.to_canvas(regions) <= hi)).all()
