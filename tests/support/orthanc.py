@@ -1,5 +1,8 @@
 """A real Orthanc (Debian package) as the test PACS: loopback HTTP, free ports, a temporary
-storage folder, the clinic's Lua routing rule from docker/, stopped by the test."""
+storage folder, the clinic's Lua routing rule from docker/, stopped by the test.
+
+:meth:`Orthanc.stop` then :meth:`Orthanc.start` again is a PACS outage: the same ports, the
+same storage (what it had received is still there)."""
 
 from __future__ import annotations
 
@@ -30,7 +33,10 @@ class Orthanc:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def start(self, modalities: dict[str, tuple[str, str, int]], stable_age_s: int = 1) -> None:
+    def start(self, modalities: dict[str, tuple[str, str, int]], stable_age_s: int = 1,
+              lua_scripts: tuple[Path, ...] = ()) -> None:
+        """Start (or start again, on the same ports and storage); ``lua_scripts`` are loaded
+        after the routing rule (a test's own callbacks, e.g. a slow ReceivedInstanceFilter)."""
         cfg = {
             "Name": "facenode-test-pacs",
             "StorageDirectory": str(self.root / "storage"),
@@ -43,14 +49,14 @@ class Orthanc:
             "DicomCheckCalledAet": False,
             "DicomAlwaysAllowStore": True,
             "StableAge": stable_age_s,
-            "LuaScripts": [str(LUA_RULE)],
+            "LuaScripts": [str(LUA_RULE), *(str(p) for p in lua_scripts)],
             "Plugins": [],
             "DicomModalities": {k: list(v) for k, v in modalities.items()},
             "DicomScuTimeout": 30,
             "HttpThreadsCount": 8,
         }
         (self.root / "orthanc.json").write_text(json.dumps(cfg, indent=2))
-        with open(self.root / "orthanc.log", "wb") as log:  # the child writes to its own copy
+        with open(self.root / "orthanc.log", "ab") as log:  # the child writes to its own copy
             self.process = subprocess.Popen(
                 [ORTHANC_BIN, str(self.root / "orthanc.json")], stdout=log,
                 stderr=subprocess.STDOUT,
@@ -88,6 +94,13 @@ class Orthanc:
         with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback
             out = r.read()
         return json.loads(out) if out[:1] in (b"{", b"[") else out
+
+    def sop_uids_of_study(self, study_uid: str) -> list[str]:
+        """The SOP Instance UIDs Orthanc holds in the study (one per stored instance: Orthanc
+        keeps one copy of a SOP Instance UID however often it was sent)."""
+        found = self.post("/tools/find", {"Level": "Instance", "Expand": True,
+                                          "Query": {"StudyInstanceUID": study_uid}})
+        return [str(i["MainDicomTags"]["SOPInstanceUID"]) for i in found]
 
     def instances_by_modality(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
