@@ -24,6 +24,9 @@ from config.errors import FacenodeError
 
 ENV_PREFIX = "FACENODE_"
 CONFIG_ENV = "FACENODE_CONFIG"
+#: ``FACENODE_*`` variables that are not settings: the config file's path, and the folder of
+#: third-party test data the tests and benchmarks read (``../shared/data`` by default).
+NOT_SETTINGS = frozenset({CONFIG_ENV, "FACENODE_SHARED_DATA"})
 _AE_RE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # DICOM AE: 16 chars, no backslash
 
 #: The landmark backends ``analysis_backend`` may name. The backends themselves are one
@@ -162,7 +165,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     fields = Settings.model_fields
     for key, raw in env.items():
-        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+        if not key.startswith(ENV_PREFIX) or key in NOT_SETTINGS:
             continue
         name = key[len(ENV_PREFIX) :].lower()
         if name not in fields:

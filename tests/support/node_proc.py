@@ -1,4 +1,10 @@
-"""The node as a subprocess (``facenode serve``), configured by environment variables."""
+"""The node as a subprocess (``facenode serve``), configured by environment variables.
+
+The node runs in its own session (process group), so that :meth:`NodeProcess.kill` can
+SIGKILL it the way a power cut, an OOM-killed container or ``docker kill`` would: the node
+and every process it started, at once, with no chance to clean up. :meth:`NodeProcess.start`
+again on the same ``root`` is a restart on the same storage and database.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ class NodeProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "node.cli", "serve"],
                 cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         wait_for_port(self.port, 120)
 
@@ -56,6 +63,25 @@ class NodeProcess:
                 self.process.kill()
                 self.process.wait(5)
         self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL the node and everything in its process group; wait until it is gone."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # already gone
+            self.process.wait(30)
+        self.process = None
+
+    @property
+    def storage(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file (the default ``database_url``)."""
+        return self.storage / "facenode.db"
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -2,7 +2,9 @@
 storage folder, the clinic's Lua routing rule from docker/, stopped by the test.
 
 With ``dicomweb=True`` it also loads the DICOMweb plugin (Debian ``orthanc-dicomweb``) at
-``/dicom-web/``, as a clinic does for a web viewer such as OHIF."""
+``/dicom-web/``, as a clinic does for a web viewer such as OHIF. :meth:`Orthanc.stop` then
+:meth:`Orthanc.start` again is a PACS outage: the same ports, the same storage (what it had
+received is still there)."""
 
 from __future__ import annotations
 
@@ -38,9 +40,12 @@ class Orthanc:
         self,
         modalities: dict[str, tuple[str, str, int]],
         stable_age_s: int = 1,
+        lua_scripts: tuple[Path, ...] = (),
         *,
         dicomweb: bool = False,
     ) -> None:
+        """Start (or start again, on the same ports and storage); ``lua_scripts`` are loaded
+        after the routing rule (a test's own callbacks, e.g. a slow ReceivedInstanceFilter)."""
         cfg: dict[str, Any] = {
             "Name": "facenode-test-pacs",
             "StorageDirectory": str(self.root / "storage"),
@@ -53,7 +58,7 @@ class Orthanc:
             "DicomCheckCalledAet": False,
             "DicomAlwaysAllowStore": True,
             "StableAge": stable_age_s,
-            "LuaScripts": [str(LUA_RULE)],
+            "LuaScripts": [str(LUA_RULE), *(str(p) for p in lua_scripts)],
             "Plugins": [],
             "DicomModalities": {k: list(v) for k, v in modalities.items()},
             "DicomScuTimeout": 30,
@@ -75,7 +80,7 @@ class Orthanc:
                 "SeriesMetadata": "Full",
             }
         (self.root / "orthanc.json").write_text(json.dumps(cfg, indent=2))
-        with open(self.root / "orthanc.log", "wb") as log:  # the child writes to its own copy
+        with open(self.root / "orthanc.log", "ab") as log:  # the child writes to its own copy
             self.process = subprocess.Popen(
                 [ORTHANC_BIN, str(self.root / "orthanc.json")], stdout=log,
                 stderr=subprocess.STDOUT,
@@ -118,6 +123,13 @@ class Orthanc:
         with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback
             out = r.read()
         return json.loads(out) if out[:1] in (b"{", b"[") else out
+
+    def sop_uids_of_study(self, study_uid: str) -> list[str]:
+        """The SOP Instance UIDs Orthanc holds in the study (one per stored instance: Orthanc
+        keeps one copy of a SOP Instance UID however often it was sent)."""
+        found = self.post("/tools/find", {"Level": "Instance", "Expand": True,
+                                          "Query": {"StudyInstanceUID": study_uid}})
+        return [str(i["MainDicomTags"]["SOPInstanceUID"]) for i in found]
 
     def instances_by_modality(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

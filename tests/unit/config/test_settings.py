@@ -111,3 +111,8 @@ def test_analysis_backend_names_are_the_registrys() -> None:
 @pytest.mark.parametrize("name", ["insightface68", "ensemble", "fan3d"])
 def test_every_registered_backend_is_a_valid_setting(name: str) -> None:
     assert load_settings(env={"FACENODE_ANALYSIS_BACKEND": name}).analysis_backend == name
+
+
+def test_the_test_data_folder_variable_is_not_a_setting() -> None:
+    s = load_settings(env={"FACENODE_SHARED_DATA": "/elsewhere", "FACENODE_PORT": "11113"})
+    assert s.port == 11113
