@@ -108,7 +108,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("purge", help="delete delivered photos and results and quarantined "
                        "objects older than DAYS (the audit is kept)")
-    p.add_argument("--older-than", type=_days, required=True, metavar="DAYS")
+    p.add_argument("--older-than", type=_days, required=True, metavar="DAYS",
+                   help="age in days (received / produced before now - DAYS); 0: everything")
     p.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="counts and sizes as JSON")
     p.set_defaults(handler=cmd_purge)
