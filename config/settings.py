@@ -96,6 +96,9 @@ class Settings(BaseModel):
     #: Patient name, ID and birth date may appear in log lines (the node's own, and
     #: pynetdicom's identifier dumps) only when true; see ``node/identifiers.py``.
     log_patient_identifiers: bool = False
+    #: ``HOST:PORT`` of a syslog collector (RFC 5424 over UDP) that ``facenode serve``
+    #: forwards every audit row to; empty: the audit stays in the database only.
+    audit_syslog: str = ""
 
     _ae = field_validator("ae_title")(_check_ae)
 
@@ -120,6 +123,14 @@ class Settings(BaseModel):
             raise ValueError(
                 f"analysis_backend must be one of {', '.join(ANALYSIS_BACKENDS)}, got {v!r}"
             )
+        return v
+
+    @field_validator("audit_syslog")
+    @classmethod
+    def _check_syslog(cls, v: str) -> str:
+        v = v.strip()
+        if v and not re.match(r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):\d{1,5}$", v):
+            raise ValueError(f"audit_syslog must look like HOST:PORT, got {v!r}")
         return v
 
     @field_validator("log_level")

@@ -1,4 +1,4 @@
-"""``facenode`` command line: serve, status, echo, analyze, models, outbox."""
+"""``facenode`` command line: serve, status, echo, analyze, models, outbox, audit, purge."""
 
 from __future__ import annotations
 
@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     osub = s.add_subparsers(dest="outbox_command", required=True)
     r = osub.add_parser("retry", help="queue dead-lettered results again")
     r.set_defaults(handler=cmd_outbox_retry)
+    from node.cli_audit import register as register_audit
+
+    register_audit(sub)  # audit, purge
     try:
         from node.cli_models import register
     except ImportError:  # pragma: no cover - models commands not installed

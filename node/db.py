@@ -8,6 +8,7 @@ PostgreSQL uses the same models and migrations.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     create_engine,
     event,
 )
@@ -34,6 +36,7 @@ class InstanceRole(StrEnum):
     PHOTO = "photo"  # analysed
     STORED = "stored"  # kept, not analysed: SR, PDF, mesh
     QUARANTINED = "quarantined"  # refused or unusable; the note says why
+    SUPERSEDED = "superseded"  # an older version: the same SOP Instance UID came again, changed
 
 
 class SeriesState(StrEnum):
@@ -71,15 +74,35 @@ class ResultKind(StrEnum):
     OTHER = "other"
 
 
+class AuditEvent(StrEnum):
+    """What an audit row records (``node.audit``); the values are stored as they are."""
+
+    ASSOC_ACCEPTED = "assoc-accepted"
+    ASSOC_REJECTED = "assoc-rejected"
+    ASSOC_ABORTED = "assoc-aborted"
+    ECHO = "echo"
+    RECEIVED = "received"  # stored, answered Success
+    DUPLICATE = "duplicate"  # the same content again: Success, nothing stored, no work
+    NEW_VERSION = "new-version"  # the same SOP Instance UID with other content: stored, analysed
+    REFUSED = "refused"  # answered with a failure status
+    QUARANTINED = "quarantined"
+    PRODUCED = "produced"  # a result object the node made
+    SENT = "sent"  # a result delivered (Success status)
+    SEND_FAILED = "send-failed"  # one delivery attempt failed; retried
+    DEAD = "dead"  # dead-lettered after outbox_max_attempts
+    AMENDED = "amended"  # an amended report came back
+    PURGED = "purged"  # a file deleted by ``facenode purge``
+
+
 class _Vocabulary(TypeDecorator[StrEnum]):
     """A closed vocabulary stored as its plain string value (VARCHAR(16), the schema of the
     migrations) and read back as the enum member; an unknown value fails on write."""
 
-    impl = String(16)
+    impl = String
     cache_ok = True
 
-    def __init__(self, enum: type[StrEnum]) -> None:
-        super().__init__()
+    def __init__(self, enum: type[StrEnum], length: int = 16) -> None:
+        super().__init__(length)
         self.enum = enum
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
@@ -101,14 +124,22 @@ class Instance(Base):
     """One received DICOM object, stored as a file before we answered Success."""
 
     __tablename__ = "instances"
+    __table_args__ = (
+        UniqueConstraint("sop_instance_uid", "version", name="uq_instances_sop_version"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), index=True)
+    #: 1, then 2, 3… when the same SOP Instance UID is received again with other content
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    #: sha256 of the dataset as received (without the file meta): "the same content"
+    content_sha256: Mapped[str] = mapped_column(String(64), default="")
     sop_class_uid: Mapped[str] = mapped_column(String(64))
     study_uid: Mapped[str] = mapped_column(String(64), index=True)
     series_uid: Mapped[str] = mapped_column(String(64), index=True)
     path: Mapped[str] = mapped_column(Text)
     calling_ae: Mapped[str] = mapped_column(String(16), default="")
+    peer_ip: Mapped[str] = mapped_column(String(45), default="")
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     role: Mapped[InstanceRole] = mapped_column(
         _Vocabulary(InstanceRole), default=InstanceRole.PHOTO
@@ -116,6 +147,9 @@ class Instance(Base):
     analysed_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
     analysed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    #: when ``facenode purge`` deleted the file (``path`` is then empty); the row stays so
+    #: that a re-send of the same content is still recognised
+    purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Series(Base):
@@ -176,6 +210,29 @@ class OutboxItem(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class AuditRecord(Base):
+    """Who did what, when, to which object — never a patient identifier. Rows are only
+    added (``node.audit``); ``facenode purge`` keeps them."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    event: Mapped[AuditEvent] = mapped_column(_Vocabulary(AuditEvent, 32), index=True)
+    #: "CALLING_AE@ip" for a peer, "node" for the node itself, "cli:<user>" for a command
+    actor: Mapped[str] = mapped_column(String(128), default="")
+    peer_ip: Mapped[str] = mapped_column(String(45), default="")
+    calling_ae: Mapped[str] = mapped_column(String(16), default="")
+    called_ae: Mapped[str] = mapped_column(String(16), default="")
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), default="", index=True)
+    sop_class_uid: Mapped[str] = mapped_column(String(64), default="")
+    study_uid: Mapped[str] = mapped_column(String(64), default="")
+    series_uid: Mapped[str] = mapped_column(String(64), default="")
+    destination: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # DIMSE status
+    detail: Mapped[str] = mapped_column(Text, default="")  # the reason, never identifiers
+
+
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     # Take over BEGIN from pysqlite so that every transaction is BEGIN IMMEDIATE (below):
     # writers then queue on the busy timeout instead of failing with "database is locked".
@@ -192,12 +249,30 @@ def _begin_immediate(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def private_sqlite_file(path: Path) -> None:
+    """Make the database file (and its WAL and shared-memory files) readable by the node's
+    user only, whatever the umask: SQLite gives ``-wal`` and ``-shm`` the mode of the main
+    file, so creating that one 0600 before SQLite opens it is what keeps all three private."""
+    from node.storage import FILE_MODE, private_dir
+
+    private_dir(path.parent)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        extra = path.with_name(path.name + suffix)
+        if extra.exists():
+            extra.chmod(FILE_MODE)
+
+
 def make_engine(url: str) -> Engine:
     """An engine tuned for many threads writing short transactions."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(path))
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
         )

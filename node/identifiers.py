@@ -187,3 +187,9 @@ def protect_logs(allowed: bool, logger: logging.Logger | None = None) -> None:
                 handler.removeFilter(f)
         elif not ours:
             handler.addFilter(IdentifierFilter())
+
+
+def redact(text: str) -> str:
+    """``text`` with every remembered patient identifier replaced (for text that is kept,
+    not logged: the audit trail's reasons)."""
+    return _KNOWN.redact(text)

@@ -36,8 +36,8 @@ from dicom.pdf import build_report, photo_section
 from dicom.photo import dataset_to_photo
 from dicom.results import build_results
 from dicom.source import reference_header
-from node import __version__
-from node.db import Instance, InstanceRole, Job, OutboxItem, ResultKind, utcnow
+from node import __version__, audit
+from node.db import AuditEvent, Instance, InstanceRole, Job, OutboxItem, ResultKind, utcnow
 from node.identifiers import describe_patient, remember
 from node.storage import Storage
 
@@ -232,6 +232,7 @@ def _store_outputs(
             )
     with sessions.begin() as session:
         session.add_all(items)
+        session.add_all(audit.produced_entries(outputs, job_id))  # audit: produced
         photo = session.get(Instance, instance_id) if instance_id is not None else None
         if photo is not None:
             photo.analysed_at = utcnow()
@@ -263,4 +264,5 @@ def _quarantine_instance(
             row.role = InstanceRole.QUARANTINED
             row.path = str(target)
             row.note = reason[:2000]
+            session.add(audit.instance_entry(AuditEvent.QUARANTINED, row, detail=reason))
     log.warning("photo quarantined: %s", reason)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -22,8 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from dicom.equipment import OUR_MANUFACTURER
 from dicom.errors import DicomInputError, MissingAttributeError, UnparsableDatasetError
-from dicom.received import check_received
-from node.db import Instance, InstanceRole, Series, SeriesState, utcnow
+from dicom.received import check_received, content_digest
+from node import audit
+from node.db import AuditEvent, Instance, InstanceRole, Series, SeriesState, utcnow
 from node.identifiers import remember
 from node.sopclasses import ACCEPTED_CLASSES, ACCEPTED_TRANSFER_SYNTAXES, PHOTO_CLASSES
 from node.storage import Storage, write_atomic
@@ -41,10 +44,14 @@ PROCESSING_FAILURE = 0x0110
 class StoreOutcome:
     status: int
     reason: str = ""
+    audited: bool = False  # the audit row was written with the outcome's own transaction
 
 
 class StoreHandler:
-    """Persists one received object; the pynetdicom EVT_C_STORE binding calls it."""
+    """Persists one received object; the pynetdicom EVT_C_STORE binding calls it.
+
+    Every outcome leaves an audit row (``node.audit``): received, duplicate, new-version,
+    or refused with its status (and quarantined when the bytes could be kept)."""
 
     def __init__(self, settings: Settings, storage: Storage, sessions: sessionmaker[Session]):
         self.settings = settings
@@ -55,17 +62,22 @@ class StoreHandler:
     def __call__(self, event: Any) -> int:
         try:
             outcome = self.store(event)
-        except Exception:
+        except Exception as exc:
             log.exception("C-STORE failed unexpectedly; answered processing failure")
-            return PROCESSING_FAILURE
+            outcome = StoreOutcome(PROCESSING_FAILURE, f"{type(exc).__name__}: {exc}")
         if outcome.status != SUCCESS:
             log.warning("C-STORE refused (0x%04X): %s", outcome.status, outcome.reason)
+        if not outcome.audited:
+            audit.record(self.sessions, AuditEvent.REFUSED if outcome.status != SUCCESS
+                         else AuditEvent.RECEIVED, status=outcome.status, detail=outcome.reason,
+                         sop_instance_uid=audit.uid_or_blank(_request_uid(event)),
+                         **audit.peer_fields(event.assoc))
         return outcome.status
 
     def store(self, event: Any) -> StoreOutcome:
         if self.storage.free_mb() < self.settings.min_free_disk_mb:
             return StoreOutcome(OUT_OF_RESOURCES, "free disk below min_free_disk_mb")
-        calling = str(event.assoc.requestor.ae_title).strip()
+        peer = audit.peer_fields(event.assoc)
         try:
             raw = event.encoded_dataset(include_meta=True)
         except Exception as exc:
@@ -73,57 +85,114 @@ class StoreHandler:
         try:
             ds: Dataset = event.dataset
             remember(ds)  # from now on the log filter redacts this patient's identifiers
-            check_received(ds, str(event.request.AffectedSOPInstanceUID),
-                           str(event.request.AffectedSOPClassUID), PHOTO_CLASSES)
+            check_received(ds, _request_uid(event), str(event.request.AffectedSOPClassUID),
+                           PHOTO_CLASSES)
         except Exception as exc:
             refusal = as_refusal(exc)
-            self._quarantine(raw, str(event.request.AffectedSOPInstanceUID), str(refusal), calling)
-            return StoreOutcome(refusal_status(refusal), str(refusal))
-        sop_uid = str(ds.SOPInstanceUID)
+            status = refusal_status(refusal)
+            self._quarantine(raw, _request_uid(event), str(refusal), status, peer)
+            return StoreOutcome(status, str(refusal), audited=True)
+        # check_received validated these four: only now may they name files
+        sop_uid, study_uid, series_uid = (
+            str(ds.SOPInstanceUID), str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
+        )
+        digest = content_digest(raw)
+        ours = _is_our_result(ds)
+        is_photo = str(ds.SOPClassUID) in PHOTO_CLASSES and not ours
+        uids = {"sop_instance_uid": sop_uid, "sop_class_uid": str(ds.SOPClassUID),
+                "study_uid": study_uid, "series_uid": series_uid}
         with self._lock, self.sessions.begin() as session:
-            existing = session.scalar(select(Instance).where(Instance.sop_instance_uid == sop_uid))
-            if existing is not None:
-                log.info("duplicate SOP instance received again; kept the first copy")
-                return StoreOutcome(SUCCESS)
-            path = self.storage.instance_path(
-                str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), sop_uid
+            latest = session.scalar(
+                select(Instance)
+                .where(Instance.sop_instance_uid == sop_uid)
+                .order_by(Instance.version.desc())
+                .limit(1)
             )
+            version = 1
+            if latest is not None:
+                if ours or _same_content(latest, digest):
+                    # the same object again (or our own result routed back): nothing to do
+                    log.info("SOP instance received again with the same content; kept once")
+                    session.add(audit.entry(AuditEvent.DUPLICATE, status=SUCCESS, **uids,
+                                            **peer, detail=f"same as version {latest.version}"))
+                    return StoreOutcome(SUCCESS, audited=True)
+                version = latest.version + 1
+                if latest.role == InstanceRole.PHOTO:
+                    latest.role = InstanceRole.SUPERSEDED
+            path = self.storage.instance_path(study_uid, series_uid, sop_uid, version)
             write_atomic(path, raw)
-            is_photo = str(ds.SOPClassUID) in PHOTO_CLASSES and not _is_our_result(ds)
             session.add(
                 Instance(
                     sop_instance_uid=sop_uid,
+                    version=version,
+                    content_sha256=digest,
                     sop_class_uid=str(ds.SOPClassUID),
-                    study_uid=str(ds.StudyInstanceUID),
-                    series_uid=str(ds.SeriesInstanceUID),
+                    study_uid=study_uid,
+                    series_uid=series_uid,
                     path=str(path),
-                    calling_ae=calling[:16],
+                    calling_ae=peer["calling_ae"][:16],
+                    peer_ip=peer["peer_ip"][:45],
                     role=InstanceRole.PHOTO if is_photo else InstanceRole.STORED,
                 )
             )
             if is_photo:
                 _touch_series(session, ds)
-        return StoreOutcome(SUCCESS)
+            if version == 1:
+                session.add(audit.entry(AuditEvent.RECEIVED, status=SUCCESS, **uids, **peer))
+            else:
+                log.info("SOP instance received again with other content: version %d", version)
+                detail = f"version {version} replaces version {version - 1}" + (
+                    "; analysed again" if is_photo else "")
+                session.add(audit.entry(AuditEvent.NEW_VERSION, status=SUCCESS, **uids, **peer,
+                                        detail=detail))
+        return StoreOutcome(SUCCESS, audited=True)
 
-    def _quarantine(self, raw: bytes, name: str, reason: str, calling: str) -> None:
+    def _quarantine(self, raw: bytes, name: str, reason: str, status: int,
+                    peer: dict[str, str]) -> None:
+        """Keep the refused bytes in quarantine; audit the refusal (and the quarantine)."""
+        refused = audit.entry(AuditEvent.REFUSED, status=status, detail=reason,
+                              sop_instance_uid=audit.uid_or_blank(name), **peer)
         try:
             path = self.storage.quarantine_path(f"{utcnow():%Y%m%dT%H%M%S%f}-{name}")
             write_atomic(path, raw)
             with self._lock, self.sessions.begin() as session:
-                session.add(
-                    Instance(
-                        sop_instance_uid=f"quarantine:{path.stem}"[:64],
-                        sop_class_uid="",
-                        study_uid="",
-                        series_uid="",
-                        path=str(path),
-                        calling_ae=calling[:16],
-                        role=InstanceRole.QUARANTINED,
-                        note=reason[:2000],
-                    )
+                row = Instance(
+                    sop_instance_uid=f"quarantine:{path.stem}"[:64],
+                    sop_class_uid="",
+                    study_uid="",
+                    series_uid="",
+                    path=str(path),
+                    calling_ae=peer["calling_ae"][:16],
+                    peer_ip=peer["peer_ip"][:45],
+                    role=InstanceRole.QUARANTINED,
+                    note=reason[:2000],
                 )
+                session.add(row)
+                session.add(refused)
+                session.add(audit.instance_entry(
+                    AuditEvent.QUARANTINED, row, actor=peer["actor"],
+                    detail=f"refused at C-STORE: {reason}"))
         except Exception:
             log.exception("could not quarantine a refused object")
+            audit.record(self.sessions, AuditEvent.REFUSED, status=status, detail=reason,
+                         sop_instance_uid=audit.uid_or_blank(name), **peer)
+
+
+def _request_uid(event: Any) -> str:
+    """The request's Affected SOP Instance UID as text; not validated (it names nothing
+    until :func:`check_received` has compared it with the validated dataset's)."""
+    return str(getattr(event.request, "AffectedSOPInstanceUID", "") or "").rstrip("\x00 ")
+
+
+def _same_content(row: Instance, digest: str) -> bool:
+    """Whether ``row`` holds ``digest``'s content; a row from before content hashes were
+    kept is hashed from its file."""
+    if row.content_sha256:
+        return row.content_sha256 == digest
+    try:
+        return content_digest(Path(row.path).read_bytes()) == digest
+    except OSError:
+        return False
 
 
 def as_refusal(exc: Exception) -> DicomInputError:
@@ -167,7 +236,9 @@ def _touch_series(session: Session, ds: Dataset) -> None:
         row.state = SeriesState.RECEIVING
 
 
-def _handle_echo(_event: Any) -> int:
+def _handle_echo(event: Any, sessions: sessionmaker[Session] | None = None) -> int:
+    if sessions is not None:
+        audit.record(sessions, AuditEvent.ECHO, status=SUCCESS, **audit.peer_fields(event.assoc))
     return SUCCESS
 
 
@@ -193,7 +264,9 @@ def start_scp(
     """Start listening in the background; stop with ``server.shutdown()``."""
     ae = build_ae(settings)
     handler = StoreHandler(settings, storage, sessions)
-    handlers: list[Any] = [(evt.EVT_C_STORE, handler), (evt.EVT_C_ECHO, _handle_echo)]
+    handlers: list[Any] = [(evt.EVT_C_STORE, handler),
+                           (evt.EVT_C_ECHO, partial(_handle_echo, sessions=sessions)),
+                           *audit.association_handlers(sessions)]
     server = ae.start_server(
         (settings.bind_address, settings.port), block=False, evt_handlers=handlers
     )

@@ -18,6 +18,7 @@ from pynetdicom.presentation import PresentationContext, build_context
 from config.errors import FacenodeError
 from config.settings import Destination
 from node.identifiers import remember
+from node.reactor import guard
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ class Sender(Protocol):
 
 @dataclass
 class DicomSender:
-    """Real C-STORE SCU; one association per batch, contexts from the files themselves."""
+    """Real C-STORE SCU; one association per batch, owned by the calling thread from
+    association to release, contexts from the files themselves."""
 
     calling_ae: str
     timeout_s: float = 60.0
@@ -72,15 +74,19 @@ class DicomSender:
                 f"({destination.ae_title}@{destination.host}:{destination.port})"
             )
         statuses: list[int] = []
+        checkpoint = guard(assoc)  # race-free reactor pause (node/reactor.py)
         try:
             for ds in datasets:
                 if not assoc.is_established:
                     statuses.append(-1)
                     continue
-                status = assoc.send_c_store(_as_accepted(ds, assoc.accepted_contexts))
+                out = _as_accepted(ds, assoc.accepted_contexts)
+                checkpoint.pause(assoc)
+                status = assoc.send_c_store(out)
                 statuses.append(int(status.Status) if "Status" in status else -1)
         finally:
             if assoc.is_established:
+                checkpoint.pause(assoc)
                 assoc.release()
         return statuses
 
@@ -90,11 +96,14 @@ class DicomSender:
         assoc = ae.associate(destination.host, destination.port, ae_title=destination.ae_title)
         if not assoc.is_established:
             raise SendError(f"no association with {destination.name}")
+        checkpoint = guard(assoc)
         try:
+            checkpoint.pause(assoc)
             status = assoc.send_c_echo()
             return int(status.Status) if "Status" in status else -1
         finally:
             if assoc.is_established:
+                checkpoint.pause(assoc)
                 assoc.release()
 
 

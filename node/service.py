@@ -11,9 +11,10 @@ from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from node.audit_syslog import AuditForwarder
 from node.db import open_database
 from node.jobs import WorkerPool, resume_interrupted
-from node.outbox import deliver_due
+from node.outbox import OutboxWorker
 from node.pipeline import Analyzers, run_job
 from node.scp import start_scp
 from node.sender import DicomSender, Sender
@@ -42,6 +43,10 @@ class Node:
             analyzers=self.analyzers,
         )
         self.workers = WorkerPool(self.sessions, self._run_then_deliver, settings.workers)
+        self.outbox = OutboxWorker(self.sessions, self.sender, settings)  # its own thread
+        self.audit_forwarder = (
+            AuditForwarder(self.sessions, settings.audit_syslog) if settings.audit_syslog else None
+        )
         self._stop = threading.Event()
         self._kick = threading.Event()  # results are waiting: deliver now, not at the next tick
         self._ticker: threading.Thread | None = None
@@ -49,7 +54,10 @@ class Node:
 
     def start(self) -> None:
         resume_interrupted(self.sessions)
+        if self.audit_forwarder is not None:
+            self.audit_forwarder.start()
         self.workers.start()
+        self.outbox.start()
         self._server = start_scp(self.settings, self.storage, self.sessions)
         self._ticker = threading.Thread(target=self._tick_loop, name="facenode-ticker", daemon=True)
         self._ticker.start()
@@ -62,6 +70,9 @@ class Node:
         if self._ticker is not None:
             self._ticker.join(10)
         self.workers.stop()
+        self.outbox.stop()
+        if self.audit_forwarder is not None:
+            self.audit_forwarder.stop()
 
     def wait(self) -> None:
         self._stop.wait()
@@ -71,7 +82,7 @@ class Node:
         if queue_stable_series(self.sessions, self.settings.stable_age_s):
             self.workers.wake()
         if self.settings.destinations:
-            deliver_due(self.sessions, self.sender, self.settings)
+            self.outbox.wake()  # delivered on the outbox thread: a slow peer stalls only it
 
     def _run_then_deliver(self, job_id: int) -> None:
         try:

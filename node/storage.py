@@ -1,32 +1,64 @@
 """Local file storage: every object is written to a temp file, fsynced, then renamed, so a
-file that exists is always complete. Paths are never built from unchecked UIDs."""
+file that exists is always complete. Paths are never built from unchecked UIDs.
+
+Everything here is readable by the node's user only — files 0600, folders 0700 — set
+explicitly, whatever the process umask: the folders are named by Study / Series UID and the
+files carry patient data.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Final
 
-_UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+from dicom.received import is_valid_uid
+
+FILE_MODE: Final = 0o600
+DIR_MODE: Final = 0o700
 
 
 def safe_component(uid: str) -> str:
-    """A path component for a UID: the UID itself when it is a well-formed DICOM UID
-    (digits and dots, at most 64 characters), otherwise a hash of it."""
+    """A path component for a UID: the UID itself when it is a valid DICOM UID (PS3.5 §9.1:
+    digits and dots, no leading zeros, at most 64 characters), otherwise a hash of it."""
     text = uid.strip().rstrip("\x00")
-    if 0 < len(text) <= 64 and _UID_RE.match(text):
+    if is_valid_uid(text):
         return text
     return "h" + hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:40]
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` and any missing parents as 0700 folders (the umask does not apply);
+    folders that already exist are left as they are."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:  # made by another thread meanwhile
+            continue
+        os.chmod(folder, DIR_MODE)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either nothing or the whole file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    """Write ``data`` to ``path`` (mode 0600) so that readers see either nothing or the
+    whole file."""
+    private_dir(path.parent)
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    except FileNotFoundError:  # an empty folder removed by ``facenode purge`` meanwhile
+        private_dir(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -47,16 +79,24 @@ class Storage:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        private_dir(self.root)
+        os.chmod(self.root, DIR_MODE)  # the node's own folder: tightened if it was not
         for sub in ("instances", "results", "quarantine"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.root / sub)
+            os.chmod(self.root / sub, DIR_MODE)
 
-    def instance_path(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
+    def instance_path(
+        self, study_uid: str, series_uid: str, sop_uid: str, version: int = 1
+    ) -> Path:
+        """Where a received object is kept; a later version of the same SOP Instance UID
+        (other content) gets its own file, ``<uid>.v<n>.dcm``."""
+        name = safe_component(sop_uid) + (f".v{version}" if version > 1 else "")
         return (
             self.root
             / "instances"
             / safe_component(study_uid)
             / safe_component(series_uid)
-            / f"{safe_component(sop_uid)}.dcm"
+            / f"{name}.dcm"
         )
 
     def result_path(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:

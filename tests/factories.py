@@ -418,3 +418,26 @@ def make_photo_analysis(
         models=(model,),
         timings_ms={"landmarks": 35.0, "measurements": 1.2},
     )
+
+
+def with_raw_uid(ds: Dataset, keyword: str, value: str) -> Dataset:
+    """``ds`` written and read back with ``keyword`` set to ``value`` as a sender's bytes
+    would carry it (pydicom's own checks bypassed), so the element is still raw."""
+    import io
+    import warnings
+
+    from pydicom import config, dcmread
+    from pydicom.datadict import tag_for_keyword
+    from pydicom.dataelem import DataElement
+
+    tag = tag_for_keyword(keyword)
+    assert tag is not None
+    ds[tag] = DataElement(tag, "UI", value, validation_mode=config.IGNORE)
+    if keyword == "SOPInstanceUID":
+        ds.file_meta[0x00020003] = DataElement(0x00020003, "UI", value,
+                                               validation_mode=config.IGNORE)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # writing the sender's bad value: pydicom warns
+        warnings.simplefilter("ignore")
+        ds.save_as(buf, enforce_file_format=True)
+    return dcmread(io.BytesIO(buf.getvalue()))  # read back: the elements are raw again
