@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from dicom.equipment import OUR_MANUFACTURER
 from dicom.errors import DicomInputError, MissingAttributeError, UnparsableDatasetError
+from dicom.limits import PixelLimits, TooLargeError, check_limits
 from dicom.received import check_received
 from node.db import Instance, InstanceRole, Series, SeriesState, utcnow
 from node.identifiers import remember
@@ -75,6 +76,9 @@ class StoreHandler:
             remember(ds)  # from now on the log filter redacts this patient's identifiers
             check_received(ds, str(event.request.AffectedSOPInstanceUID),
                            str(event.request.AffectedSOPClassUID), PHOTO_CLASSES)
+            # size limits and truncated frames, from the headers only (dicom/limits.py)
+            check_limits(ds, len(raw), PixelLimits.of(self.settings.max_pixels,
+                                                      self.settings.max_object_mb))
         except Exception as exc:
             refusal = as_refusal(exc)
             self._quarantine(raw, str(event.request.AffectedSOPInstanceUID), str(refusal), calling)
@@ -135,7 +139,10 @@ def as_refusal(exc: Exception) -> DicomInputError:
 
 
 def refusal_status(refusal: DicomInputError) -> int:
-    """The C-STORE failure status (PS3.4 Table B.2-1) for a refusal, chosen by its type."""
+    """The C-STORE failure status (PS3.4 Table B.2-1) for a refusal, chosen by its type:
+    over a size limit is "out of resources" (the node's configured ones)."""
+    if isinstance(refusal, TooLargeError):
+        return OUT_OF_RESOURCES
     return DATASET_MISMATCH if isinstance(refusal, MissingAttributeError) else CANNOT_UNDERSTAND
 
 
