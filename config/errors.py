@@ -25,8 +25,8 @@ working. Messages say what was found and what was expected::
     │   ├── UnparsableDatasetError (ValueError)    dicom.errors    C-STORE status 0xC000
     │   └── TooLargeError (ValueError)             dicom.limits    C-STORE status 0xA700
     ├── JobInterrupted                             node.jobs
-    │   └── WorkerStopped                          node.worker_task
-    ├── WorkerFailure                              node.worker_task
+    │   └── WorkerStopped                          node.worker
+    ├── WorkerFailure                              node.worker
     └── SendError                                  node.sender
 
 ``tests/unit/config/test_errors.py`` checks this drawing against the code (every exception

@@ -107,7 +107,9 @@ class FrameHeader:
         return self.columns * self.rows
 
 
-def check_limits(ds: Dataset, encoded_size: int, limits: PixelLimits) -> None:
+def check_limits(
+    ds: Dataset, encoded_size: int, limits: PixelLimits, transfer_syntax: str | None = None
+) -> None:
     """Everything :mod:`node.scp` checks before storing: the object's encoded size, then
     :func:`check_pixel_data`. Raises :class:`TooLargeError` or an
     :class:`UnreadablePixelsError` (a :class:`TruncatedPixelDataError`)."""
@@ -116,13 +118,18 @@ def check_limits(ds: Dataset, encoded_size: int, limits: PixelLimits) -> None:
             f"object is {encoded_size / 1e6:.1f} MB; the limit (max_object_mb) is "
             f"{limits.max_object_bytes / 1e6:.0f} MB"
         )
-    check_pixel_data(ds, limits)
+    check_pixel_data(ds, limits, transfer_syntax)
 
 
-def check_pixel_data(ds: Dataset, limits: PixelLimits) -> None:
+def check_pixel_data(
+    ds: Dataset, limits: PixelLimits, transfer_syntax: str | None = None
+) -> None:
     """Refuse an image over ``limits.max_pixels`` by its DICOM header or by any frame's
     codestream header, or whose compressed frames are missing or cut short. Reads headers
-    and a few bytes per frame; decodes nothing. Objects without Pixel Data pass."""
+    and a few bytes per frame; decodes nothing. Objects without Pixel Data pass.
+
+    ``transfer_syntax``: the one the object came in (a received dataset has no file meta);
+    default the file meta's."""
     if "PixelData" not in ds:
         return
     frames = number_of_frames(ds)
@@ -134,7 +141,7 @@ def check_pixel_data(ds: Dataset, limits: PixelLimits) -> None:
             f"{declared / 1e6:.1f} MP; the limit (max_pixels) is "
             f"{limits.max_pixels / 1e6:.1f} MP"
         )
-    syntax = _transfer_syntax(ds)
+    syntax = UID(transfer_syntax) if transfer_syntax else _transfer_syntax(ds)
     if syntax is None or not _is_encapsulated(syntax):
         return  # native pixels: the bytes are all there is, and the header bounds them
     data = ds.PixelData

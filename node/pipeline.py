@@ -38,6 +38,7 @@ from dicom.source import reference_header
 from node.db import Instance, InstanceRole, Job, OutboxItem, ResultKind, utcnow
 from node.identifiers import describe_patient, remember
 from node.storage import Storage, write_atomic
+from node.worker import WorkerFailure, WorkerStopped
 from node.worker_task import (
     Analyzers,
     PhotoOutcome,
@@ -46,8 +47,6 @@ from node.worker_task import (
     PhotoTask,
     ReportTask,
     ResultFile,
-    WorkerFailure,
-    WorkerStopped,
     analyse_dataset,
     analysis_options,
     finding_tables,
@@ -85,7 +84,7 @@ def run_job(
 ) -> None:
     """Analyse the photos this job owns (claims unclaimed photos of its series first).
 
-    Raises :class:`~node.jobs.JobInterrupted` (a :class:`~node.worker_task.WorkerStopped`)
+    Raises :class:`~node.jobs.JobInterrupted` (a :class:`~node.worker.WorkerStopped`)
     when the node stops meanwhile: the job goes back to the queue."""
     with sessions.begin() as session:
         job = session.get(Job, job_id)

@@ -78,7 +78,7 @@ class StoreHandler:
                            str(event.request.AffectedSOPClassUID), PHOTO_CLASSES)
             # size limits and truncated frames, from the headers only (dicom/limits.py)
             check_limits(ds, len(raw), PixelLimits.of(self.settings.max_pixels,
-                                                      self.settings.max_object_mb))
+                         self.settings.max_object_mb), str(event.context.transfer_syntax))
         except Exception as exc:
             refusal = as_refusal(exc)
             self._quarantine(raw, str(event.request.AffectedSOPInstanceUID), str(refusal), calling)

@@ -20,7 +20,7 @@ listener's interpreter lock:
   no file and no database row (:mod:`node.worker_task`).
 
 A task that kills its worker (out of memory, a signal, the time limit) raises
-:class:`~node.worker_task.WorkerFailure` in the calling thread; :func:`node.pipeline.run_job`
+:class:`WorkerFailure` in the calling thread; :func:`node.pipeline.run_job`
 counts it against the photo and quarantines the photo after ``job_max_attempts``.
 """
 
@@ -38,23 +38,15 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from config.settings import Settings
-from config.tables import FindingTables
-from node.worker_task import (
-    Analyzers,
-    PhotoResult,
-    PhotoTask,
-    ReportTask,
-    ResultFile,
-    WorkerFailure,
-    WorkerStopped,
-    analysis_options,
-    finding_tables,
-    run_photo,
-    run_series_report,
-)
+from config.errors import FacenodeError
+from node.jobs import JobInterrupted
+
+if TYPE_CHECKING:  # the child imports the analysis when it starts, not with this module
+    from config.settings import Settings
+    from config.tables import FindingTables
+    from node.worker_task import Analyzers, PhotoResult, PhotoTask, ReportTask, ResultFile
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +58,15 @@ _PR_SET_PDEATHSIG: Final = 1
 _M_ARENA_MAX: Final = -8
 
 Task = Callable[[Any, Any], Any]
+
+
+class WorkerFailure(FacenodeError):
+    """A photo's analysis ended its worker: out of memory, killed, or over its time limit.
+    Counts as one of the photo's attempts; the message says which."""
+
+
+class WorkerStopped(JobInterrupted):
+    """The node is stopping: the task was abandoned, not failed (no attempt is counted)."""
 
 
 class WorkerProcess:
@@ -208,6 +209,8 @@ class WorkerRunner:
     own process (one per job thread), replaced after a failure."""
 
     def __init__(self, settings: Settings, tables: FindingTables | None = None) -> None:
+        from node.worker_task import analysis_options, finding_tables
+
         self.settings = settings
         # loaded here too: a bad table stops the node at start, not in each worker
         self.options = analysis_options(settings, tables or finding_tables())
@@ -255,6 +258,8 @@ class WorkerRunner:
 
 
 def _start_analyzers(settings: Settings) -> Analyzers:
+    from node.worker_task import Analyzers
+
     analyzers = Analyzers(settings)
     try:
         analyzers.get()  # load the model now, not in the first photo's time
@@ -264,10 +269,14 @@ def _start_analyzers(settings: Settings) -> Analyzers:
 
 
 def _analyse(analyzers: Analyzers, task: PhotoTask) -> PhotoResult:
+    from node.worker_task import run_photo
+
     return run_photo(analyzers, task)
 
 
 def _series_report(analyzers: Analyzers, task: ReportTask) -> ResultFile:
+    from node.worker_task import run_series_report
+
     return run_series_report(analyzers, task)
 
 

@@ -32,7 +32,6 @@ from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
 from analysis.report import PhotoSection
 from analysis.serialize import analysis_summary
 from analysis.types import PhotoAnalysis
-from config.errors import FacenodeError
 from config.norms import load_tables
 from config.settings import Settings
 from config.tables import FindingTables
@@ -45,18 +44,9 @@ from dicom.photo import dataset_to_photo
 from dicom.results import build_results
 from node import __version__
 from node.identifiers import remember
-from node.jobs import JobInterrupted
+from node.worker import WorkerFailure
 
 log = logging.getLogger(__name__)
-
-
-class WorkerFailure(FacenodeError):
-    """A photo's analysis ended its worker: out of memory, killed, or over its time limit.
-    Counts as one of the photo's attempts; the message says which."""
-
-
-class WorkerStopped(JobInterrupted):
-    """The node is stopping: the task was abandoned, not failed (no attempt is counted)."""
 
 
 @dataclass(frozen=True)
