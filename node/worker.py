@@ -10,9 +10,10 @@ listener's interpreter lock:
   replaced after it dies. The thread sends one task at a time over a pipe and waits for the
   answer at most ``job_timeout_s``; then it kills the process (SIGKILL).
 * In the child: ``RLIMIT_AS`` of ``job_memory_mb`` (an allocation past it raises
-  :class:`MemoryError`, reported, and the process exits), ``nice +10`` (the listener is
-  served first when the CPUs are busy), and death with the node (``PR_SET_PDEATHSIG``) so
-  a killed node leaves no orphan analysing on.
+  :class:`MemoryError`, reported, and the process exits); the ``SCHED_IDLE`` scheduling
+  policy (and ``nice +10`` where that is refused), so that a listener thread that wakes up
+  takes the CPU from the analysis at once — analysis uses the CPU time ingest leaves; and
+  death with the node (``PR_SET_PDEATHSIG``), so a killed node leaves no orphan analysing.
 * What crosses the pipe: the task (a stored file's path and the result context) one way;
   the result (encoded result files as bytes, the summary, the report section) or a failure
   the other, and the child's log records, which the parent hands to its own handlers (the
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 
 #: Starting a worker (interpreter, imports, model load) is not the photo's time.
 STARTUP_TIMEOUT_S: Final = 180.0
-WORKER_NICE: Final = 10
+WORKER_NICE: Final = 10  # where SCHED_IDLE is not available
 _POLL_S: Final = 0.5  # how often a waiting thread looks at the stop flag
 _PR_SET_PDEATHSIG: Final = 1
 _M_ARENA_MAX: Final = -8
@@ -86,13 +87,19 @@ class WorkerProcess:
         self.name = name
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
+        self._lock = threading.RLock()  # start / kill / close from the owner or the runner
+        self.busy = False  # a call is in progress on the owner's thread
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
     def alive(self) -> bool:
-        return self._process is not None and self._process.is_alive()
+        with self._lock:
+            try:
+                return self._process is not None and self._process.is_alive()
+            except ValueError:  # closed
+                return False
 
     def start(self, stop: threading.Event | None = None) -> None:
         """Start the child and wait until it is ready (its models loaded)."""
@@ -122,38 +129,46 @@ class WorkerProcess:
         """``task(state, arg)`` in the child; raises :class:`WorkerFailure` when the child
         dies, runs out of memory or outlasts ``timeout_s`` (it is then killed), and
         :class:`WorkerStopped` when ``stop`` is set meanwhile."""
-        if not self.alive():
-            self.start(stop)
-        assert self._conn is not None
+        self.busy = True
         try:
-            self._conn.send((task, arg))
-        except (OSError, ValueError) as exc:
-            raise WorkerFailure(f"analysis worker died ({self._reap()}): {exc}") from None
-        return self._wait("result", timeout_s, stop, "analysing")
+            if not self.alive():
+                self.start(stop)
+            assert self._conn is not None
+            try:
+                self._conn.send((task, arg))
+            except (OSError, ValueError) as exc:
+                raise WorkerFailure(f"analysis worker died ({self._reap()}): {exc}") from None
+            return self._wait("result", timeout_s, stop, "analysing")
+        finally:
+            self.busy = False
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Ask the child to exit; kill it if it does not within ``timeout_s``."""
-        if self._conn is not None and self.alive():
-            with contextlib.suppress(OSError, ValueError):
-                self._conn.send(None)
-            assert self._process is not None
-            self._process.join(timeout_s)
-        self.kill()
+        """Ask the child to exit; kill it if it does not within ``timeout_s``. Not while a
+        call is in progress: that call's thread ends it (``stop``)."""
+        with self._lock:
+            if self._conn is not None and self.alive():
+                with contextlib.suppress(OSError, ValueError):
+                    self._conn.send(None)
+                assert self._process is not None
+                self._process.join(timeout_s)
+            self.kill()
 
     def kill(self) -> None:
-        if self._process is not None:
-            if self._process.is_alive():
-                self._process.kill()
-            self._process.join(10)
-            with contextlib.suppress(ValueError):
-                self._process.close()
-        if self._conn is not None:
-            self._conn.close()
-        self._process, self._conn = None, None
+        with self._lock:
+            if self._process is not None:
+                with contextlib.suppress(ValueError):  # already closed
+                    if self._process.is_alive():
+                        self._process.kill()
+                    self._process.join(10)
+                    self._process.close()
+            if self._conn is not None:
+                self._conn.close()
+            self._process, self._conn = None, None
 
     def _wait(self, expected: str, timeout_s: float, stop: threading.Event | None,
               doing: str) -> Any:
-        assert self._conn is not None
+        conn = self._conn
+        assert conn is not None
         deadline = time.monotonic() + timeout_s
         while True:
             if stop is not None and stop.is_set():
@@ -166,10 +181,13 @@ class WorkerProcess:
                     f"{doing} took longer than {timeout_s:g} s (job_timeout_s); worker killed"
                 )
             try:
-                if not self._conn.poll(min(left, _POLL_S)):
+                if not conn.poll(min(left, _POLL_S)):
                     continue
-                kind, payload = self._conn.recv()
+                kind, payload = conn.recv()
             except (EOFError, OSError):
+                if stop is not None and stop.is_set():
+                    self.kill()
+                    raise WorkerStopped("the node is stopping") from None
                 died = f"analysis worker died while {doing} ({self._reap()})"
                 raise WorkerFailure(died) from None
             if kind == "log":
@@ -233,7 +251,8 @@ class WorkerRunner:
         with self._lock:
             workers = list(self._all)
         for worker in workers:
-            worker.close()
+            if not worker.busy:  # a busy one is killed by its own thread, seeing the stop
+                worker.close()
 
     def pids(self) -> list[int]:
         with self._lock:

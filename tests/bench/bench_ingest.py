@@ -2,7 +2,7 @@
 same load, same run.
 
 Run: ``.venv/bin/python -m tests.bench.bench_ingest [--photos 300] [--associations 4]
-[--workers 2] [--repeats 2]`` (about 2 minutes; bounded by ``--deadline``).
+[--workers 2] [--repeats 3]`` (about 2 minutes; bounded by ``--deadline``).
 
 The burst: ``--photos`` small photos (the astronaut at 256 × 256, JPEG baseline, ~15 kB, a
 new SOP Instance UID each time) sent by ``--associations`` dcmtk ``storescu`` processes at
@@ -15,13 +15,16 @@ photo answered Success. Receivers:
 * **bare**: a pynetdicom SCP that writes each dataset to a file with fsync and inserts one
   SQLite row (WAL, synchronous=FULL) before Success — the least a durable receiver does.
 
-Phases: (c) bare, nothing else running; (d) node, no analysis yet; then the node analyses
-(the burst of (d) becomes its queue: every worker busy, shown by the workers' CPU time per
-second in each phase) while (a) the node and (b) the bare SCP receive bursts in turn,
-``--repeats`` times each. Ratios: node / bare under load (target ≤ 1.5) and node / bare
-without load (target ≤ 1.2), each from the medians. Peak resident memory (VmHWM) of each
-process: the node's main process (listener, database, scheduler), each analysis worker, the
-bare SCP. Results: table on stdout, JSON in ``bench-results/ingest.json``.
+Phases, ``--repeats`` times each, in turn: (c) bare and (d) node with no analysis running
+(the node's series are never stable: no job); then the node is started again with series
+stable after 5 s, the bursts of (d) become its queue, and while every worker analyses
+(shown by the workers' CPU time per second in each phase) (a) the node and (b) the bare SCP
+receive bursts in turn. The analysis workers run at SCHED_IDLE priority (:mod:`node.worker`),
+for (a) and (b) alike. Ratios: node / bare under load (target ≤ 1.5) and without load
+(target ≤ 1.2), of the medians and of each pair of bursts sent one after the other (on a
+shared machine the other load changes less within a pair than between pairs). Peak resident
+memory (VmHWM) of each process: the node's main process (listener, database, scheduler),
+each analysis worker, the bare SCP. Results: table on stdout, JSON in ``bench-results/ingest.json``.
 """
 
 from __future__ import annotations
@@ -228,7 +231,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     burst = Burst(tmp / "photos", args.photos, args.associations)
     bare = BareScp(tmp / "bare")
     node = NodeProcess(root=tmp / "node", env_extra={
-        "FACENODE_WORKERS": str(args.workers), "FACENODE_STABLE_AGE_S": "5",
+        "FACENODE_WORKERS": str(args.workers), "FACENODE_STABLE_AGE_S": "3600",
         "FACENODE_LOG_LEVEL": "WARNING"})
     times: dict[str, list[float]] = {"bare_idle": [], "node_idle": [], "node_load": [],
                                      "bare_load": []}
@@ -237,13 +240,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     expected_node = expected_bare = 0
     try:
         bare.start()
-        times["bare_idle"].append(send_burst(burst.write(), bare.port, bare.ae_title))
-        expected_bare += args.photos
+        node.start()  # series never stable: no analysis yet
+        for _ in range(args.repeats):
+            times["bare_idle"].append(send_burst(burst.write(), bare.port, bare.ae_title))
+            times["node_idle"].append(send_burst(burst.write(), node.port, node.ae_title))
+            expected_bare += args.photos
+            expected_node += args.photos
+        # started again with series stable after 5 s: the bursts received so far become the
+        # analysis load; wait until every worker analyses
+        node.stop()
+        node.env_extra["FACENODE_STABLE_AGE_S"] = "5"
         node.start()
         assert node.process is not None
-        times["node_idle"].append(send_burst(burst.write(), node.port, node.ae_title))
-        expected_node += args.photos
-        # the burst just received becomes the analysis load: wait until every worker runs
         wait_until(lambda: len(analysis_workers(node.process.pid)) >= args.workers  # type: ignore[union-attr]
                    and running_jobs(node) >= args.workers, timeout=180, interval=0.5,
                    what="every analysis worker busy")
@@ -286,6 +294,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "median_s": med,
         "ratio_loaded": med["node_load"] / med["bare_load"],
         "ratio_idle": med["node_idle"] / med["bare_idle"],
+        "pair_ratios_loaded": _pairs(times["node_load"], times["bare_load"]),
+        "pair_ratios_idle": _pairs(times["node_idle"], times["bare_idle"]),
         "target_loaded": TARGET_LOADED,
         "target_idle": TARGET_IDLE,
         "worker_cpu_s_per_s": load_cpu,
@@ -294,6 +304,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_mb": rss,
         "stored": stored,
     }
+
+
+def _pairs(node: list[float], bare: list[float]) -> list[float]:
+    """node / bare of each pair of bursts sent one after the other (the machine's other load
+    changes between pairs more than within one)."""
+    return [n / b for n, b in zip(node, bare, strict=True)]
 
 
 def print_table(r: dict[str, Any]) -> None:
@@ -311,10 +327,12 @@ def print_table(r: dict[str, Any]) -> None:
         main = " ".join(f"{c:.2f}" for c in r["node_main_cpu_s_per_s"][key])
         print(f"during {key}: workers' CPU s/s {cpu}; node main process CPU s/s {main}")
     ok = {True: "ok", False: "OVER"}
-    print(f"node / bare under load: {r['ratio_loaded']:.2f} (target <= {TARGET_LOADED}: "
-          f"{ok[r['ratio_loaded'] <= TARGET_LOADED]})")
-    print(f"node / bare no load:    {r['ratio_idle']:.2f} (target <= {TARGET_IDLE}: "
-          f"{ok[r['ratio_idle'] <= TARGET_IDLE]})")
+    for label, key, target in (("under load", "loaded", TARGET_LOADED),
+                               ("no load   ", "idle", TARGET_IDLE)):
+        ratio, pairs = r[f"ratio_{key}"], r[f"pair_ratios_{key}"]
+        print(f"node / bare {label}: {ratio:.2f} of the medians, pairs "
+              f"{' '.join(f'{p:.2f}' for p in pairs)} (target <= {target}: "
+              f"{ok[ratio <= target]})")
     print("peak RSS (VmHWM):")
     for name, mb in r["peak_rss_mb"].items():
         print(f"  {name:<32} {mb:8.0f} MB")
@@ -325,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos", type=int, default=300)
     ap.add_argument("--associations", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--deadline", type=float, default=270.0, help="seconds for the whole run")
     ap.add_argument("--out", type=Path, default=REPO / "bench-results" / "ingest.json")
     ap.add_argument("--bare-scp", nargs=2, metavar=("PORT", "DIR"), help=argparse.SUPPRESS)

@@ -1,8 +1,8 @@
 """node.worker: real child processes (spawn) bounded in memory and time. A task that runs
 out of memory, is killed or outlasts its time limit ends its worker with a WorkerFailure
 that says which, and the next call gets a fresh worker; the node stopping ends a call with
-WorkerStopped; the child runs at lower priority, under RLIMIT_AS, and its log records reach
-the parent's handlers.
+WorkerStopped; the child runs at idle priority (SCHED_IDLE, nice +10), under RLIMIT_AS, and
+its log records reach the parent's handlers.
 
 The tasks below are module functions so that the child can import them by name."""
 
@@ -33,6 +33,7 @@ def report(state: dict[str, Any], _: object) -> dict[str, Any]:
         **state,
         "rlimit_as": resource.getrlimit(resource.RLIMIT_AS),
         "nice": os.nice(0),
+        "policy": os.sched_getscheduler(0),
     }
 
 
@@ -64,7 +65,7 @@ def test_the_child_is_limited_niced_and_logs_through_the_parent(
         state = worker.call(report, None, timeout_s=60)
     assert state["arg"] == "x" and state["pid"] == worker.pid != os.getpid()
     assert state["rlimit_as"] == (MEMORY_MB * 1024 * 1024,) * 2
-    assert state["nice"] >= WORKER_NICE
+    assert state["nice"] >= WORKER_NICE and state["policy"] == os.SCHED_IDLE
     forwarded = [r for r in caplog.records if r.name == "tests.worker.child"]
     assert [r.getMessage() for r in forwarded] == ["hello from the child x"]
     assert forwarded[0].process == worker.pid
