@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
@@ -181,3 +182,45 @@ def test_an_analysis_over_its_time_is_killed_and_quarantined_not_resumed(
     time.sleep(2)
     assert _job_states(node) == ["done"]
     assert _instances(node)[str(photo.SOPInstanceUID)][0] == "quarantined"
+
+
+def test_a_stop_during_analysis_puts_the_job_back_uncounted(tmp_path: Path) -> None:
+    """The node stops while its worker is busy with a photo: the worker is killed, the job
+    goes back to the queue with the start uncounted, no worker process is left behind."""
+    from sqlalchemy import select
+
+    from config.settings import load_settings
+    from node.db import Instance, Job
+    from node.service import Node
+    from tests.support.net import free_port
+
+    settings = load_settings(env={}, storage_dir=tmp_path / "var", port=free_port(),
+                             bind_address="127.0.0.1", min_free_disk_mb=0, stable_age_s=0.2,
+                             workers=1)
+    running = Node(settings)
+    running.start()
+    try:
+        photo = _good_photo()
+        path = tmp_path / "photo.dcm"
+        photo.save_as(path, enforce_file_format=True)
+        assert storescu(path, settings.port, settings.ae_title).returncode == 0
+
+        def job_running() -> bool:
+            running.tick()
+            with running.sessions() as s:
+                return s.scalar(select(Job.state)) == "running"
+
+        wait_until(job_running, timeout=60, interval=0.1, what="job running")
+        wait_until(lambda: running.analyzers.pids(), timeout=60, interval=0.1,  # type: ignore[attr-defined]
+                   what="worker process started")
+        pids = running.analyzers.pids()  # type: ignore[attr-defined]
+    finally:
+        running.stop()
+    with running.sessions() as s:
+        job = s.scalars(select(Job)).one()
+        row = s.scalars(select(Instance)).one()
+    assert (job.state, job.attempts) == ("queued", 0)
+    assert row.role == "photo" and row.analysed_at is None
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
