@@ -194,9 +194,11 @@ def analysis_workers(node_pid: int) -> list[int]:
             if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()]
 
 
-def peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """Peak resident memory (VmHWM), or with ``field="VmPeak"`` peak address space (what
+    ``job_memory_mb`` limits), in MB."""
     status = Path(f"/proc/{pid}/status").read_text()
-    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    found = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
     return int(found[1]) / 1024 if found else float("nan")
 
 
@@ -274,8 +276,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     expected_bare += args.photos
         still_loaded = running_jobs(node) >= args.workers
         rss = {"node (listener, db, scheduler)": peak_rss_mb(node.process.pid)}
+        address_space = {}
         for n, pid in enumerate(workers, start=1):
             rss[f"analysis worker {n}"] = peak_rss_mb(pid)
+            address_space[f"analysis worker {n}"] = peak_rss_mb(pid, "VmPeak")
         assert bare.process is not None
         rss["bare SCP"] = peak_rss_mb(bare.process.pid)
         stored = {"node": node_rows(node), "bare": bare.count()}
@@ -302,6 +306,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "node_main_cpu_s_per_s": main_cpu,
         "load_lasted": still_loaded,
         "peak_rss_mb": rss,
+        "worker_peak_address_space_mb": address_space,
         "stored": stored,
     }
 
@@ -333,9 +338,10 @@ def print_table(r: dict[str, Any]) -> None:
         print(f"node / bare {label}: {ratio:.2f} of the medians, pairs "
               f"{' '.join(f'{p:.2f}' for p in pairs)} (target <= {target}: "
               f"{ok[ratio <= target]})")
-    print("peak RSS (VmHWM):")
+    print("peak RSS (VmHWM), and for workers peak address space (VmPeak; job_memory_mb):")
     for name, mb in r["peak_rss_mb"].items():
-        print(f"  {name:<32} {mb:8.0f} MB")
+        vm = r["worker_peak_address_space_mb"].get(name)
+        print(f"  {name:<32} {mb:8.0f} MB" + (f"   {vm:8.0f} MB" if vm else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
