@@ -17,11 +17,16 @@ working. Messages say what was found and what was expected::
     ├── ManifestError (ValueError)                 models.manifest
     ├── DicomInputError                            dicom.errors
     │   ├── NotAPhotoError (ValueError)            dicom.errors
-    │   ├── UnreadablePixelsError (ValueError)     dicom.errors
+    │   ├── UnreadablePixelsError (ValueError)     dicom.errors    C-STORE status 0xC000
+    │   │   └── TruncatedPixelDataError            dicom.limits    C-STORE status 0xC000
     │   ├── IncompleteHeaderError (ValueError)     dicom.errors
     │   ├── MissingAttributeError (ValueError)     dicom.errors    C-STORE status 0xA900
     │   ├── InvalidAttributeError (ValueError)     dicom.errors    C-STORE status 0xC000
-    │   └── UnparsableDatasetError (ValueError)    dicom.errors    C-STORE status 0xC000
+    │   ├── UnparsableDatasetError (ValueError)    dicom.errors    C-STORE status 0xC000
+    │   └── TooLargeError (ValueError)             dicom.limits    C-STORE status 0xA700
+    ├── JobInterrupted                             node.jobs
+    │   └── WorkerStopped                          node.worker
+    ├── WorkerFailure                              node.worker
     └── SendError                                  node.sender
 
 ``tests/unit/config/test_errors.py`` checks this drawing against the code (every exception

@@ -83,9 +83,19 @@ class Settings(BaseModel):
     accepted_calling_ae_titles: tuple[str, ...] = ()  # empty: accept any calling AE
     destinations: tuple[Destination, ...] = ()
     stable_age_s: float = Field(default=10.0, gt=0, le=86400)
-    workers: int = Field(default=2, ge=1, le=64)
+    workers: int = Field(default=2, ge=1, le=64)  # analysis worker processes
     network_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     min_free_disk_mb: int = Field(default=1024, ge=0)
+    #: Resource limits (node/worker.py, dicom/limits.py): an image over ``max_pixels``
+    #: (Rows × Columns × frames, by its DICOM header or its codestream's) or an object over
+    #: ``max_object_mb`` is refused at C-STORE; one photo's analysis runs in a worker process
+    #: limited to ``job_memory_mb`` of address space (0: no limit) and ``job_timeout_s``; a
+    #: photo that kills or outlasts its worker ``job_max_attempts`` times is quarantined.
+    max_pixels: int = Field(default=100_000_000, ge=1)
+    max_object_mb: int = Field(default=320, ge=1)
+    job_memory_mb: int = Field(default=4096, ge=0)
+    job_timeout_s: float = Field(default=300.0, gt=0, le=86400)
+    job_max_attempts: int = Field(default=3, ge=1, le=100)
     outbox_retry_initial_s: float = Field(default=5.0, gt=0)
     outbox_retry_max_s: float = Field(default=600.0, gt=0)
     outbox_max_attempts: int = Field(default=100, ge=1)

@@ -5,13 +5,18 @@ RLE, JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000), brings it to RGB uint
 reads the scale (Pixel Spacing, else Imager Pixel Spacing) and view (View Code Sequence)
 hints and the subject's sex (Patient's Sex, which selects the findings' norm rows).
 Everything else is refused with a :mod:`dicom.errors` error that says what was found and
-what was expected — never a crash deeper in the analysis.
+what was expected — never a crash deeper in the analysis. Before anything decodes, the size
+limits and the completeness of compressed frames are checked from the headers
+(:mod:`dicom.limits`), and a decoder's warning that the data ended early refuses the photo
+too: a cut-off JPEG decodes to a complete-looking image otherwise.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
+import warnings
 from typing import Any, Final
 
 import numpy as np
@@ -24,6 +29,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 from analysis.types import ImageArray, InvalidInputError, Photo, ScaleSource, View
 from dicom.codes import view_from_code
 from dicom.errors import NotAPhotoError, UnreadablePixelsError
+from dicom.limits import PixelLimits, TruncatedPixelDataError, check_pixel_data
 from dicom.source import check_source_uids
 
 log = logging.getLogger(__name__)
@@ -48,6 +54,12 @@ _ENCAPSULATED_ITEM = b"\xfe\xff\x00\xe0"  # (FFFE,E000) little endian: first fra
 _RGB_LIKE = frozenset({"RGB", "YBR_ICT", "YBR_RCT"})  # J2K decoders undo the colour transform
 _YBR = frozenset({"YBR_FULL", "YBR_FULL_422"})
 _MONO = frozenset({"MONOCHROME1", "MONOCHROME2"})
+#: Decoder warnings that mean the data stopped early (libjpeg's "Premature end of JPEG
+#: file", pydicom's "fewer frames than expected", Pillow's "truncated", …).
+_TRUNCATION_WARNING = re.compile(
+    r"truncat|premature|end of (the )?(data|file|stream)|fewer|insufficient|incomplete|"
+    r"corrupt|missing", re.IGNORECASE
+)
 
 
 def is_photo_sop_class(uid: str) -> bool:
@@ -55,11 +67,12 @@ def is_photo_sop_class(uid: str) -> bool:
     return str(uid).strip() in PHOTO_SOP_CLASSES
 
 
-def dataset_to_photo(ds: Dataset) -> Photo:
+def dataset_to_photo(ds: Dataset, limits: PixelLimits | None = None) -> Photo:
     """The first frame of a photo dataset as RGB uint8 with its scale and view hints.
 
-    Raises :class:`NotAPhotoError` for other objects and :class:`UnreadablePixelsError`
-    when the pixels cannot be decoded or used.
+    Raises :class:`NotAPhotoError` for other objects, :class:`~dicom.limits.TooLargeError`
+    for an image over ``limits`` (default :class:`PixelLimits`' defaults) and
+    :class:`UnreadablePixelsError` when the pixels cannot be decoded or used.
     """
     sop_class = str(ds.get("SOPClassUID", "") or "").strip()
     if not sop_class:
@@ -92,6 +105,7 @@ def dataset_to_photo(ds: Dataset) -> Photo:
             )
 
     frames = _frame_count(ds)
+    check_pixel_data(ds, limits or PixelLimits())
     arr, photometric = _decode_first_frame(ds)
     pixels = _to_rgb_uint8(arr, photometric, ds)
     spacing, spacing_source = pixel_spacing(ds)
@@ -215,13 +229,22 @@ def _decode_first_frame(ds: Dataset) -> tuple[np.ndarray[Any, Any], str]:
             f"({missing or 'none available'})"
         )
     try:
-        arr, meta = decoder.as_array(ds, index=0)  # YBR → RGB by default
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arr, meta = decoder.as_array(ds, index=0)  # YBR → RGB by default
+    except MemoryError:  # the worker's memory limit, not the photo's content: let it end
+        raise
     except Exception as exc:  # plugins raise anything: the boundary turns it into one error
         raise UnreadablePixelsError(
             f"cannot decode {ts.name} pixel data "
             f"({ds.get('Rows')}x{ds.get('Columns')}, {ds.get('SamplesPerPixel')} sample(s), "
             f"{ds.get('BitsAllocated')} bits, {ds.get('PhotometricInterpretation')}): {exc}"
         ) from exc
+    for warning in caught:
+        text = str(warning.message)
+        if _TRUNCATION_WARNING.search(text):
+            raise TruncatedPixelDataError(f"{ts.name} decoder: {text}")
+        log.warning("%s decoder: %s", ts.name, text)
     photometric = str(meta.get("photometric_interpretation", ds.PhotometricInterpretation))
     return arr, photometric
 

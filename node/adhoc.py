@@ -60,7 +60,9 @@ def analyze_paths(
         try:
             ds = load_source(path)
             remember(ds)
-            outcome = analyse_dataset(ds, analyzers.get(), node_context(settings))
+            outcome = analyse_dataset(
+                ds, analyzers.get(), node_context(settings), analyzers.limits
+            )
         except (OSError, ValueError) as exc:
             outcome = None
             entry["error"] = str(exc)

@@ -118,18 +118,28 @@ def instance_entry(event: AuditEvent, row: Instance, *, actor: str = NODE,
     )
 
 
-def produced_entries(outputs: Iterable[Dataset], job_id: int | None) -> list[AuditRecord]:
+class ResultIdentity(Protocol):
+    """What the audit needs of a produced object (``node.worker_task.ResultFile``)."""
+
+    study_uid: str
+    series_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    modality: str
+
+
+def produced_entries(outputs: Iterable[ResultIdentity], job_id: int | None) -> list[AuditRecord]:
     """One ``produced`` row per result object a job made."""
     return [
         entry(
             AuditEvent.PRODUCED,
-            sop_instance_uid=str(ds.SOPInstanceUID),
-            sop_class_uid=str(ds.SOPClassUID),
-            study_uid=str(ds.StudyInstanceUID),
-            series_uid=str(ds.SeriesInstanceUID),
-            detail=f"job {job_id}; modality {ds.get('Modality', '')}",
+            sop_instance_uid=out.sop_instance_uid,
+            sop_class_uid=out.sop_class_uid,
+            study_uid=out.study_uid,
+            series_uid=out.series_uid,
+            detail=f"job {job_id}; modality {out.modality}",
         )
-        for ds in outputs
+        for out in outputs
     ]
 
 

@@ -1,5 +1,11 @@
 """The embedded job runner: jobs are database rows; worker threads claim them one at a
-time. A job that was running when the node stopped is put back in the queue at start."""
+time (each thread has its photos analysed in its own worker process, :mod:`node.worker`).
+A job that was running when the node stopped is put back in the queue at start; one the
+node stopped on purpose (:class:`JobInterrupted`) goes back at once, its start uncounted.
+
+A job's ``attempts`` counts its starts (:func:`claim_next`); :mod:`node.pipeline` also
+counts a worker's failures there and sets it back as photos are done, so that it bounds the
+attempts of each photo (``job_max_attempts``), not only of the whole job."""
 
 from __future__ import annotations
 
@@ -10,11 +16,16 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.errors import FacenodeError
 from node.db import Job, JobState, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_JOB_ATTEMPTS = 3
+MAX_JOB_ATTEMPTS = 3  # the default of the job_max_attempts setting
+
+
+class JobInterrupted(FacenodeError):
+    """The node stopped during the job: it goes back to the queue, this start uncounted."""
 
 
 def resume_interrupted(sessions: sessionmaker[Session]) -> int:
@@ -47,18 +58,32 @@ def claim_next(sessions: sessionmaker[Session]) -> int | None:
         return job_id if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-def finish(sessions: sessionmaker[Session], job_id: int, error: str = "") -> None:
-    """Mark done, or on error re-queue until MAX_JOB_ATTEMPTS, then "failed"."""
+def finish(
+    sessions: sessionmaker[Session],
+    job_id: int,
+    error: str = "",
+    max_attempts: int = MAX_JOB_ATTEMPTS,
+) -> None:
+    """Mark done, or on error re-queue until ``max_attempts``, then "failed"."""
     with sessions.begin() as session:
         job = session.get(Job, job_id)
         if job is None:
             return
         if not error:
             job.state, job.finished_at, job.error = JobState.DONE, utcnow(), ""
-        elif job.attempts >= MAX_JOB_ATTEMPTS:
+        elif job.attempts >= max_attempts:
             job.state, job.finished_at, job.error = JobState.FAILED, utcnow(), error[:4000]
         else:
             job.state, job.error = JobState.QUEUED, error[:4000]
+
+
+def release(sessions: sessionmaker[Session], job_id: int) -> None:
+    """Put a running job back in the queue without counting the start it was in."""
+    with sessions.begin() as session:
+        job = session.get(Job, job_id)
+        if job is not None and job.state == JobState.RUNNING:
+            job.state, job.started_at = JobState.QUEUED, None
+            job.attempts = max(0, job.attempts - 1)
 
 
 class WorkerPool:
@@ -70,11 +95,13 @@ class WorkerPool:
         run: Callable[[int], None],
         count: int,
         poll_s: float = 0.5,
+        max_attempts: int = MAX_JOB_ATTEMPTS,
     ) -> None:
         self.sessions = sessions
         self.run = run
         self.count = count
         self.poll_s = poll_s
+        self.max_attempts = max_attempts
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -107,8 +134,11 @@ class WorkerPool:
                 continue
             try:
                 self.run(job_id)
+            except JobInterrupted:
+                log.info("job %d interrupted; back in the queue", job_id)
+                release(self.sessions, job_id)
             except Exception as exc:
                 log.exception("job %d failed", job_id)
-                finish(self.sessions, job_id, f"{type(exc).__name__}: {exc}")
+                finish(self.sessions, job_id, f"{type(exc).__name__}: {exc}", self.max_attempts)
             else:
-                finish(self.sessions, job_id)
+                finish(self.sessions, job_id, max_attempts=self.max_attempts)

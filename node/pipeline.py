@@ -1,17 +1,28 @@
-"""What a job does: for each new photo of a series, decode → analyse → render overlays →
-build result objects (SR, SCs, PDF report) → store them → queue them in the outbox for
-every destination; when the job analysed two or more photos, one more PDF report on all of
-them (the series report).
+"""What a job does: for each new photo of a series, have it analysed (decode → analyse →
+render overlays → build result objects: SR, SCs, PDF report) by a
+:class:`~node.worker_task.PhotoRunner` — worker processes in the node
+(:mod:`node.worker`), this process in tests — then store the result files and queue them in
+the outbox for every destination; when the job analysed two or more photos, one more PDF
+report on all of them (the series report). The database, the storage folders and the outbox
+are written here, in the node's process, never by a worker.
 
-A photo that cannot be decoded is quarantined with its reason; the others go on.
+A photo that cannot be decoded or analysed is quarantined with its reason; the others go on.
+
+Attempts are bounded per photo, across restarts, with the job's ``attempts`` column: it
+counts the starts of the photo at the head of the job's queue — the claim of the job counts
+one (:func:`node.jobs.claim_next`), a worker that died, ran out of memory or timed out on
+the photo counts one more, and a photo done (results stored, or quarantined) sets it back to
+1 (the current start counts for the next photo). Photos are taken in order, so a node killed
+during a photo finds, on restart, that photo at the head with the starts it already had. A
+photo started ``job_max_attempts`` times is quarantined with the reason instead of started
+again: a photo that kills whatever analyses it cannot make the node loop.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +31,39 @@ from pydicom.dataset import Dataset
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from analysis import findings
-from analysis.overlay import render_overlays
-from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
 from analysis.report import PhotoSection
-from analysis.serialize import analysis_summary
-from analysis.types import PhotoAnalysis
-from config.norms import load_tables
 from config.settings import Settings
-from config.tables import FindingTables, NormTable
 from dicom.context import ResultContext
-from dicom.equipment import OUR_MANUFACTURER, OUR_MODEL_NAME
-from dicom.errors import DicomInputError
-from dicom.pdf import build_report, photo_section
-from dicom.photo import dataset_to_photo
-from dicom.results import build_results
 from dicom.source import reference_header
-from node import __version__, audit
+from node import audit
 from node.db import AuditEvent, Instance, InstanceRole, Job, OutboxItem, ResultKind, utcnow
 from node.identifiers import describe_patient, remember
-from node.storage import Storage
+from node.storage import Storage, write_atomic
+from node.worker import WorkerFailure, WorkerStopped
+from node.worker_task import (
+    Analyzers,
+    PhotoOutcome,
+    PhotoResult,
+    PhotoRunner,
+    PhotoTask,
+    ReportTask,
+    ResultFile,
+    analyse_dataset,
+    analysis_options,
+    finding_tables,
+    node_context,
+)
+
+__all__ = [  # the in-process analysis, used by ``facenode analyze`` and the tests
+    "Analyzers",
+    "PhotoOutcome",
+    "analyse_dataset",
+    "analysis_options",
+    "finding_tables",
+    "node_context",
+    "run_job",
+    "write_dataset",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,82 +76,17 @@ _KIND_BY_MODALITY = {
 }
 
 
-@dataclass
-class PhotoOutcome:
-    sop_instance_uid: str
-    analysis: PhotoAnalysis | None
-    outputs: list[Dataset]
-    error: str = ""
-    section: PhotoSection | None = None  # the photo's part of a series report
-
-
-def finding_tables() -> FindingTables:
-    """The norm table and finding rules, read once and checked against the measurement
-    catalogue, so a bad table stops the node at start rather than failing every photo."""
-    tables = load_tables()
-    findings.check_tables(tables)
-    return tables
-
-
-def analysis_options(settings: Settings, tables: FindingTables) -> AnalysisOptions:
-    return AnalysisOptions(
-        tables=tables,
-        backend=settings.analysis_backend,
-        model_dir=settings.models_dir,
-        assumed_ipd_mm=settings.assumed_ipd_mm,
-    )
-
-
-class Analyzers:
-    """One analyzer per worker thread (the landmark models are not thread-safe), all with
-    the same options: the settings and the finding tables, loaded once here."""
-
-    def __init__(self, settings: Settings, tables: FindingTables | None = None) -> None:
-        self.options = analysis_options(settings, tables or finding_tables())
-        self._local = threading.local()
-
-    def get(self) -> PhotoAnalyzer:
-        analyzer = getattr(self._local, "analyzer", None)
-        if analyzer is None:
-            analyzer = PhotoAnalyzer(self.options)
-            self._local.analyzer = analyzer
-        return analyzer
-
-
-def analyse_dataset(ds: Dataset, analyzer: PhotoAnalyzer, ctx: ResultContext) -> PhotoOutcome:
-    """Analyse one photo dataset into result datasets (no storage, no database)."""
-    uid = str(ds.SOPInstanceUID)
-    try:
-        photo = dataset_to_photo(ds)  # carries the subject's sex for the norm rows
-    except DicomInputError as exc:
-        return PhotoOutcome(uid, None, [], error=str(exc))
-    result = analyzer.analyze(photo)
-    overlays = render_overlays(photo, result)
-    section = photo_section(ds, result, overlays)
-    norms = analyzer.options.tables.norms  # the table the findings were judged against
-    outputs = build_results(ds, result, overlays, ctx, section=section, norms=norms)
-    return PhotoOutcome(uid, result, outputs, section=section)
-
-
-def node_context(settings: Settings) -> ResultContext:
-    """The node as the equipment that writes one batch of results (new series UIDs)."""
-    return ResultContext.new(
-        manufacturer=OUR_MANUFACTURER,
-        model_name=OUR_MODEL_NAME,
-        software_version=__version__,
-        station_name=settings.ae_title,
-        device_serial=settings.ae_title,
-    )
-
-
 def run_job(
     job_id: int,
     sessions: sessionmaker[Session],
     storage: Storage,
     settings: Settings,
-    analyzers: Analyzers,
+    analyzers: PhotoRunner,
 ) -> None:
-    """Analyse the photos this job owns (claims unclaimed photos of its series first)."""
+    """Analyse the photos this job owns (claims unclaimed photos of its series first).
+
+    Raises :class:`~node.jobs.JobInterrupted` (a :class:`~node.worker.WorkerStopped`)
+    when the node stops meanwhile: the job goes back to the queue."""
     with sessions.begin() as session:
         job = session.get(Job, job_id)
         if job is None:
@@ -145,39 +104,81 @@ def run_job(
         for p in photos:
             p.analysed_job_id = job_id
         work = [(p.id, p.path, p.sop_instance_uid) for p in photos]
+        starts, last_error = max(1, job.attempts), job.error
     summaries: list[dict[str, Any]] = []
     reported: list[tuple[Dataset, PhotoSection]] = []
     ctx = node_context(settings)
     for instance_id, path, sop_uid in work:
-        try:
-            ds = dcmread(path)
-            remember(ds)
-            patient = describe_patient(ds, settings.log_patient_identifiers)
-            log.info("job %d: analysing %s%s", job_id, sop_uid, f" of {patient}" if patient else "")
-            outcome = analyse_dataset(ds, analyzers.get(), ctx)
-        except Exception as exc:  # one bad photo must not cost the series its results
-            log.exception("photo could not be analysed")
-            reason = f"analysis failed: {type(exc).__name__}: {exc}"
-            outcome = PhotoOutcome(sop_uid, None, [], reason)
-        if outcome.error:
-            _quarantine_instance(sessions, storage, instance_id, Path(path), outcome.error)
-            summaries.append({"sop_instance_uid": sop_uid, "error": outcome.error})
+        header = _read_header(path)
+        patient = describe_patient(header, settings.log_patient_identifiers) if header else ""
+        log.info("job %d: analysing %s%s", job_id, sop_uid, f" of {patient}" if patient else "")
+        result = _attempt(sessions, analyzers, job_id, PhotoTask(path, sop_uid, ctx), starts,
+                          last_error, settings.job_max_attempts)
+        starts, last_error = 1, ""
+        if result.error:
+            _quarantine_instance(sessions, storage, instance_id, Path(path), result.error,
+                                 job_id=job_id)
+            summaries.append({"sop_instance_uid": sop_uid, "error": result.error})
             continue
-        _store_outputs(sessions, storage, settings, job_id, instance_id, outcome.outputs)
-        assert outcome.analysis is not None
-        summary = analysis_summary(outcome.analysis, include_points=False)
-        summaries.append({"sop_instance_uid": sop_uid, **summary})
-        ctx = ctx.advance(len(outcome.outputs))
-        if outcome.section is not None:
-            reported.append((reference_header(ds), outcome.section))
+        _store_outputs(sessions, storage, settings, job_id, instance_id, result.files)
+        summaries.append({"sop_instance_uid": sop_uid, **result.summary})
+        ctx = ctx.advance(len(result.files))
+        if result.section is not None and header is not None:
+            reported.append((reference_header(header), result.section))
     if len(reported) >= 2:
-        norms = analyzers.options.tables.norms
-        _store_series_report(sessions, storage, settings, job_id, reported, ctx, norms)
+        _store_series_report(sessions, storage, settings, job_id, reported, ctx, analyzers)
     with sessions.begin() as session:
         job = session.get(Job, job_id)
         assert job is not None
         job.summary = json.dumps(summaries)
     log.info("job %d analysed %d photo(s)", job_id, len(work))
+
+
+def _attempt(
+    sessions: sessionmaker[Session],
+    analyzers: PhotoRunner,
+    job_id: int,
+    task: PhotoTask,
+    starts: int,
+    last_error: str,
+    max_attempts: int,
+) -> PhotoResult:
+    """The photo's result, trying again after a worker failure until it was started
+    ``max_attempts`` times (``starts`` counts this start and the earlier ones); then a
+    result whose error quarantines it."""
+    while starts <= max_attempts:
+        try:
+            return analyzers.analyse(task)
+        except WorkerFailure as exc:
+            last_error = str(exc)
+            log.warning("job %d: photo %s: %s (attempt %d of %d)", job_id,
+                        task.sop_instance_uid, last_error, starts, max_attempts)
+            starts += 1
+            _record_start(sessions, job_id, starts, last_error)
+    reason = (
+        f"analysis did not finish in {max_attempts} attempt(s) (job_max_attempts); last: "
+        f"{last_error or 'the node stopped during the analysis'}"
+    )
+    return PhotoResult(task.sop_instance_uid, error=reason)
+
+
+def _record_start(sessions: sessionmaker[Session], job_id: int, starts: int, error: str) -> None:
+    with sessions.begin() as session:
+        job = session.get(Job, job_id)
+        if job is not None:
+            job.attempts, job.error = starts, error[:4000]
+
+
+def _read_header(path: str) -> Dataset | None:
+    """The photo's header (no pixel data), its identifiers remembered for the log filter;
+    None when it cannot be read (the worker then says why)."""
+    try:
+        header = dcmread(path, stop_before_pixels=True)
+        remember(header)
+        reference_header(header)  # the series report needs it whole
+    except Exception:  # malformed files raise anything; the worker reports the reason
+        return None
+    return header
 
 
 def _store_series_report(
@@ -187,14 +188,17 @@ def _store_series_report(
     job_id: int,
     reported: list[tuple[Dataset, PhotoSection]],
     ctx: ResultContext,
-    norms: NormTable,
+    analyzers: PhotoRunner,
 ) -> None:
     """One PDF report on every photo this job analysed (each also has its own report)."""
+    task = ReportTask(tuple(h for h, _ in reported), tuple(s for _, s in reported), ctx)
     try:
-        headers = [header for header, _ in reported]
-        report = build_report(
-            headers, [s for _, s in reported], ctx, ctx.instance_number_start, norms
-        )
+        report = analyzers.series_report(task)
+    except WorkerStopped:
+        raise
+    except WorkerFailure as exc:
+        log.error("series report could not be built: %s", exc)
+        return
     except Exception:  # the photos' own results are stored already; this one is extra
         log.exception("series report could not be built")
         return
@@ -207,24 +211,22 @@ def _store_outputs(
     settings: Settings,
     job_id: int,
     instance_id: int | None,
-    outputs: list[Dataset],
+    outputs: Sequence[ResultFile],
 ) -> None:
     """Write the result files, then in one transaction queue them and mark the photo
     (``instance_id``; None for a result of the whole series) done."""
     items: list[OutboxItem] = []
     for out in outputs:
-        path = storage.result_path(
-            str(out.StudyInstanceUID), str(out.SeriesInstanceUID), str(out.SOPInstanceUID)
-        )
-        write_dataset(out, path)
-        kind = _KIND_BY_MODALITY.get(str(out.get("Modality", "")), ResultKind.OTHER)
+        path = storage.result_path(out.study_uid, out.series_uid, out.sop_instance_uid)
+        write_atomic(path, out.data)
+        kind = _KIND_BY_MODALITY.get(out.modality, ResultKind.OTHER)
         for dest in settings.destinations:
             items.append(
                 OutboxItem(
                     job_id=job_id,
                     destination=dest.name,
-                    sop_instance_uid=str(out.SOPInstanceUID),
-                    sop_class_uid=str(out.SOPClassUID),
+                    sop_instance_uid=out.sop_instance_uid,
+                    sop_class_uid=out.sop_class_uid,
                     kind=kind,
                     path=str(path),
                     next_attempt_at=utcnow(),
@@ -233,24 +235,32 @@ def _store_outputs(
     with sessions.begin() as session:
         session.add_all(items)
         session.add_all(audit.produced_entries(outputs, job_id))  # audit: produced
-        photo = session.get(Instance, instance_id) if instance_id is not None else None
-        if photo is not None:
-            photo.analysed_at = utcnow()
+        if instance_id is not None:
+            photo = session.get(Instance, instance_id)
+            if photo is not None:
+                photo.analysed_at = utcnow()
+            _photo_done(session, job_id)
+
+
+def _photo_done(session: Session, job_id: int) -> None:
+    """The job made progress: its current start now counts for its next photo."""
+    job = session.get(Job, job_id)
+    if job is not None:
+        job.attempts, job.error = 1, ""
 
 
 def write_dataset(ds: Dataset, path: Path) -> None:
     """Write a result dataset atomically as a DICOM Part 10 file."""
-    from io import BytesIO
-
-    from node.storage import write_atomic
-
-    buf = BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    write_atomic(path, buf.getvalue())
+    write_atomic(path, ResultFile.of(ds).data)
 
 
 def _quarantine_instance(
-    sessions: sessionmaker[Session], storage: Storage, instance_id: int, path: Path, reason: str
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    instance_id: int,
+    path: Path,
+    reason: str,
+    job_id: int | None = None,
 ) -> None:
     target = storage.quarantine_path(path.stem)
     try:
@@ -265,4 +275,6 @@ def _quarantine_instance(
             row.path = str(target)
             row.note = reason[:2000]
             session.add(audit.instance_entry(AuditEvent.QUARANTINED, row, detail=reason))
+        if job_id is not None:
+            _photo_done(session, job_id)
     log.warning("photo quarantined: %s", reason)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from dicom.equipment import OUR_MANUFACTURER
 from dicom.errors import DicomInputError, MissingAttributeError, UnparsableDatasetError
+from dicom.limits import PixelLimits, TooLargeError, check_limits
 from dicom.received import check_received, content_digest
 from node import audit
 from node.db import AuditEvent, Instance, InstanceRole, Series, SeriesState, utcnow
@@ -87,6 +88,9 @@ class StoreHandler:
             remember(ds)  # from now on the log filter redacts this patient's identifiers
             check_received(ds, _request_uid(event), str(event.request.AffectedSOPClassUID),
                            PHOTO_CLASSES)
+            # size limits and truncated frames, from the headers only (dicom/limits.py)
+            check_limits(ds, len(raw), PixelLimits.of(self.settings.max_pixels,
+                         self.settings.max_object_mb), str(event.context.transfer_syntax))
         except Exception as exc:
             refusal = as_refusal(exc)
             status = refusal_status(refusal)
@@ -204,7 +208,10 @@ def as_refusal(exc: Exception) -> DicomInputError:
 
 
 def refusal_status(refusal: DicomInputError) -> int:
-    """The C-STORE failure status (PS3.4 Table B.2-1) for a refusal, chosen by its type."""
+    """The C-STORE failure status (PS3.4 Table B.2-1) for a refusal, chosen by its type:
+    over a size limit is "out of resources" (the node's configured ones)."""
+    if isinstance(refusal, TooLargeError):
+        return OUT_OF_RESOURCES
     return DATASET_MISMATCH if isinstance(refusal, MissingAttributeError) else CANNOT_UNDERSTAND
 
 

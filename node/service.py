@@ -1,5 +1,9 @@
 """The running node: storage + database + SCP + series monitor + workers + outbox, wired
-together with one start/stop. ``facenode serve`` is this and nothing else."""
+together with one start/stop. ``facenode serve`` is this and nothing else.
+
+This process receives, stores and schedules; photos are decoded and analysed in worker
+processes (:mod:`node.worker`), bounded in memory and time, so no photo can slow or crash
+ingest. ``in_process=True`` analyses on the job threads instead (tests only)."""
 
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from node.scp import start_scp
 from node.sender import DicomSender, Sender
 from node.series import queue_stable_series
 from node.storage import Storage
+from node.worker import WorkerRunner
+from node.worker_task import PhotoRunner
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +33,18 @@ log = logging.getLogger(__name__)
 class Node:
     """Start with :meth:`start`, stop with :meth:`stop`; the threads are daemons."""
 
-    def __init__(self, settings: Settings, sender: Sender | None = None) -> None:
+    def __init__(
+        self, settings: Settings, sender: Sender | None = None, *, in_process: bool = False
+    ) -> None:
         self.settings = settings
         self.storage = Storage(settings.storage_dir)
         self.sessions: sessionmaker[Session] = open_database(settings.db_url)
         self.sender: Sender = sender or DicomSender(
             settings.ae_title, timeout_s=settings.network_timeout_s
         )
-        self.analyzers = Analyzers(settings)
+        self.analyzers: PhotoRunner = (
+            Analyzers(settings) if in_process else WorkerRunner(settings)
+        )
         self._run = partial(
             run_job,
             sessions=self.sessions,
@@ -42,7 +52,10 @@ class Node:
             settings=settings,
             analyzers=self.analyzers,
         )
-        self.workers = WorkerPool(self.sessions, self._run_then_deliver, settings.workers)
+        self.workers = WorkerPool(
+            self.sessions, self._run_then_deliver, settings.workers,
+            max_attempts=settings.job_max_attempts,
+        )
         self.outbox = OutboxWorker(self.sessions, self.sender, settings)  # its own thread
         self.audit_forwarder = (
             AuditForwarder(self.sessions, settings.audit_syslog) if settings.audit_syslog else None
@@ -69,6 +82,7 @@ class Node:
             self._server.shutdown()
         if self._ticker is not None:
             self._ticker.join(10)
+        self.analyzers.close()  # a job waiting on its worker goes back to the queue
         self.workers.stop()
         self.outbox.stop()
         if self.audit_forwarder is not None:

@@ -22,8 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from analysis.pipeline import PhotoAnalyzer
 from config.settings import Settings, load_settings
 from node.db import Instance, Job, OutboxItem
+from node.jobs import JobInterrupted
 from node.pipeline import Analyzers, run_job
 from node.storage import Storage
+from node.worker import WorkerFailure, WorkerStopped
+from node.worker_task import PhotoResult, PhotoTask
 from tests.factories import make_vl_photo
 from tests.support.fake_backend import FakeBackend
 
@@ -158,3 +161,85 @@ def _referenced_uids(ds: Dataset) -> frozenset[str]:
         for series in study.ReferencedSeriesSequence
         for inst in series.ReferencedSOPSequence
     )
+
+
+class KillingAnalyzers(FakeAnalyzers):
+    """As if the photos of width ``killer_width`` killed their worker process each time."""
+
+    def __init__(self, settings: Settings, backend: FakeBackend, killer_width: int) -> None:
+        super().__init__(settings, backend)
+        self.killer_width = killer_width
+        self.calls: list[str] = []
+
+    def analyse(self, task: PhotoTask) -> PhotoResult:
+        self.calls.append(task.sop_instance_uid)
+        if dcmread(task.path, stop_before_pixels=True).Columns == self.killer_width:
+            raise WorkerFailure("analysis worker died while analysing (killed by SIGKILL)")
+        return super().analyse(task)
+
+
+def test_a_photo_that_kills_its_worker_is_quarantined_after_its_attempts(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    storage = Storage(settings.storage_dir)
+    good, killer, later = _photo(number=1), _photo(BROKEN_WIDTH, 2), _photo(number=3)
+    job_id = _receive(sessions, storage, [good, killer, later])
+    analyzers = KillingAnalyzers(settings, FakeBackend(), killer_width=BROKEN_WIDTH)
+
+    run_job(job_id, sessions, storage, settings, analyzers)
+
+    uid = str(killer.SOPInstanceUID)
+    assert analyzers.calls.count(uid) == settings.job_max_attempts == 3
+    instances, _, job = _rows(sessions)
+    row = instances[uid]
+    assert row.role == "quarantined" and row.analysed_at is None
+    assert "did not finish in 3 attempt(s)" in row.note and "SIGKILL" in row.note
+    assert Path(row.path).is_relative_to(storage.root / "quarantine")
+    for ds in (good, later):  # the series goes on around it
+        assert instances[str(ds.SOPInstanceUID)].analysed_at is not None
+    assert job.attempts == 1 and job.error == ""  # progress made: the count starts again
+
+
+@pytest.mark.parametrize(("starts", "analysed"), [(3, True), (4, False)])
+def test_a_photo_the_node_died_on_is_not_started_again_forever(
+    sessions: sessionmaker[Session], settings: Settings, starts: int, analysed: bool
+) -> None:
+    """The node was killed during the head photo each time it ran the job: the job's claim
+    count says how often. A fourth start quarantines that photo instead of analysing it."""
+    storage = Storage(settings.storage_dir)
+    head, other = _photo(number=1), _photo(number=2)
+    job_id = _receive(sessions, storage, [head, other])
+    with sessions.begin() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.attempts = starts
+    backend = FakeBackend()
+
+    run_job(job_id, sessions, storage, settings, FakeAnalyzers(settings, backend))
+
+    instances, _, _ = _rows(sessions)
+    row = instances[str(head.SOPInstanceUID)]
+    assert (row.role == "photo") is analysed
+    assert len(backend.seen) == (2 if analysed else 1)
+    if not analysed:
+        assert "did not finish in 3 attempt(s)" in row.note
+        assert "the node stopped during the analysis" in row.note
+    assert instances[str(other.SOPInstanceUID)].analysed_at is not None
+
+
+class StoppingAnalyzers(FakeAnalyzers):
+    def analyse(self, task: PhotoTask) -> PhotoResult:
+        raise WorkerStopped("the node is stopping")
+
+
+def test_a_stop_during_a_photo_leaves_it_for_the_next_start(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    storage = Storage(settings.storage_dir)
+    photo = _photo()
+    job_id = _receive(sessions, storage, [photo])
+    with pytest.raises(JobInterrupted):
+        run_job(job_id, sessions, storage, settings, StoppingAnalyzers(settings, FakeBackend()))
+    instances, outbox, _ = _rows(sessions)
+    row = instances[str(photo.SOPInstanceUID)]
+    assert row.role == "photo" and row.analysed_at is None and not outbox

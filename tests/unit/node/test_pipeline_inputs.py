@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import analysis.pipeline
-import node.pipeline
+import node.worker_task
 from analysis.types import ImageArray, LandmarkSet
 from config.settings import Settings
 from dicom.equipment import OUR_MANUFACTURER, OUR_MODEL_NAME
@@ -33,8 +33,8 @@ def sexes_seen(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     """The sex each analysis judged by; the result objects are not built (slow, and
     tested in tests/unit/dicom)."""
     monkeypatch.setattr(analysis.pipeline, "get_backend", lambda *a: AstronautBackend())
-    monkeypatch.setattr(node.pipeline, "render_overlays", lambda photo, result: [])
-    monkeypatch.setattr(node.pipeline, "build_results", lambda *a, **k: [])
+    monkeypatch.setattr(node.worker_task, "render_overlays", lambda photo, result: [])
+    monkeypatch.setattr(node.worker_task, "build_results", lambda *a, **k: [])
     seen: list[str | None] = []
     real = analysis.pipeline.findings.evaluate
 

@@ -32,6 +32,9 @@ class FakeStoreEvent:
             AffectedSOPInstanceUID=affected_sop or str(ds.SOPInstanceUID),
             AffectedSOPClassUID=str(ds.SOPClassUID),
         )
+        meta = getattr(ds, "file_meta", None) or {}
+        syntax = meta.get("TransferSyntaxUID") or "1.2.840.10008.1.2.1"
+        self.context = SimpleNamespace(transfer_syntax=syntax)  # the accepted context's
 
     def encoded_dataset(self, include_meta: bool = True) -> bytes:
         buf = io.BytesIO()

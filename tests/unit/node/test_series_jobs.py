@@ -140,3 +140,40 @@ def test_migrations_upgrade_an_old_database_in_place(tmp_path) -> None:  # type:
     with sessions() as s:
         row = s.scalars(select(Instance)).one()
     assert row.sop_instance_uid == "1.2" and row.analysed_at is None
+
+
+def test_an_interrupted_job_goes_back_uncounted_and_attempts_are_configurable(
+    sessions: sessionmaker[Session],
+) -> None:
+    import threading
+    import time
+
+    from node.jobs import JobInterrupted
+
+    runs: list[int] = []
+    interrupted = threading.Event()
+
+    def run(job_id: int) -> None:
+        runs.append(job_id)
+        if len(runs) == 1:
+            interrupted.set()
+            raise JobInterrupted("the node is stopping")
+        raise RuntimeError("broken")
+
+    with sessions.begin() as s:
+        s.add(Job(series_uid="a", state="queued"))
+    pool = WorkerPool(sessions, run, count=1, poll_s=0.05, max_attempts=2)
+    pool.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with sessions() as s:
+                job = s.scalars(select(Job)).one()
+            if job.state == "failed":
+                break
+            time.sleep(0.05)
+    finally:
+        pool.stop()
+    assert interrupted.is_set()
+    # one interrupted start (not counted) + two failing ones = max_attempts
+    assert runs == [1, 1, 1] and job.state == "failed" and job.attempts == 2

@@ -1,0 +1,117 @@
+"""node.worker: real child processes (spawn) bounded in memory and time. A task that runs
+out of memory, is killed or outlasts its time limit ends its worker with a WorkerFailure
+that says which, and the next call gets a fresh worker; the node stopping ends a call with
+WorkerStopped; the child runs at idle priority (SCHED_IDLE, nice +10), under RLIMIT_AS, and
+its log records reach the parent's handlers.
+
+The tasks below are module functions so that the child can import them by name."""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import signal
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from node.worker import WORKER_NICE, WorkerFailure, WorkerProcess, WorkerStopped, describe_exit
+
+MEMORY_MB = 1024
+
+
+def init_state(arg: str) -> dict[str, Any]:
+    return {"arg": arg, "pid": os.getpid()}
+
+
+def report(state: dict[str, Any], _: object) -> dict[str, Any]:
+    logging.getLogger("tests.worker.child").warning("hello from the child %s", state["arg"])
+    return {
+        **state,
+        "rlimit_as": resource.getrlimit(resource.RLIMIT_AS),
+        "nice": os.nice(0),
+        "policy": os.sched_getscheduler(0),
+    }
+
+
+def allocate(_state: object, megabytes: int) -> int:
+    block = bytearray(megabytes * 1024 * 1024)  # over RLIMIT_AS: MemoryError
+    return len(block)
+
+
+def sleep(_state: object, seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def die(_state: object, signum: int) -> None:
+    os.kill(os.getpid(), signum)
+
+
+@pytest.fixture
+def worker() -> Any:
+    w = WorkerProcess(init_state, "x", MEMORY_MB, name="test-worker")
+    yield w
+    w.close()
+
+
+def test_the_child_is_limited_niced_and_logs_through_the_parent(
+    worker: WorkerProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        state = worker.call(report, None, timeout_s=60)
+    assert state["arg"] == "x" and state["pid"] == worker.pid != os.getpid()
+    assert state["rlimit_as"] == (MEMORY_MB * 1024 * 1024,) * 2
+    assert state["nice"] >= WORKER_NICE and state["policy"] == os.SCHED_IDLE
+    forwarded = [r for r in caplog.records if r.name == "tests.worker.child"]
+    assert [r.getMessage() for r in forwarded] == ["hello from the child x"]
+    assert forwarded[0].process == worker.pid
+
+
+def test_out_of_memory_ends_the_worker_and_the_next_call_gets_a_new_one(
+    worker: WorkerProcess,
+) -> None:
+    assert worker.call(allocate, 16, timeout_s=60) == 16 * 1024 * 1024
+    first = worker.pid
+    with pytest.raises(WorkerFailure, match=rf"out of memory \(job_memory_mb {MEMORY_MB}\)"):
+        worker.call(allocate, 2 * MEMORY_MB, timeout_s=60)
+    assert not worker.alive()
+    assert worker.call(allocate, 16, timeout_s=60) == 16 * 1024 * 1024
+    assert worker.pid != first
+
+
+def test_a_task_over_its_time_is_killed(worker: WorkerProcess) -> None:
+    worker.call(sleep, 0, timeout_s=60)  # started: the limit below is the task's own
+    pid = worker.pid
+    assert pid is not None
+    t0 = time.monotonic()
+    with pytest.raises(WorkerFailure, match=r"took longer than 0\.5 s \(job_timeout_s\)"):
+        worker.call(sleep, 30, timeout_s=0.5)
+    assert time.monotonic() - t0 < 5
+    assert not worker.alive()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped, not left running
+
+
+def test_a_killed_worker_is_reported_with_its_signal(worker: WorkerProcess) -> None:
+    with pytest.raises(WorkerFailure, match="died while analysing.*SIGKILL"):
+        worker.call(die, int(signal.SIGKILL), timeout_s=60)
+    assert worker.call(sleep, 0, timeout_s=60) == 0
+
+
+def test_stopping_abandons_the_call(worker: WorkerProcess) -> None:
+    worker.call(sleep, 0, timeout_s=60)
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    with pytest.raises(WorkerStopped):
+        worker.call(sleep, 30, timeout_s=60, stop=stop)
+    assert not worker.alive()
+
+
+def test_exit_descriptions() -> None:
+    assert describe_exit(-9) == "killed by SIGKILL"
+    assert describe_exit(3) == "exit code 3"
+    assert describe_exit(None) == "exit status unknown"
