@@ -21,7 +21,6 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Protocol
 
-from pydicom.dataset import Dataset
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,11 +120,16 @@ def instance_entry(event: AuditEvent, row: Instance, *, actor: str = NODE,
 class ResultIdentity(Protocol):
     """What the audit needs of a produced object (``node.worker_task.ResultFile``)."""
 
-    study_uid: str
-    series_uid: str
-    sop_instance_uid: str
-    sop_class_uid: str
-    modality: str
+    @property
+    def study_uid(self) -> str: ...
+    @property
+    def series_uid(self) -> str: ...
+    @property
+    def sop_instance_uid(self) -> str: ...
+    @property
+    def sop_class_uid(self) -> str: ...
+    @property
+    def modality(self) -> str: ...
 
 
 def produced_entries(outputs: Iterable[ResultIdentity], job_id: int | None) -> list[AuditRecord]:

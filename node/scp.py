@@ -30,7 +30,7 @@ from node import audit
 from node.db import AuditEvent, Instance, InstanceRole, Series, SeriesState, utcnow
 from node.identifiers import remember
 from node.sopclasses import ACCEPTED_CLASSES, ACCEPTED_TRANSFER_SYNTAXES, PHOTO_CLASSES
-from node.storage import Storage, write_atomic
+from node.storage import Storage, commit_staged, stage, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,18 @@ class StoreHandler:
         is_photo = str(ds.SOPClassUID) in PHOTO_CLASSES and not ours
         uids = {"sop_instance_uid": sop_uid, "sop_class_uid": str(ds.SOPClassUID),
                 "study_uid": study_uid, "series_uid": series_uid}
+        folder = self.storage.instance_path(study_uid, series_uid, sop_uid).parent
+        staged = stage(folder, raw)  # the fsync, outside the lock
+        try:
+            return self._commit(staged, ds, sop_uid, study_uid, series_uid, digest, ours,
+                                is_photo, uids, peer)
+        finally:
+            staged.unlink(missing_ok=True)  # a duplicate's copy; gone already when committed
+
+    def _commit(self, staged: Path, ds: Dataset, sop_uid: str, study_uid: str,
+                series_uid: str, digest: str, ours: bool, is_photo: bool,
+                uids: dict[str, str], peer: dict[str, str]) -> StoreOutcome:
+        """Decide the version, move the staged file into place and record it, under the lock."""
         with self._lock, self.sessions.begin() as session:
             latest = session.scalar(
                 select(Instance)
@@ -124,7 +136,7 @@ class StoreHandler:
                 if latest.role == InstanceRole.PHOTO:
                     latest.role = InstanceRole.SUPERSEDED
             path = self.storage.instance_path(study_uid, series_uid, sop_uid, version)
-            write_atomic(path, raw)
+            commit_staged(staged, path)
             session.add(
                 Instance(
                     sop_instance_uid=sop_uid,

@@ -51,21 +51,37 @@ def private_dir(path: Path) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` (mode 0600) so that readers see either nothing or the
     whole file."""
-    private_dir(path.parent)
+    commit_staged(stage(path.parent, data), path)
+
+
+def stage(folder: Path, data: bytes) -> Path:
+    """``data`` in a hidden temp file of ``folder`` (mode 0600), written and fsynced: the
+    slow half of :func:`write_atomic`, which the C-STORE handler does before it takes its
+    lock, so concurrent associations do not queue behind each other's fsync."""
+    private_dir(folder)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     except FileNotFoundError:  # an empty folder removed by ``facenode purge`` meanwhile
-        private_dir(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        private_dir(folder)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def commit_staged(staged: Path, path: Path) -> None:
+    """Rename a :func:`stage`d file to ``path`` (same folder) and make the rename durable."""
+    try:
+        os.replace(staged, path)
+    except BaseException:
+        staged.unlink(missing_ok=True)
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

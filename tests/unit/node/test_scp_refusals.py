@@ -41,6 +41,8 @@ class RawStoreEvent:
             primitive=SimpleNamespace(called_ae_title="FACENODE")))
         self.request = SimpleNamespace(AffectedSOPInstanceUID=sop,
                                        AffectedSOPClassUID=str(ds.SOPClassUID))
+        # the accepted presentation context's transfer syntax (a received dataset has no meta)
+        self.context = SimpleNamespace(transfer_syntax=str(ds.file_meta.TransferSyntaxUID))
 
     def encoded_dataset(self, include_meta: bool = True) -> bytes:
         return self._raw
