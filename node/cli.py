@@ -76,7 +76,7 @@ def cmd_echo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        status = DicomSender(settings.ae_title, settings.network_timeout_s).echo(dest)
+        status = DicomSender.from_settings(settings).echo(dest)
     except SendError as exc:
         print(f"C-ECHO {dest.name}: FAILED: {exc}", file=sys.stderr)
         return 1

@@ -7,12 +7,12 @@ import logging
 import threading
 from functools import partial
 
-from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from node.db import open_database
 from node.jobs import WorkerPool, resume_interrupted
+from node.listener import Listener
 from node.outbox import deliver_due
 from node.pipeline import Analyzers, run_job
 from node.scp import start_scp
@@ -30,9 +30,7 @@ class Node:
         self.settings = settings
         self.storage = Storage(settings.storage_dir)
         self.sessions: sessionmaker[Session] = open_database(settings.db_url)
-        self.sender: Sender = sender or DicomSender(
-            settings.ae_title, timeout_s=settings.network_timeout_s
-        )
+        self.sender: Sender = sender or DicomSender.from_settings(settings)
         self.analyzers = Analyzers(settings)
         self._run = partial(
             run_job,
@@ -45,7 +43,7 @@ class Node:
         self._stop = threading.Event()
         self._kick = threading.Event()  # results are waiting: deliver now, not at the next tick
         self._ticker: threading.Thread | None = None
-        self._server: ThreadedAssociationServer | None = None
+        self._server: Listener | None = None
 
     def start(self) -> None:
         resume_interrupted(self.sessions)
