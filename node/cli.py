@@ -50,12 +50,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(
-        f"facenode {settings.ae_title} listening on {settings.bind_address}:{settings.port}; "
+        f"facenode {settings.ae_title} listening on {_ports(settings)}; "
         f"storage {settings.storage_dir.resolve()}; database {settings.db_url}",
         flush=True,
     )
     node.wait()
     return 0
+
+
+def _ports(settings: Settings) -> str:
+    ports = [f"{settings.bind_address}:{p} ({kind})"
+             for p, kind in ((settings.port, "DICOM"), (settings.tls_port, "DICOM TLS")) if p]
+    return ", ".join(ports)
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,8 +13,10 @@ it reads a PDU of whatever length the header announces into memory. Here:
    silent connection to make room, see there);
 3. the TLS handshake (on the TLS port) and the first byte of the A-ASSOCIATE-RQ must come
    within ``acse_timeout_s``, on our thread, before pynetdicom gets the socket;
-4. pynetdicom's association then runs on a socket with a read timeout
-   (``network_timeout_s``) and a PDU size limit (:data:`MAX_PDU_BYTES`);
+4. pynetdicom's association then runs on a socket with a read timeout (``acse_timeout_s``
+   until the request is admitted, ``network_timeout_s`` after) and a PDU size limit
+   (:data:`MAX_PDU_BYTES`); a sweeper closes connections whose request has not come
+   within ``acse_timeout_s`` (plus a grace), however slowly their bytes trickle in;
 5. at its A-ASSOCIATE-RQ the policy and the limits decide: accepted, or A-ASSOCIATE-RJ
    with the reason (:mod:`node.peers`), and the decision goes to ``on_association``.
 """
@@ -61,6 +63,9 @@ log = logging.getLogger(__name__)
 #: maximum PDU size asks for more: ours is 16 KiB by default and peers must respect it, so
 #: this only stops a header that claims gigabytes from being read into memory.
 MAX_PDU_BYTES = 1 << 20
+
+#: Seconds between two sweeps for connections overdue for their association request.
+SWEEP_INTERVAL_S = 1.0
 
 #: Seconds an evicted association has to send its A-ABORT before its socket is shut.
 ABORT_GRACE_S = 2.0
@@ -173,7 +178,11 @@ class Gate:
             log.exception("judging an association request failed; rejected")
             refusal = REFUSALS[Reason.INTERNAL]
         peer_ip = conn.peer_ip if conn else normalise_ip(str(assoc.requestor.address))
-        if refusal is not None:
+        if refusal is None:
+            sock = assoc.dul.socket.socket if assoc.dul.socket else None
+            if sock is not None:
+                sock.settimeout(self.network_timeout_s)  # from now on silence means idle
+        else:
             if conn is not None:
                 self.table.closed(conn)
             try:
@@ -227,7 +236,7 @@ class GatedRequestHandler(RequestHandler):
             gate.table.closed(conn)
             _shut(sock)
             return
-        sock.settimeout(gate.network_timeout_s)
+        sock.settimeout(gate.acse_timeout_s)  # until admitted (Gate.on_requested)
         assoc = self._create_association()
         bounded = cast(BoundedAssociationSocket, assoc.dul.socket)
         bounded.__class__ = BoundedAssociationSocket  # same object, bounded recv
@@ -294,12 +303,25 @@ class GatedAssociationServer(ThreadedAssociationServer):
 
 @dataclass
 class Listener:
-    """The node's listening servers (plain and/or TLS) and their shared gate."""
+    """The node's listening servers (plain and/or TLS), their shared gate, and the sweeper
+    that closes connections overdue for their association request."""
 
     servers: list[GatedAssociationServer]
     gate: Gate
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._sweep, name="facenode-sweeper", daemon=True).start()
+
+    def _sweep(self) -> None:
+        while not self._stop.wait(SWEEP_INTERVAL_S):
+            try:
+                self.gate.table.counts()  # prunes, closing the overdue waiting ones
+            except Exception:
+                log.exception("sweeping connections failed; will try again")
 
     def shutdown(self) -> None:
+        self._stop.set()
         for server in self.servers:
             server.shutdown()
         self.gate.table.close_all()

@@ -7,8 +7,10 @@ its certificate verified, host name included; the node's certificate presented w
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -81,21 +83,38 @@ class DicomSender:
     def _network_timeout(self) -> float:
         return self.timeout_s if self.network_timeout_s is None else self.network_timeout_s
 
-    def _associate(self, ae: AE, destination: Destination) -> Association:
-        """Associate with ``destination`` (over TLS when it says so); the socket gets a read
-        timeout, which pynetdicom leaves unset once connected, so a peer that stops halfway
-        through a PDU cannot hold the send thread for ever."""
+    @contextmanager
+    def _association(self, ae: AE, destination: Destination) -> Iterator[Association]:
+        """An established association with ``destination`` (over TLS when it says so),
+        released and its socket closed on exit; :class:`SendError` when none is made.
+
+        The socket gets a read timeout, which pynetdicom leaves unset once connected, so a
+        peer that stops halfway through a PDU cannot hold the send thread for ever; and it
+        is closed here because pynetdicom skips the close when the shutdown before it
+        fails (a peer that already hung up, a TLS alert)."""
         kwargs: dict[str, Any] = {}
         if destination.tls:
             kwargs["tls_args"] = (self.tls_context(destination), destination.host)
-        handlers: list[Any] = [(evt.EVT_CONN_OPEN, self._set_read_timeout)]
-        return ae.associate(destination.host, destination.port, ae_title=destination.ae_title,
-                            evt_handlers=handlers, **kwargs)
+        opened: list[socket.socket] = []
 
-    def _set_read_timeout(self, event: evt.Event) -> None:
-        sock = event.assoc.dul.socket
-        if sock is not None and sock.socket is not None:
-            sock.socket.settimeout(self._network_timeout)
+        def on_open(event: evt.Event) -> None:
+            sock = event.assoc.dul.socket
+            if sock is not None and sock.socket is not None:
+                sock.socket.settimeout(self._network_timeout)
+                opened.append(sock.socket)
+
+        handlers: list[Any] = [(evt.EVT_CONN_OPEN, on_open)]
+        assoc = ae.associate(destination.host, destination.port, ae_title=destination.ae_title,
+                             evt_handlers=handlers, **kwargs)
+        try:
+            if not assoc.is_established:
+                raise SendError(f"no association with {_describe(destination)}")
+            yield assoc
+        finally:
+            if assoc.is_established:
+                assoc.release()
+            for sock in opened:
+                sock.close()
 
     def send(self, destination: Destination, paths: Sequence[Path]) -> list[int]:
         datasets = [dcmread(p) for p in paths]
@@ -110,34 +129,22 @@ class DicomSender:
                 keys.append((str(ds.SOPClassUID), str(ExplicitVRLittleEndian)))
             seen.update(k for k in keys if len(seen) < 128)
         ae.requested_contexts = [build_context(c, [t]) for c, t in sorted(seen)]
-        assoc = self._associate(ae, destination)
-        if not assoc.is_established:
-            raise SendError(f"no association with {_describe(destination)}")
         statuses: list[int] = []
-        try:
+        with self._association(ae, destination) as assoc:
             for ds in datasets:
                 if not assoc.is_established:
                     statuses.append(-1)
                     continue
                 status = assoc.send_c_store(_as_accepted(ds, assoc.accepted_contexts))
                 statuses.append(int(status.Status) if "Status" in status else -1)
-        finally:
-            if assoc.is_established:
-                assoc.release()
         return statuses
 
     def echo(self, destination: Destination) -> int:
         ae = self._ae()
         ae.add_requested_context("1.2.840.10008.1.1")
-        assoc = self._associate(ae, destination)
-        if not assoc.is_established:
-            raise SendError(f"no association with {_describe(destination)}")
-        try:
+        with self._association(ae, destination) as assoc:
             status = assoc.send_c_echo()
             return int(status.Status) if "Status" in status else -1
-        finally:
-            if assoc.is_established:
-                assoc.release()
 
 
 def _describe(destination: Destination) -> str:
