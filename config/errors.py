@@ -22,6 +22,7 @@ working. Messages say what was found and what was expected::
     │   ├── MissingAttributeError (ValueError)     dicom.errors    C-STORE status 0xA900
     │   ├── InvalidAttributeError (ValueError)     dicom.errors    C-STORE status 0xC000
     │   └── UnparsableDatasetError (ValueError)    dicom.errors    C-STORE status 0xC000
+    ├── TlsConfigError                             node.tls
     └── SendError                                  node.sender
 
 ``tests/unit/config/test_errors.py`` checks this drawing against the code (every exception

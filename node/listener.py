@@ -127,6 +127,13 @@ def _holds_slot(assoc: Association) -> bool:
     return assoc.is_alive() and not (assoc.is_released or assoc.is_aborted or assoc.is_rejected)
 
 
+def _quiet_for(assoc: Association) -> float:
+    """Seconds since ``assoc`` last received a PDU: its DUL restarts this timer, which runs
+    for ``network_timeout``, on every PDU it reads."""
+    timer = assoc.dul._idle_timer
+    return 0.0 if timer.timeout is None else max(0.0, timer.timeout - timer.remaining)
+
+
 def _ae_text(value: object) -> str:
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
@@ -146,6 +153,7 @@ class Gate:
     _by_assoc: weakref.WeakKeyDictionary[Association, tuple[Connection, bool]] = field(
         default_factory=weakref.WeakKeyDictionary
     )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def decide(self, decision: AssociationDecision) -> None:
         try:
@@ -154,17 +162,21 @@ class Gate:
             log.exception("on_association failed for a decision about %s", decision.peer_ip)
 
     def attach(self, assoc: Association, conn: Connection, tls: bool) -> None:
-        self._by_assoc[assoc] = (conn, tls)
+        with self._lock:
+            self._by_assoc[assoc] = (conn, tls)
+
+    def _lookup(self, assoc: Association) -> tuple[Connection | None, bool]:
+        with self._lock:
+            return self._by_assoc.get(assoc, (None, False))
 
     def connection(self, assoc: Association) -> Connection | None:
-        found = self._by_assoc.get(assoc)
-        return found[0] if found else None
+        return self._lookup(assoc)[0]
 
     def on_requested(self, event: evt.Event) -> None:
         """EVT_REQUESTED: judge the A-ASSOCIATE-RQ; reject it here or let pynetdicom
         negotiate. Fails closed: an error while judging rejects the request."""
         assoc = event.assoc
-        conn, tls = self._by_assoc.get(assoc, (None, False))
+        conn, tls = self._lookup(assoc)
         calling = called = ""
         refusal: Refusal | None
         try:
@@ -178,28 +190,23 @@ class Gate:
             log.exception("judging an association request failed; rejected")
             refusal = REFUSALS[Reason.INTERNAL]
         peer_ip = conn.peer_ip if conn else normalise_ip(str(assoc.requestor.address))
-        if refusal is None:
-            sock = assoc.dul.socket.socket if assoc.dul.socket else None
-            if sock is not None:
-                sock.settimeout(self.network_timeout_s)  # from now on silence means idle
-        else:
-            if conn is not None:
-                self.table.closed(conn)
-            try:
-                assoc.acse.send_reject(refusal.result, refusal.source, refusal.diagnostic)
-                evt.trigger(assoc, evt.EVT_REJECTED, {})
-            finally:
-                assoc.kill()  # as pynetdicom's own rejections do: the DUL stops after the RJ
-        self.decide(AssociationDecision(
+        self.decide(AssociationDecision(  # recorded before the peer hears the answer
             accepted=refusal is None,
             reason=str(refusal.reason if refusal else Reason.ACCEPTED),
             peer_ip=peer_ip, calling_ae=calling, called_ae=called, tls=tls,
         ))
-
-    def on_pdu(self, event: evt.Event) -> None:
-        conn = self.connection(event.assoc)
+        if refusal is None:
+            sock = assoc.dul.socket.socket if assoc.dul.socket else None
+            if sock is not None:
+                sock.settimeout(self.network_timeout_s)  # from now on silence means idle
+            return
         if conn is not None:
-            self.table.touch(conn)
+            self.table.closed(conn)
+        try:
+            assoc.acse.send_reject(refusal.result, refusal.source, refusal.diagnostic)
+            evt.trigger(assoc, evt.EVT_REJECTED, {})
+        finally:
+            assoc.kill()  # as pynetdicom's own rejections do: the DUL stops after the RJ
 
     def tracking(self, handler: Callable[[evt.Event], Any]) -> Callable[[evt.Event], Any]:
         """``handler`` with its association marked busy (never evicted) while it runs."""
@@ -222,9 +229,9 @@ class GatedRequestHandler(RequestHandler):
         tls = self.server.ssl_context is not None
         peer_ip = normalise_ip(str(self.client_address[0]))
         if not gate.policy.network_allows(peer_ip):
-            _shut(sock)
             gate.decide(AssociationDecision(False, str(Reason.PEER_NETWORK), peer_ip, "", "",
                                             tls))
+            _shut(sock)
             return
         conn = gate.table.open(peer_ip, close=partial(_shutdown, sock))
         try:
@@ -244,6 +251,7 @@ class GatedRequestHandler(RequestHandler):
             bounded.max_pdu_bytes = max(MAX_PDU_BYTES, 2 * self.ae.maximum_pdu_size + 6)
         gate.attach(assoc, conn, tls)
         conn.evict = partial(_abort_in_background, assoc, sock)
+        conn.quiet_for = partial(_quiet_for, assoc)
         evt.trigger(assoc, evt.EVT_CONN_OPEN, {"address": self.client_address})
         assoc.start()
         conn.alive = partial(_holds_slot, assoc)
@@ -346,7 +354,7 @@ def listen(ae: AE, settings: Settings, handlers: Sequence[tuple[Any, Callable[..
         network_timeout_s=settings.network_timeout_s,
     )
     bound: list[Any] = [(event, gate.tracking(fn)) for event, fn in handlers]
-    bound += [(evt.EVT_REQUESTED, gate.on_requested), (evt.EVT_PDU_RECV, gate.on_pdu)]
+    bound.append((evt.EVT_REQUESTED, gate.on_requested))
     wanted: list[tuple[int, ssl.SSLContext | None]] = []
     if settings.port:
         wanted.append((settings.port, None))

@@ -165,8 +165,9 @@ class Connection:
     """One accepted TCP connection as the table sees it.
 
     ``close`` shuts its socket (waking whoever reads it); ``evict``, set once associated,
-    aborts it politely (A-ABORT, then close); ``alive`` says whether it still holds a slot.
-    Both callables must return at once.
+    aborts it politely (A-ABORT, then close); ``alive`` says whether it still holds a slot;
+    ``quiet_for``, when set, says how long ago its last PDU arrived (pynetdicom's own idle
+    timer, so no code runs per PDU). All must return at once.
     """
 
     peer_ip: str
@@ -177,6 +178,13 @@ class Connection:
     busy: int = 0
     evict: Callable[[], None] | None = None
     alive: Callable[[], bool] = field(default=_alive)
+    quiet_for: Callable[[], float] | None = None
+
+    def idle_s(self, now: float) -> float:
+        """Seconds since anything happened: its last PDU, or admission or the end of a
+        request, whichever is later."""
+        idle = now - self.last_activity
+        return min(idle, self.quiet_for()) if self.quiet_for is not None else idle
 
 
 class ConnectionTable:
@@ -236,7 +244,7 @@ class ConnectionTable:
             victim.close()
         if evicted is not None:
             log.info("aborted an association from %s idle for %.1f s, to admit one from %s",
-                     evicted.peer_ip, now - evicted.last_activity, conn.peer_ip)
+                     evicted.peer_ip, evicted.idle_s(now), conn.peer_ip)
             (evicted.evict or evicted.close)()
         return refusal
 
@@ -249,14 +257,14 @@ class ConnectionTable:
             pool, reason = associated, Reason.TOTAL_LIMIT
         else:
             return None, None
-        idle = [c for c in pool
-                if c.busy == 0 and now - c.last_activity >= self.idle_evictable_s]
+        idle = {c: c.idle_s(now) for c in pool if c.busy == 0}
+        idle = {c: seconds for c, seconds in idle.items() if seconds >= self.idle_evictable_s}
         if not idle:
             return REFUSALS[reason], None
-        return None, self._drop(min(idle, key=lambda c: c.last_activity))
+        return None, self._drop(max(idle, key=lambda c: idle[c]))
 
     def touch(self, conn: Connection) -> None:
-        """A PDU arrived on ``conn``."""
+        """Something happened on ``conn`` (for connections without ``quiet_for``)."""
         conn.last_activity = self.clock()
 
     @contextmanager

@@ -24,7 +24,7 @@ from node.scp import start_scp
 from node.sender import DicomSender, SendError
 from node.storage import Storage
 from tests.integration.conftest import storescu
-from tests.support.net import free_port, wait_for_port
+from tests.support.net import free_port, wait_for_port, wait_until
 from tests.support.pki import Leaf, make_ca, make_leaf
 
 pytestmark = pytest.mark.integration
@@ -88,8 +88,15 @@ def _tls(leaf: Leaf | None, ca: Leaf) -> tuple[str, ...]:
     return (*mine, *(("-pw",) if leaf else ()), "+cf", str(ca.cert))
 
 
-def _tls_failures(node: RunningNode) -> list[AssociationDecision]:
-    return [d for d in node.decisions if d.reason.startswith(Reason.TLS_HANDSHAKE)]
+def _tls_failures(node: RunningNode, expected: int = 1) -> list[AssociationDecision]:
+    """The handshake failures, once ``expected`` of them are there: the node sees its side
+    of the handshake fail at about the moment the client does."""
+
+    def found() -> list[AssociationDecision]:
+        return [d for d in node.decisions if d.reason.startswith(Reason.TLS_HANDSHAKE)]
+
+    wait_until(lambda: len(found()) >= expected, 10, what="the handshake failure decision")
+    return found()
 
 
 def test_storescu_over_mutual_tls_is_stored(mutual: RunningNode, pki: Pki,
