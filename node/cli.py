@@ -39,9 +39,15 @@ def log_level_for(args: argparse.Namespace, settings: Settings) -> str:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from node.service import Node
+    from node.tls import TlsConfigError
 
     node = Node(settings)
-    node.start()
+    try:
+        node.start()
+    except TlsConfigError as exc:
+        node.stop()
+        print(f"facenode: {exc}", file=sys.stderr)
+        return 2
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)

@@ -14,6 +14,7 @@ from node.db import open_database
 from node.jobs import WorkerPool, resume_interrupted
 from node.listener import Listener
 from node.outbox import deliver_due
+from node.peers import OnAssociation
 from node.pipeline import Analyzers, run_job
 from node.scp import start_scp
 from node.sender import DicomSender, Sender
@@ -26,8 +27,10 @@ log = logging.getLogger(__name__)
 class Node:
     """Start with :meth:`start`, stop with :meth:`stop`; the threads are daemons."""
 
-    def __init__(self, settings: Settings, sender: Sender | None = None) -> None:
+    def __init__(self, settings: Settings, sender: Sender | None = None,
+                 on_association: OnAssociation | None = None) -> None:
         self.settings = settings
+        self.on_association = on_association  # every admission decision (default: logged)
         self.storage = Storage(settings.storage_dir)
         self.sessions: sessionmaker[Session] = open_database(settings.db_url)
         self.sender: Sender = sender or DicomSender.from_settings(settings)
@@ -48,7 +51,8 @@ class Node:
     def start(self) -> None:
         resume_interrupted(self.sessions)
         self.workers.start()
-        self._server = start_scp(self.settings, self.storage, self.sessions)
+        self._server = start_scp(self.settings, self.storage, self.sessions,
+                                 on_association=self.on_association)
         self._ticker = threading.Thread(target=self._tick_loop, name="facenode-ticker", daemon=True)
         self._ticker.start()
 

@@ -25,6 +25,7 @@ from node.sender import DicomSender, SendError
 from node.storage import Storage
 from tests.integration.conftest import storescu
 from tests.support.net import free_port, wait_for_port, wait_until
+from tests.support.node_proc import NodeProcess
 from tests.support.pki import Leaf, make_ca, make_leaf
 
 pytestmark = pytest.mark.integration
@@ -232,3 +233,14 @@ def test_sender_without_a_certificate_is_refused_by_a_mutual_tls_peer(
     with pytest.raises(SendError):
         _sender(tmp_path, pki, with_cert=False).send(peer.destination(), [astronaut_photo])
     assert list(peer.received.iterdir()) == []
+
+
+def test_serve_refuses_to_start_with_an_unusable_certificate(tmp_path: Path) -> None:
+    node = NodeProcess(tmp_path / "node", env_extra={
+        "FACENODE_TLS_PORT": str(free_port()),
+        "FACENODE_TLS_CERT_FILE": str(tmp_path / "absent.crt"),
+        "FACENODE_TLS_KEY_FILE": str(tmp_path / "absent.key"),
+    })
+    out = node.cli("serve", timeout=120)
+    assert out.returncode == 2
+    assert "cannot load the certificate" in out.stderr and "absent.crt" in out.stderr
