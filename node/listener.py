@@ -28,6 +28,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -260,23 +261,27 @@ class GatedRequestHandler(RequestHandler):
         """True once the peer finished the TLS handshake (if any) and sent a first byte,
         within ``acse_timeout_s``; False if it went silent, hung up or was evicted."""
         gate = self.server.gate
-        timeout = gate.acse_timeout_s
+        deadline = time.monotonic() + gate.acse_timeout_s
         if tls:
             ssock = cast(ssl.SSLSocket, sock)
-            ssock.settimeout(timeout)
+            ssock.settimeout(gate.acse_timeout_s)
             try:
                 ssock.do_handshake()
-            except (OSError, ValueError) as exc:
+            except (TimeoutError, ssl.SSLEOFError, ConnectionError):
+                log.info("connection from %s went silent or hung up during the TLS handshake; "
+                         "closed", conn.peer_ip)
+                return False
+            except (OSError, ValueError) as exc:  # a TLS alert: certificate, protocol, ...
                 if conn.phase is not Phase.CLOSED:  # not merely evicted while handshaking
                     gate.decide(AssociationDecision(
                         False, f"{Reason.TLS_HANDSHAKE}: {exc}", conn.peer_ip, "", "", True))
                 return False
             if ssock.pending():
                 return conn.phase is Phase.WAITING
-        readable, _, _ = select.select([sock], [], [], timeout)
+        readable, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
         if not readable:
             log.info("connection from %s sent no association request within %.0f s; closed",
-                     conn.peer_ip, timeout)
+                     conn.peer_ip, gate.acse_timeout_s)
             return False
         if not tls and not sock.recv(1, socket.MSG_PEEK):
             return False  # the peer hung up
