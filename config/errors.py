@@ -27,6 +27,7 @@ working. Messages say what was found and what was expected::
     ├── JobInterrupted                             node.jobs
     │   └── WorkerStopped                          node.worker
     ├── WorkerFailure                              node.worker
+    ├── TlsConfigError                             node.tls
     └── SendError                                  node.sender
 
 ``tests/unit/config/test_errors.py`` checks this drawing against the code (every exception

@@ -6,11 +6,14 @@ IT admin fixes the file in one go.
 
 Environment variables are the upper-cased keys with the prefix, e.g. ``FACENODE_PORT=11112``,
 ``FACENODE_ACCEPTED_CALLING_AE_TITLES=PACS,MODALITY`` (comma list) and
-``FACENODE_DESTINATIONS=PACS=ORTHANC@10.0.0.5:4242;ARCHIVE=ARCH@10.0.0.6:104``.
+``FACENODE_DESTINATIONS=PACS=ORTHANC@10.0.0.5:4242;ARCHIVE=ARCH@10.0.0.6:2762+tls``
+(``+tls``: DICOM TLS to that destination) and
+``FACENODE_ACCEPTED_PEER_NETWORKS=10.0.0.0/8,192.168.1.20`` (comma list).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -18,7 +21,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from config.errors import FacenodeError
 
@@ -66,6 +76,11 @@ class Destination(BaseModel):
     ae_title: str
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
+    #: DICOM TLS (PS3.15 B.1/B.2) to this destination; its certificate is verified against
+    #: ``tls_ca_file`` (else the node's ``tls_ca_file``, else the system's CAs) and must name
+    #: ``host``. The node's own certificate, when set, is presented (for mutual TLS).
+    tls: bool = False
+    tls_ca_file: Path | None = None
 
     _ae = field_validator("ae_title")(_check_ae)
 
@@ -76,15 +91,44 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     ae_title: str = "FACENODE"
-    port: int = Field(default=11112, ge=1, le=65535)
+    #: Plain DICOM (TCP) port; 0 = no plain listener (TLS only).
+    port: int = Field(default=11112, ge=0, le=65535)
     bind_address: str = "0.0.0.0"  # noqa: S104 - a DICOM node listens for the PACS
+    #: DICOM TLS port (2762 is DICOM's registered TLS port); 0 = no TLS listener.
+    tls_port: int = Field(default=0, ge=0, le=65535)
+    #: The node's certificate chain and private key (PEM): served on ``tls_port`` and
+    #: presented to destinations with ``tls = true``.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    #: CA bundle (PEM) that peers' certificates are verified against: clients of
+    #: ``tls_port`` (when they present one) and TLS destinations without their own CA.
+    tls_ca_file: Path | None = None
+    #: Mutual TLS: a client of ``tls_port`` without a certificate signed by ``tls_ca_file``
+    #: is refused during the handshake.
+    tls_require_client_cert: bool = False
+    #: Source addresses allowed to connect, as IP networks (``10.0.0.0/8``) or single
+    #: addresses; a connection from elsewhere is closed before any DICOM is read. Empty: any.
+    accepted_peer_networks: tuple[str, ...] = ()
     storage_dir: Path = Path("var")
     database_url: str = ""  # empty: SQLite file facenode.db in storage_dir
     accepted_calling_ae_titles: tuple[str, ...] = ()  # empty: accept any calling AE
     destinations: tuple[Destination, ...] = ()
     stable_age_s: float = Field(default=10.0, gt=0, le=86400)
     workers: int = Field(default=2, ge=1, le=64)  # analysis worker processes
-    network_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    #: Seconds a peer has from opening the connection (and the TLS handshake) to a complete
+    #: A-ASSOCIATE-RQ; also how long we wait for A-ASSOCIATE-AC / A-RELEASE-RP as a sender.
+    acse_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    #: Seconds the sender waits for a C-STORE / C-ECHO response.
+    dimse_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    #: Seconds without any PDU after which an association (either side) is aborted; also the
+    #: longest a half-sent PDU may stall.
+    network_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    #: Seconds the sender waits for a TCP connection (and TLS handshake) to a destination.
+    connection_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    #: Associations at once, all peers together (each one may hold a photo in memory).
+    max_associations: int = Field(default=32, ge=1, le=1024)
+    #: Associations at once from one peer IP address, so that one peer cannot take them all.
+    max_associations_per_peer: int = Field(default=8, ge=1, le=1024)
     min_free_disk_mb: int = Field(default=1024, ge=0)
     #: Resource limits (node/worker.py, dicom/limits.py): an image over ``max_pixels``
     #: (Rows × Columns × frames, by its DICOM header or its codestream's) or an object over
@@ -116,6 +160,39 @@ class Settings(BaseModel):
     @classmethod
     def _check_calling(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_check_ae(a) for a in v)
+
+    @field_validator("accepted_peer_networks")
+    @classmethod
+    def _check_networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for net in v:
+            try:
+                out.append(str(ipaddress.ip_network(net.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"accepted_peer_networks entries must be IP networks like 10.0.0.0/8 "
+                    f"or addresses like 10.0.0.5, got {net!r}"
+                ) from None
+        return tuple(out)
+
+    @model_validator(mode="after")
+    def _check_listeners(self) -> Settings:
+        problems = []
+        if self.port == 0 and self.tls_port == 0:
+            problems.append("port and tls_port are both 0: the node would not listen at all")
+        if self.port != 0 and self.port == self.tls_port:
+            problems.append("port and tls_port must differ")
+        if self.tls_port != 0 and (self.tls_cert_file is None or self.tls_key_file is None):
+            problems.append("tls_port needs tls_cert_file and tls_key_file")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            problems.append("tls_cert_file and tls_key_file go together")
+        if self.tls_require_client_cert and self.tls_ca_file is None:
+            problems.append("tls_require_client_cert needs tls_ca_file (the CA of the clients)")
+        if self.max_associations_per_peer > self.max_associations:
+            problems.append("max_associations_per_peer must not exceed max_associations")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("destinations")
     @classmethod
@@ -170,15 +247,17 @@ class Settings(BaseModel):
 
 
 def _parse_destinations(text: str) -> list[dict[str, Any]]:
-    """``NAME=AE@host:port;NAME2=AE2@host2:port2`` into destination dicts."""
+    """``NAME=AE@host:port;NAME2=AE2@host2:port2+tls`` into destination dicts."""
     out: list[dict[str, Any]] = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
-        m = re.match(r"^([^=]+)=([^@]+)@(.+):(\d+)$", part)
+        m = re.match(r"^([^=]+)=([^@]+)@(.+):(\d+)(\+tls)?$", part)
         if not m:
             raise SettingsError(
-                f"FACENODE_DESTINATIONS entry {part!r} must look like NAME=AE_TITLE@host:port"
+                f"FACENODE_DESTINATIONS entry {part!r} must look like NAME=AE_TITLE@host:port "
+                "(with +tls at the end for DICOM TLS)"
             )
-        out.append({"name": m[1], "ae_title": m[2], "host": m[3], "port": int(m[4])})
+        out.append({"name": m[1], "ae_title": m[2], "host": m[3], "port": int(m[4]),
+                    "tls": bool(m[5])})
     return out
 
 
@@ -193,7 +272,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
             raise SettingsError(f"unknown environment variable {key} (no setting {name!r})")
         if name == "destinations":
             values[name] = _parse_destinations(raw)
-        elif name == "accepted_calling_ae_titles":
+        elif name in ("accepted_calling_ae_titles", "accepted_peer_networks"):
             values[name] = [a.strip() for a in raw.split(",") if a.strip()]
         else:
             values[name] = raw

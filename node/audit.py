@@ -36,7 +36,7 @@ __all__ = [
     "NODE",
     "AuditEvent",
     "AuditRecord",
-    "association_handlers",
+    "abort_handlers",
     "cli_actor",
     "entry",
     "instance_entry",
@@ -221,26 +221,18 @@ def _rejection_reason(assoc: Any) -> str:
         return "rejected"
 
 
-def association_handlers(
+def abort_handlers(
     sessions: sessionmaker[Session],
 ) -> list[tuple[Any, Callable[[Any], None]]]:
-    """pynetdicom notification handlers that audit every association the listener sees:
-    accepted, rejected (with pynetdicom's reason) and aborted. Bind them with the others
-    (``evt_handlers=[..., *association_handlers(sessions)]``)."""
+    """pynetdicom notification handlers that audit an association's abort (the listener's
+    admission decisions, accepted or rejected, come through :func:`record_decision`). Bind
+    them with the others (``evt_handlers=[..., *abort_handlers(sessions)]``)."""
     from pynetdicom import evt
-
-    def accepted(event: Any) -> None:
-        record(sessions, AuditEvent.ASSOC_ACCEPTED, **peer_fields(event.assoc))
-
-    def rejected(event: Any) -> None:
-        record(sessions, AuditEvent.ASSOC_REJECTED, detail=_rejection_reason(event.assoc),
-               **peer_fields(event.assoc))
 
     def aborted(event: Any) -> None:
         record(sessions, AuditEvent.ASSOC_ABORTED, **peer_fields(event.assoc))
 
-    return [(evt.EVT_ACCEPTED, accepted), (evt.EVT_REJECTED, rejected),
-            (evt.EVT_ABORTED, aborted)]
+    return [(evt.EVT_ABORTED, aborted)]
 
 
 def query(

@@ -39,9 +39,15 @@ def log_level_for(args: argparse.Namespace, settings: Settings) -> str:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from node.service import Node
+    from node.tls import TlsConfigError
 
     node = Node(settings)
-    node.start()
+    try:
+        node.start()
+    except TlsConfigError as exc:
+        node.stop()
+        print(f"facenode: {exc}", file=sys.stderr)
+        return 2
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)
@@ -50,12 +56,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(
-        f"facenode {settings.ae_title} listening on {settings.bind_address}:{settings.port}; "
+        f"facenode {settings.ae_title} listening on {_ports(settings)}; "
         f"storage {settings.storage_dir.resolve()}; database {settings.db_url}",
         flush=True,
     )
     node.wait()
     return 0
+
+
+def _ports(settings: Settings) -> str:
+    ports = [f"{settings.bind_address}:{p} ({kind})"
+             for p, kind in ((settings.port, "DICOM"), (settings.tls_port, "DICOM TLS")) if p]
+    return ", ".join(ports)
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -76,7 +88,7 @@ def cmd_echo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        status = DicomSender(settings.ae_title, settings.network_timeout_s).echo(dest)
+        status = DicomSender.from_settings(settings).echo(dest)
     except SendError as exc:
         print(f"C-ECHO {dest.name}: FAILED: {exc}", file=sys.stderr)
         return 1

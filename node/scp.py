@@ -1,5 +1,8 @@
 """The DICOM listener: C-ECHO and C-STORE (pynetdicom).
 
+Who may connect, how many at once, and TLS are decided in front of these handlers
+(:mod:`node.listener`, :mod:`node.peers`, :mod:`node.tls`).
+
 The C-STORE handler only persists: the object is written to storage (atomic, fsynced),
 recorded in the database, and only then answered with Success. Analysis runs elsewhere
 (:mod:`node.jobs`). Every failure becomes a DIMSE failure status and, when we could read
@@ -17,7 +20,6 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
-from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +31,8 @@ from dicom.received import check_received, content_digest
 from node import audit
 from node.db import AuditEvent, Instance, InstanceRole, Series, SeriesState, utcnow
 from node.identifiers import remember
+from node.listener import Listener, listen
+from node.peers import AssociationDecision, OnAssociation, log_decision
 from node.sopclasses import ACCEPTED_CLASSES, ACCEPTED_TRANSFER_SYNTAXES, PHOTO_CLASSES
 from node.storage import Storage, commit_staged, stage, write_atomic
 
@@ -262,33 +266,61 @@ def _handle_echo(event: Any, sessions: sessionmaker[Session] | None = None) -> i
 
 
 def build_ae(settings: Settings) -> AE:
-    """An AE accepting our SOP classes over our transfer syntaxes, with the settings' timeouts
-    and calling-AE allow-list."""
+    """An AE accepting our SOP classes over our transfer syntaxes, with the settings'
+    timeouts. The AE-title and address checks and the association limits are the
+    listener's (:mod:`node.peers`), so that each refusal is logged with its reason;
+    pynetdicom's own ``maximum_associations``, which also counts connections that have not
+    yet asked for an association, is only a backstop far above ``max_associations``."""
     ae = AE(ae_title=settings.ae_title)
     ae.add_supported_context("1.2.840.10008.1.1")  # Verification
     for uid in ACCEPTED_CLASSES:
         ae.add_supported_context(uid, list(ACCEPTED_TRANSFER_SYNTAXES))
+    ae.acse_timeout = settings.acse_timeout_s
+    ae.dimse_timeout = settings.dimse_timeout_s
     ae.network_timeout = settings.network_timeout_s
-    ae.acse_timeout = settings.network_timeout_s
-    ae.dimse_timeout = settings.network_timeout_s
-    ae.maximum_associations = 16
-    if settings.accepted_calling_ae_titles:
-        ae.require_calling_aet = list(settings.accepted_calling_ae_titles)
+    ae.maximum_associations = 4 * settings.max_associations
     return ae
 
 
 def start_scp(
-    settings: Settings, storage: Storage, sessions: sessionmaker[Session]
-) -> ThreadedAssociationServer:
-    """Start listening in the background; stop with ``server.shutdown()``."""
+    settings: Settings, storage: Storage, sessions: sessionmaker[Session],
+    on_association: OnAssociation | None = None,
+) -> Listener:
+    """Start listening in the background (``port`` and/or ``tls_port``); stop with
+    ``listener.shutdown()``. ``on_association`` receives every admission decision (default:
+    logged)."""
     ae = build_ae(settings)
     handler = StoreHandler(settings, storage, sessions)
     handlers: list[Any] = [(evt.EVT_C_STORE, handler),
                            (evt.EVT_C_ECHO, partial(_handle_echo, sessions=sessions)),
-                           *audit.association_handlers(sessions)]
-    server = ae.start_server(
-        (settings.bind_address, settings.port), block=False, evt_handlers=handlers
+                           *audit.abort_handlers(sessions)]
+    listener = listen(ae, settings, handlers,
+                      _audited(sessions, on_association or log_decision))
+    for kind, port in listener.ports.items():
+        log.info("listening as %s on %s:%d (%s)", settings.ae_title, settings.bind_address,
+                 port, kind.upper())
+    if _wide_open(settings):
+        log.warning(
+            "any host may send: listening on all interfaces with no accepted_peer_networks, "
+            "no accepted_calling_ae_titles and no mutual TLS (README: Deployment checklist)"
+        )
+    return listener
+
+
+def _audited(sessions: sessionmaker[Session], then: OnAssociation) -> OnAssociation:
+    """Every admission decision into the audit trail, then to ``then``."""
+
+    def on_association(decision: AssociationDecision) -> None:
+        audit.record_decision(sessions, decision)
+        then(decision)
+
+    return on_association
+
+
+def _wide_open(settings: Settings) -> bool:
+    return (
+        settings.bind_address in ("0.0.0.0", "::", "")  # noqa: S104 - the check, not a bind
+        and not settings.accepted_peer_networks
+        and not settings.accepted_calling_ae_titles
+        and not (settings.tls_require_client_cert and settings.port == 0)
     )
-    assert server is not None  # block=False always returns the server
-    log.info("listening as %s on %s:%d", settings.ae_title, settings.bind_address, settings.port)
-    return server

@@ -11,14 +11,15 @@ import logging
 import threading
 from functools import partial
 
-from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from node.audit_syslog import AuditForwarder
 from node.db import open_database
 from node.jobs import WorkerPool, resume_interrupted
+from node.listener import Listener
 from node.outbox import OutboxWorker
+from node.peers import OnAssociation
 from node.pipeline import Analyzers, run_job
 from node.scp import start_scp
 from node.sender import DicomSender, Sender
@@ -34,14 +35,18 @@ class Node:
     """Start with :meth:`start`, stop with :meth:`stop`; the threads are daemons."""
 
     def __init__(
-        self, settings: Settings, sender: Sender | None = None, *, in_process: bool = False
+        self,
+        settings: Settings,
+        sender: Sender | None = None,
+        on_association: OnAssociation | None = None,
+        *,
+        in_process: bool = False,
     ) -> None:
         self.settings = settings
+        self.on_association = on_association  # every admission decision (default: logged)
         self.storage = Storage(settings.storage_dir)
         self.sessions: sessionmaker[Session] = open_database(settings.db_url)
-        self.sender: Sender = sender or DicomSender(
-            settings.ae_title, timeout_s=settings.network_timeout_s
-        )
+        self.sender: Sender = sender or DicomSender.from_settings(settings)
         self.analyzers: PhotoRunner = (
             Analyzers(settings) if in_process else WorkerRunner(settings)
         )
@@ -63,7 +68,7 @@ class Node:
         self._stop = threading.Event()
         self._kick = threading.Event()  # results are waiting: deliver now, not at the next tick
         self._ticker: threading.Thread | None = None
-        self._server: ThreadedAssociationServer | None = None
+        self._server: Listener | None = None
 
     def start(self) -> None:
         resume_interrupted(self.sessions)
@@ -71,7 +76,8 @@ class Node:
             self.audit_forwarder.start()
         self.workers.start()
         self.outbox.start()
-        self._server = start_scp(self.settings, self.storage, self.sessions)
+        self._server = start_scp(self.settings, self.storage, self.sessions,
+                                 on_association=self.on_association)
         self._ticker = threading.Thread(target=self._tick_loop, name="facenode-ticker", daemon=True)
         self._ticker.start()
 

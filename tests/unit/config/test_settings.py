@@ -116,3 +116,54 @@ def test_every_registered_backend_is_a_valid_setting(name: str) -> None:
 def test_the_test_data_folder_variable_is_not_a_setting() -> None:
     s = load_settings(env={"FACENODE_SHARED_DATA": "/elsewhere", "FACENODE_PORT": "11113"})
     assert s.port == 11113
+
+
+def test_network_security_defaults() -> None:
+    s = load_settings(env={})
+    assert (s.acse_timeout_s, s.dimse_timeout_s, s.network_timeout_s, s.connection_timeout_s) \
+        == (10.0, 60.0, 30.0, 10.0)
+    assert (s.max_associations, s.max_associations_per_peer) == (32, 8)
+    assert s.tls_port == 0 and s.tls_cert_file is None and not s.tls_require_client_cert
+    assert s.accepted_peer_networks == ()
+
+
+def test_peer_networks_and_tls_destinations_from_environment() -> None:
+    s = load_settings(env={
+        "FACENODE_ACCEPTED_PEER_NETWORKS": "10.0.0.0/8, 192.168.1.20, fd00::/8",
+        "FACENODE_DESTINATIONS": "PACS=ORTHANC@pacs.example:2762+tls;ARCH=ARCH@h:104",
+    })
+    assert s.accepted_peer_networks == ("10.0.0.0/8", "192.168.1.20/32", "fd00::/8")
+    assert [(d.name, d.port, d.tls) for d in s.destinations] == [
+        ("PACS", 2762, True), ("ARCH", 104, False)]
+
+
+def test_tls_listener_settings(tmp_path: Path) -> None:
+    cfg = tmp_path / "f.toml"
+    cfg.write_text('port = 0\ntls_port = 2762\ntls_cert_file = "node.crt"\n'
+                   'tls_key_file = "node.key"\ntls_ca_file = "ca.crt"\n'
+                   'tls_require_client_cert = true\n'
+                   '[[destinations]]\nname = "PACS"\nae_title = "PACS"\nhost = "10.0.0.5"\n'
+                   'port = 2762\ntls = true\ntls_ca_file = "pacs-ca.crt"\n')
+    s = load_settings(cfg, env={})
+    assert (s.port, s.tls_port, s.tls_require_client_cert) == (0, 2762, True)
+    assert s.destinations[0].tls and s.destinations[0].tls_ca_file == Path("pacs-ca.crt")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"FACENODE_ACCEPTED_PEER_NETWORKS": "10.0.0.0/33"}, "accepted_peer_networks entries"),
+        ({"FACENODE_PORT": "0"}, "both 0"),
+        ({"FACENODE_TLS_PORT": "11112"}, "port and tls_port must differ"),
+        ({"FACENODE_TLS_PORT": "2762"}, "tls_port needs tls_cert_file and tls_key_file"),
+        ({"FACENODE_TLS_CERT_FILE": "a.crt"}, "tls_cert_file and tls_key_file go together"),
+        ({"FACENODE_TLS_REQUIRE_CLIENT_CERT": "true"}, "tls_require_client_cert needs"),
+        ({"FACENODE_MAX_ASSOCIATIONS": "4"}, "max_associations_per_peer must not exceed"),
+        ({"FACENODE_ACSE_TIMEOUT_S": "0"}, "acse_timeout_s"),
+        ({"FACENODE_DESTINATIONS": "P=A@h:1+ssl"}, "+tls at the end"),
+    ],
+)
+def test_invalid_network_settings_are_named(env: dict[str, str], expected: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        load_settings(env=env)
+    assert expected in str(err.value)
