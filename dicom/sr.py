@@ -58,7 +58,7 @@ from highdicom._standard_utils import (
 from highdicom.sr.templates import _get_coded_modality
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sr.coding import Code
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from analysis.landmark_names import ALL_NAMES, IBUG68_REGIONS, IRIS, PROFILE, UPPER_FACE, resolve
 from analysis.types import Finding, ModelIdentity, PhotoAnalysis, Quality, Scale
@@ -72,8 +72,8 @@ from dicom.equipment import (
     licence_note,
     model_device_uid,
 )
-from dicom.sr_families import SHOWN, family_of, family_order, rank
 from dicom.source import is_multiframe, reference_header
+from dicom.sr_families import SHOWN, family_of, family_order, rank
 from dicom.uids import new_uid
 
 log = logging.getLogger(__name__)
@@ -418,11 +418,8 @@ def _measurement_num(m: MeasurementResult, keys: list[str]) -> Dataset:
     unit = codes.unit_code(m.unit)
     children: list[Dataset | None] = []
     if m.scale_source is not None:
-        children.append(
-            it.code_item(
-                codes.MEASUREMENT_METHOD, codes.scale_source_code(m.scale_source), it.HAS_CONCEPT_MOD
-            )
-        )
+        method = codes.scale_source_code(m.scale_source)
+        children.append(it.code_item(codes.MEASUREMENT_METHOD, method, it.HAS_CONCEPT_MOD))
     if math.isfinite(m.uncertainty) and m.uncertainty >= 0:
         children += [
             it.num(bound, m.uncertainty, unit, _HAS_PROPERTIES)

@@ -38,7 +38,10 @@ FAMILIES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
             "eye_area_ratio",
         ),
     ),
-    ("Nose", ("alar_width", "alar_intercanthal_ratio", "nasal_height_ratio", "nasal_tip_deviation")),
+    (
+        "Nose",
+        ("alar_width", "alar_intercanthal_ratio", "nasal_height_ratio", "nasal_tip_deviation"),
+    ),
     (
         "Lips and mouth",
         (

@@ -28,8 +28,8 @@ from functools import cache
 from typing import Any
 
 from pydicom import config
-from pydicom.dataelem import DataElement
 from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as PydicomSequence
 from pydicom.sr.coding import Code
@@ -201,7 +201,8 @@ class ImageRef:
 
     def image(self, name: Code, relationship: str) -> Dataset:
         """IMAGE item (Image Library entry, SCOORD source)."""
-        return put(_item(relationship, "IMAGE", name), ReferencedSOPSequence=[self.referenced_sop()])
+        item = _item(relationship, "IMAGE", name)
+        return put(item, ReferencedSOPSequence=[self.referenced_sop()])
 
 
 def scoord(
