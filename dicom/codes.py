@@ -20,9 +20,10 @@ prefix     names                                meaning
 ``sev:``   unknown finding severity             the severity
 =========  ===================================  ===========================
 
-Values longer than 16 characters go into Long Code Value (highdicom does that). The
-structural codes of the templates themselves (Measurement Group, Image Library, Tracking
-Identifier, Algorithm Name, ...) are written by highdicom and are not repeated here.
+Codes are pydicom ``Code`` values (cheap, immutable); values longer than 16 characters
+go into Long Code Value (:mod:`dicom.sr_items`). The structural codes of the templates
+themselves (Measurement Group, Image Library, Tracking Identifier, Algorithm Name, ...)
+are in :mod:`dicom.sr`.
 """
 
 from __future__ import annotations
@@ -205,23 +206,23 @@ def concept(code: Code) -> CodedConcept:
     return CodedConcept(code.value, code.scheme_designator, code.meaning)
 
 
-def _private(prefix: str, key: str, text: str) -> CodedConcept:
+def _private(prefix: str, key: str, text: str) -> Code:
     if not key:
         raise ValueError(f"a private {_PREFIXES[prefix]} code needs a non-empty id")
-    return CodedConcept(f"{prefix}{key}", PRIVATE_SCHEME, meaning(text))
+    return Code(f"{prefix}{key}", PRIVATE_SCHEME, meaning(text))
 
 
-def measurement_concept(measurement_id: str, name: str) -> CodedConcept:
+def measurement_concept(measurement_id: str, name: str) -> Code:
     """Concept name of a measurement: ``m:<id>``, meaning = the measurement's name."""
     return _private("m:", measurement_id, name or measurement_id)
 
 
-def finding_concept(finding_id: str, title: str) -> CodedConcept:
+def finding_concept(finding_id: str, title: str) -> Code:
     """Concept name of a finding: ``f:<id>``, meaning = the finding's title."""
     return _private("f:", finding_id, title or finding_id)
 
 
-def landmark_concept(name: str) -> CodedConcept:
+def landmark_concept(name: str) -> Code:
     """Concept name of a landmark: ``lm:<canonical key>``, meaning = key (aliases)."""
     key = resolve(name)
     aliases = sorted(a for a, k in ALIAS.items() if k == key)
@@ -229,35 +230,35 @@ def landmark_concept(name: str) -> CodedConcept:
     return _private("lm:", key, text)
 
 
-def flag_code(flag: str) -> CodedConcept:
+def flag_code(flag: str) -> Code:
     """A quality or measurement reliability flag: ``flag:<flag>``."""
     return _private("flag:", flag, flag.replace("_", " "))
 
 
-def severity_code(severity: str) -> CodedConcept:
+def severity_code(severity: str) -> Code:
     """SCT mild / moderate where they exist, private info / marked / anything else."""
     code = _SEVERITY.get(severity.lower())
     if code is not None:
-        return concept(code)
+        return code
     return _private("sev:", severity, severity)
 
 
-def unit_code(unit: str) -> CodedConcept:
+def unit_code(unit: str) -> Code:
     """UCUM unit of a measurement (``[px]`` is not UCUM: written as ``{pixels}``)."""
     code = _UNITS.get(unit)
     if code is not None:
-        return concept(code)
+        return code
     if not unit:
         raise ValueError("a measurement unit must not be empty (use '1' for no unit)")
-    return CodedConcept(unit, "UCUM", meaning(unit))
+    return Code(unit, "UCUM", meaning(unit))
 
 
-def scale_source_code(source: ScaleSource) -> CodedConcept:
-    return concept(SCALE_SOURCE_CODES[source])
+def scale_source_code(source: ScaleSource) -> Code:
+    return SCALE_SOURCE_CODES[source]
 
 
-def view_code(view: View) -> CodedConcept:
-    return concept(VIEW_CODES[view])
+def view_code(view: View) -> Code:
+    return VIEW_CODES[view]
 
 
 def view_from_code(value: str, scheme: str) -> View | None:

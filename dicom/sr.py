@@ -1,23 +1,26 @@
 """PhotoAnalysis → Comprehensive 3D SR (TID 1500 Measurement Report) in the photo's study.
 
-The tree is shaped by what viewers draw (OHIF 3.12 / 3.13, see REFERENCES.md). A viewer
-makes one annotation per Measurement Group and needs image coordinates in every group: a
-group-level SCOORD (TID 1410), or a NUM whose *only* child is its SCOORD (OHIF 3.12 skips
-a NUM with more children). It labels the annotation "<NUM name>: <value> <unit>" from the
-group's top-level NUMs (five at most). So each measurement is its own TID 1410 group with
-its region, the landmarks are one TID 1501 group per face region, and everything that has
-no place on the image sits in the report's Qualitative Evaluations container, which
-viewers do not draw. SCOORD coordinates are on the source photo, origin at the top-left
-*corner* of the first pixel (our pixel-centre coordinates + 0.5)::
+The tree is shaped by what viewers draw (OHIF 3.12 / 3.13, see REFERENCES.md and
+``tests/support/ohif_sr_model.py``). OHIF makes one annotation per Tracking Unique
+Identifier, draws its first SCOORD and labels it, beside the shape's right edge, with the
+first five top-level NUMs: "<name>: <value> <unit>". So the measurements are drawn by
+anatomical family (:mod:`dicom.sr_families`): one TID 1410 group per family whose region
+outlines the landmarks of its first five measurements, and, when the family has more, a
+second TID 1410 group with the same Tracking UID (one annotation, one label box in OHIF;
+every value in any SR reader). About ten label boxes on a frontal photo instead of 55.
+The landmarks are one TID 1501 group per face region, and everything that has no place on
+the image sits in the report's Qualitative Evaluations container, which viewers do not
+draw. SCOORD coordinates are on the source photo, origin at the top-left *corner* of the
+first pixel (our pixel-centre coordinates + 0.5)::
 
     Imaging Measurement Report (TID 1500), UTF-8
     ├── language, device observer (the node), procedure reported, image library (the photo)
     ├── Imaging Measurements
-    │   ├── per measurement: Measurement Group (TID 1410), Tracking Identifier = its name
-    │   │   ├── Image Region SCOORD: a line for two landmarks, else their outline
-    │   │   ├── NUM value + UCUM unit (method = scale source, ± 1 SD uncertainty)
-    │   │   ├── CODE Reliability flag per flag
-    │   │   └── TEXT Landmarks: the landmark keys the value stands on
+    │   ├── per family: Measurement Group (TID 1410), Tracking Identifier = family title
+    │   │   ├── Image Region SCOORD: the outline of its measurements' landmarks
+    │   │   └── NUM per measurement (≤ 5 in the first group) + UCUM unit, with
+    │   │       method = scale source, ± 1 SD uncertainty, CODE Reliability flag per
+    │   │       flag, TEXT Landmarks (the landmark keys the value stands on)
     │   └── per face region: Measurement Group (TID 1501) "Landmarks: eyes"
     │       ├── NUM Landmarks in region ── INFERRED FROM SCOORD MULTIPOINT (in order)
     │       └── NUM per landmark, named by the landmark, valued by its confidence
@@ -32,139 +35,275 @@ viewers do not draw. SCOORD coordinates are on the source photo, origin at the t
 
 No group is drawn as a lone POINT or a 4/5-point POLYLINE: OHIF would offer to "track"
 those as its probe / rectangle tools and re-measure them in pixels (see
-:func:`_not_a_rectangle`). A result without landmarks (no face) has one group: the photo's outline
-labelled with the number of faces (0), as OHIF fails on an SR without a measurement.
+:func:`_not_a_rectangle`). A result without landmarks (no face) has one group: the photo's
+outline labelled with the number of faces (0), as OHIF fails on an SR without a measurement.
+
+The items are built as pydicom Datasets shaped as highdicom writes them
+(:mod:`dicom.sr_items`): highdicom's validating constructors took 1–2 s a report.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from collections.abc import Iterable, Sequence
+from functools import cache
 
-import numpy as np
-from highdicom.sr import (
-    AlgorithmIdentification,
-    CodeContentItem,
-    CodedConcept,
-    Comprehensive3DSR,
-    ContainerContentItem,
-    CoordinatesForMeasurement,
-    DeviceObserverIdentifyingAttributes,
-    ImageRegion,
-    Measurement,
-    MeasurementReport,
-    MeasurementsAndQualitativeEvaluations,
-    NumContentItem,
-    ObservationContext,
-    ObserverContext,
-    PlanarROIMeasurementsAndQualitativeEvaluations,
-    QualitativeEvaluation,
-    RelationshipTypeValues,
-    SourceImageForRegion,
-    TextContentItem,
-    TrackingIdentifier,
+from highdicom._standard_utils import (
+    get_iod_module_map,
+    get_module_attribute_map,
+    get_sop_class_iod_map,
 )
-from highdicom.sr.value_types import ContentItem, ContentSequence
-from pydicom.dataset import Dataset
+from highdicom.sr.templates import _get_coded_modality
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sr.coding import Code
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from analysis.landmark_names import ALL_NAMES, IBUG68_REGIONS, IRIS, PROFILE, UPPER_FACE, resolve
 from analysis.types import Finding, ModelIdentity, PhotoAnalysis, Quality, Scale
 from analysis.types import Measurement as MeasurementResult
 from dicom import codes
+from dicom import sr_items as it
 from dicom.context import ResultContext
 from dicom.equipment import (
     DISCLAIMER_TEXT,
-    apply_general_equipment,
     contributing_equipment,
     licence_note,
     model_device_uid,
 )
 from dicom.source import is_multiframe, reference_header
+from dicom.sr_families import SHOWN, family_of, family_order, rank
 from dicom.uids import new_uid
 
 log = logging.getLogger(__name__)
 
+COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 LANDMARK_GROUP_PREFIX = "Landmarks: "
 SCOORD_OFFSET = 0.5  # pixel centre (analysis) → pixel corner origin (DICOM SCOORD)
 CHARACTER_SET = "ISO_IR 192"  # UTF-8: names, "±", "–" in any text
 
-_HAS_PROPERTIES = RelationshipTypeValues.HAS_PROPERTIES
-_CONTAINS = RelationshipTypeValues.CONTAINS
+_CONTAINS = it.CONTAINS
+_HAS_PROPERTIES = it.HAS_PROPERTIES
+_OBS = it.HAS_OBS_CONTEXT
+
+# structural codes of the templates (TID 1500, 1410, 1501, 1600, 1001, 4019)
+_LANGUAGE = Code("121049", "DCM", "Language of Content Item and Descendants")
+_EN_US = Code("en-US", "RFC5646", "English (United States)")
+_OBSERVER_TYPE = Code("121005", "DCM", "Observer Type")
+_DEVICE_UID = Code("121012", "DCM", "Device Observer UID")
+_DEVICE_NAME = Code("121013", "DCM", "Device Observer Name")
+_DEVICE_MANUFACTURER = Code("121014", "DCM", "Device Observer Manufacturer")
+_DEVICE_MODEL = Code("121015", "DCM", "Device Observer Model Name")
+_DEVICE_SERIAL = Code("121016", "DCM", "Device Observer Serial Number")
+_PROCEDURE_REPORTED = Code("121058", "DCM", "Procedure reported")
+_IMAGE_LIBRARY = Code("111028", "DCM", "Image Library")
+_IMAGE_LIBRARY_GROUP = Code("126200", "DCM", "Image Library Group")
+_MODALITY = Code("121139", "DCM", "Modality")
+_ROWS = Code("110910", "DCM", "Pixel Data Rows")
+_COLUMNS = Code("110911", "DCM", "Pixel Data Columns")
+_PIXELS = Code("{pixels}", "UCUM", "Pixels")
+_IMAGING_MEASUREMENTS = Code("126010", "DCM", "Imaging Measurements")
+_MEASUREMENT_GROUP = Code("125007", "DCM", "Measurement Group")
+_TRACKING_ID = Code("112039", "DCM", "Tracking Identifier")
+_TRACKING_UID = Code("112040", "DCM", "Tracking Unique Identifier")
+_IMAGE_REGION = Code("111030", "DCM", "Image Region")
+_ALGORITHM_NAME = Code("111001", "DCM", "Algorithm Name")
+_ALGORITHM_VERSION = Code("111003", "DCM", "Algorithm Version")
+_ALGORITHM_MANUFACTURER = Code("122405", "DCM", "Algorithm Manufacturer")
+_ALGORITHM_PARAMETERS = Code("111002", "DCM", "Algorithm Parameters")
+_ALGORITHM_FAMILY = Code("111000", "DCM", "Algorithm Family")
 
 Point = tuple[float, float]
 Points = dict[str, tuple[Point, float]]
 
 
-class _Image:
-    """The source photo as SR references need it (frame 1 for multi-frame objects)."""
-
-    def __init__(self, header: Dataset) -> None:
-        self.sop_class_uid = str(header.SOPClassUID)
-        self.sop_instance_uid = str(header.SOPInstanceUID)
-        self.frames = [1] if is_multiframe(header) else None
-
-    def for_region(self) -> SourceImageForRegion:
-        return SourceImageForRegion(self.sop_class_uid, self.sop_instance_uid, self.frames)
-
-    @property
-    def origin(self) -> str | None:
-        return "FRAME" if self.frames else None
-
-
-def build_sr(source: Dataset, result: PhotoAnalysis, ctx: ResultContext) -> Comprehensive3DSR:
+def build_sr(source: Dataset, result: PhotoAnalysis, ctx: ResultContext) -> Dataset:
     """The TID 1500 report of one photo's analysis, in ``ctx``'s SR series."""
     header = reference_header(source)
-    image = _Image(header)
-    groups: list[
-        PlanarROIMeasurementsAndQualitativeEvaluations | MeasurementsAndQualitativeEvaluations
-    ] = []
+    image = it.ImageRef(
+        str(header.SOPClassUID),
+        str(header.SOPInstanceUID),
+        1 if is_multiframe(header) else None,
+    )
+    groups: list[Dataset] = []
     if result.face_found:
         points = _points(result)
-        for m in result.measurements:
-            group = _measurement_group(m, points, image)
-            if group is not None:
-                groups.append(group)
+        groups.extend(_family_groups(result.measurements, points, image))
         groups.extend(_landmark_groups(points, image))
     if not groups:
         groups.append(_whole_photo_group(result, image, header))
-    report = MeasurementReport(
-        observation_context=_observation_context(ctx),
-        procedure_reported=codes.concept(codes.IMAGING_PROCEDURE),
-        imaging_measurements=groups,
-        title=codes.concept(codes.REPORT_TITLE),
-        referenced_images=[header],
+    content = [
+        it.code_item(_LANGUAGE, _EN_US, it.HAS_CONCEPT_MOD),
+        *_observer(ctx),
+        it.code_item(_PROCEDURE_REPORTED, codes.IMAGING_PROCEDURE, it.HAS_CONCEPT_MOD),
+        _image_library(header, image),
+        it.container(_IMAGING_MEASUREMENTS, _CONTAINS, groups),
+        _evaluations(result, ctx),
+    ]
+    sr = _document(header, ctx, result)
+    it.put(
+        sr,
+        ValueType="CONTAINER",
+        ConceptNameCodeSequence=[it.code(codes.REPORT_TITLE)],
+        ContinuityOfContent="CONTINUOUS",
+        ContentTemplateSequence=[it.dataset(MappingResource="DCMR", TemplateIdentifier="1500")],
+        ContentSequence=content,
     )
-    report[0].ContentSequence.append(_evaluations(result, ctx))
-    sr = Comprehensive3DSR(
-        evidence=[header],
-        content=report,
-        series_instance_uid=ctx.sr_series_uid,
-        series_number=ctx.sr_series_number,
-        sop_instance_uid=str(new_uid()),
-        instance_number=ctx.instance_number_start,
-        manufacturer=ctx.manufacturer,
-        is_complete=True,
-        is_final=False,
-        is_verified=False,
-        institution_name=ctx.institution_name,
-        performed_procedure_codes=[codes.concept(codes.IMAGING_PROCEDURE)],
-        contributing_equipment=contributing_equipment(ctx, result.models),
-        coding_schemes=[codes.coding_scheme_item(ctx.manufacturer)],
-        series_description=ctx.sr_series_description,
-        manufacturer_model_name=ctx.model_name,
-        software_versions=ctx.software_version or "0",
-        device_serial_number=ctx.device_serial,
-    )
-    sr.SpecificCharacterSet = CHARACTER_SET
-    apply_general_equipment(sr, ctx)
     return sr
 
 
-def _whole_photo_group(
-    result: PhotoAnalysis, image: _Image, header: Dataset
-) -> PlanarROIMeasurementsAndQualitativeEvaluations:
+# --- the document: patient, study, series, equipment, SR document general ------------
+
+
+@cache
+def _patient_study_keywords(sop_class_uid: str) -> tuple[str, ...]:
+    """Root attributes of the source IOD's Patient and Study modules (what highdicom copies)."""
+    iod = get_sop_class_iod_map()[sop_class_uid]
+    attributes = get_module_attribute_map()
+    out: list[str] = []
+    for module in get_iod_module_map()[iod]:
+        if module["ie"] in ("Patient", "Study"):
+            out += [str(a["keyword"]) for a in attributes[module["key"]] if not a["path"]]
+    return tuple(dict.fromkeys(out))
+
+
+def _document(header: Dataset, ctx: ResultContext, result: PhotoAnalysis) -> Dataset:
+    now = dt.datetime.now()
+    date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
+    sop_uid = str(new_uid())
+    sr = Dataset()
+    sr.file_meta = FileMetaDataset()
+    sr.file_meta.MediaStorageSOPClassUID = UID(COMPREHENSIVE_3D_SR)
+    sr.file_meta.MediaStorageSOPInstanceUID = UID(sop_uid)
+    sr.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    sr.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    d = sr._dict
+    try:
+        keywords = _patient_study_keywords(str(header.SOPClassUID))
+    except KeyError:  # an IOD highdicom does not know: the common ones
+        keywords = _COMMON_PATIENT_STUDY
+    for keyword in keywords:
+        elem = header.data_element(keyword) if keyword in header else None
+        if elem is not None:
+            d[elem.tag] = elem
+    for keyword in _TYPE2_PATIENT_STUDY:
+        if keyword not in sr:
+            it.put(sr, **{keyword: None})
+    it.put(
+        sr,
+        SpecificCharacterSet=CHARACTER_SET,
+        SOPClassUID=COMPREHENSIVE_3D_SR,
+        SOPInstanceUID=sop_uid,
+        InstanceCreationDate=date,
+        InstanceCreationTime=time,
+        ContentDate=date,
+        ContentTime=time,
+        Modality="SR",
+        SeriesInstanceUID=str(ctx.sr_series_uid),
+        SeriesNumber=ctx.sr_series_number,
+        SeriesDescription=ctx.sr_series_description,
+        InstanceNumber=ctx.instance_number_start,
+        Manufacturer=ctx.manufacturer,
+        ManufacturerModelName=ctx.model_name,
+        SoftwareVersions=ctx.software_version or "0",
+        DeviceUID=str(ctx.node_device_uid),
+        ReferencedPerformedProcedureStepSequence=[],
+        PerformedProcedureCodeSequence=[it.code(codes.IMAGING_PROCEDURE)],
+        CompletionFlag="COMPLETE",
+        VerificationFlag="UNVERIFIED",
+        PreliminaryFlag="PRELIMINARY",
+        CurrentRequestedProcedureEvidenceSequence=[_evidence(header)],
+        CodingSchemeIdentificationSequence=[codes.coding_scheme_item(ctx.manufacturer)],
+        ContributingEquipmentSequence=contributing_equipment(ctx, result.models),
+    )
+    if ctx.station_name:
+        it.put(sr, StationName=ctx.station_name)
+    if ctx.institution_name:
+        it.put(sr, InstitutionName=ctx.institution_name)
+    if ctx.device_serial:
+        it.put(sr, DeviceSerialNumber=ctx.device_serial)
+    return sr
+
+
+_COMMON_PATIENT_STUDY = (
+    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex",
+    "PatientAge", "PatientSize", "PatientWeight", "OtherPatientIDsSequence", "EthnicGroup",
+    "PatientComments", "StudyInstanceUID", "StudyDate", "StudyTime", "ReferringPhysicianName",
+    "StudyID", "AccessionNumber", "StudyDescription",
+)  # fmt: skip
+_TYPE2_PATIENT_STUDY = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+    "ReferringPhysicianName", "StudyID", "AccessionNumber",
+)  # fmt: skip
+
+
+def _evidence(header: Dataset) -> Dataset:
+    """Current Requested Procedure Evidence: the photo, in its study and series."""
+    series = it.dataset(
+        ReferencedSOPSequence=[
+            it.dataset(
+                ReferencedSOPClassUID=str(header.SOPClassUID),
+                ReferencedSOPInstanceUID=str(header.SOPInstanceUID),
+            )
+        ],
+        SeriesInstanceUID=str(header.SeriesInstanceUID),
+    )
+    return it.dataset(
+        ReferencedSeriesSequence=[series], StudyInstanceUID=str(header.StudyInstanceUID)
+    )
+
+
+def _observer(ctx: ResultContext) -> list[Dataset]:
+    """TID 1001 / 1004: the node is the observer device."""
+    items = [
+        it.code_item(_OBSERVER_TYPE, codes.OBSERVER_DEVICE, _OBS),
+        it.uidref(_DEVICE_UID, str(ctx.node_device_uid), _OBS),
+    ]
+    for name, value in (
+        (_DEVICE_NAME, ctx.station_name or ctx.model_name),
+        (_DEVICE_MANUFACTURER, ctx.manufacturer),
+        (_DEVICE_MODEL, ctx.model_name),
+        (_DEVICE_SERIAL, ctx.device_serial),
+    ):
+        if value:
+            items.append(it.text(name, value, _OBS))
+    return items
+
+
+def _image_library(header: Dataset, image: it.ImageRef) -> Dataset:
+    """TID 1600: the photo, with its modality and size."""
+    descriptors: list[Dataset] = []
+    modality = _modality(image.sop_class_uid)
+    if modality is not None:
+        descriptors.append(it.code_item(_MODALITY, modality, "HAS ACQ CONTEXT"))
+    descriptors += [
+        _int_num(_ROWS, int(header.Rows), "HAS ACQ CONTEXT"),
+        _int_num(_COLUMNS, int(header.Columns), "HAS ACQ CONTEXT"),
+    ]
+    entry = it.with_children(image.image(it.SOURCE, _CONTAINS), descriptors)
+    group = it.container(_IMAGE_LIBRARY_GROUP, _CONTAINS, [entry])
+    return it.container(_IMAGE_LIBRARY, _CONTAINS, [group])
+
+
+@cache
+def _modality(sop_class_uid: str) -> Code | None:
+    try:
+        c = _get_coded_modality(sop_class_uid)
+    except (KeyError, ValueError):
+        return None
+    return Code(c.value, c.scheme_designator, c.meaning)
+
+
+def _int_num(name: Code, value: int, relationship: str) -> Dataset:
+    """A NUM of an integer, as highdicom writes it (Numeric Value only)."""
+    item = it.num(name, float(value), _PIXELS, relationship)
+    measured = item.MeasuredValueSequence[0]
+    del measured.FloatingPointValue
+    return item
+
+
+def _whole_photo_group(result: PhotoAnalysis, image: it.ImageRef, header: Dataset) -> Dataset:
     """The one group of a report without landmarks: the faces counted on the whole photo.
 
     OHIF opens an SR at its first measurement and fails on an SR without one, so even
@@ -173,38 +312,18 @@ def _whole_photo_group(
     w, h = float(header.Columns), float(header.Rows)
     corners = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h), (0.0, 0.0)]
     count = result.quality.face_count if result.quality is not None else int(result.face_found)
-    region = ImageRegion(
-        graphic_type="POLYLINE",
-        graphic_data=np.array(_not_a_rectangle("POLYLINE", corners), dtype=np.float64),
-        source_image=image.for_region(),
-        pixel_origin_interpretation=image.origin,
-    )
-    return PlanarROIMeasurementsAndQualitativeEvaluations(
-        tracking_identifier=TrackingIdentifier(uid=str(new_uid()), identifier="Face detection"),
-        referenced_region=region,
-        measurements=[
-            Measurement(
-                name=codes.concept(codes.FACE_COUNT),
-                value=float(count),
-                unit=codes.concept(codes.UNIT_FACES),
-            )
+    return it.container(
+        _MEASUREMENT_GROUP,
+        _CONTAINS,
+        [
+            it.text(_TRACKING_ID, "Face detection", _OBS),
+            it.uidref(_TRACKING_UID, str(new_uid()), _OBS),
+            it.scoord(
+                _IMAGE_REGION, "POLYLINE", _not_a_rectangle("POLYLINE", corners), image, _CONTAINS
+            ),
+            it.num(codes.FACE_COUNT, float(count), codes.UNIT_FACES, _CONTAINS),
         ],
-    )
-
-
-def _observation_context(ctx: ResultContext) -> ObservationContext:
-    device = DeviceObserverIdentifyingAttributes(
-        uid=str(ctx.node_device_uid),
-        name=ctx.station_name or ctx.model_name,
-        manufacturer_name=ctx.manufacturer,
-        model_name=ctx.model_name,
-        serial_number=ctx.device_serial,
-    )
-    return ObservationContext(
-        observer_device_context=ObserverContext(
-            observer_type=codes.concept(codes.OBSERVER_DEVICE),
-            observer_identifying_attributes=device,
-        )
+        template="1410",
     )
 
 
@@ -238,8 +357,8 @@ def _points(result: PhotoAnalysis) -> Points:
     return out
 
 
-def _scoord(points: Sequence[Point]) -> np.ndarray:
-    return np.array([[x + SCOORD_OFFSET, y + SCOORD_OFFSET] for x, y in points], dtype=np.float64)
+def _scoord(points: Sequence[Point]) -> list[Point]:
+    return [(x + SCOORD_OFFSET, y + SCOORD_OFFSET) for x, y in points]
 
 
 def _cross(o: Point, a: Point, b: Point) -> float:
@@ -275,15 +394,6 @@ def outline(points: Sequence[Point]) -> tuple[str, list[Point]]:
     return "POLYLINE", [*hull, hull[0]]
 
 
-def _coordinates(graphic: str, pts: Sequence[Point], image: _Image) -> CoordinatesForMeasurement:
-    return CoordinatesForMeasurement(
-        graphic_type=graphic, graphic_data=_scoord(pts), source_image=image.for_region()
-    )
-
-
-# --- one group per measurement --------------------------------------------------------
-
-
 def _not_a_rectangle(graphic: str, pts: list[Point]) -> list[Point]:
     """A closed outline of 3 or 4 corners with its edge midpoints added (same polygon).
 
@@ -299,75 +409,85 @@ def _not_a_rectangle(graphic: str, pts: list[Point]) -> list[Point]:
     return [*out, out[0]]
 
 
-def _region(graphic: str, pts: list[Point], image: _Image) -> ImageRegion:
+
+# --- one labelled region per family of measurements ---------------------------------
+
+
+def _measurement_num(m: MeasurementResult, keys: list[str]) -> Dataset:
+    """NUM with TID 300's method and ± 1 SD, and our flags and landmark keys."""
+    unit = codes.unit_code(m.unit)
+    children: list[Dataset | None] = []
+    if m.scale_source is not None:
+        method = codes.scale_source_code(m.scale_source)
+        children.append(it.code_item(codes.MEASUREMENT_METHOD, method, it.HAS_CONCEPT_MOD))
+    if math.isfinite(m.uncertainty) and m.uncertainty >= 0:
+        children += [
+            it.num(bound, m.uncertainty, unit, _HAS_PROPERTIES)
+            for bound in (codes.UPPER_UNCERTAINTY, codes.LOWER_UNCERTAINTY)
+        ]
+    children += [
+        it.code_item(codes.MEASUREMENT_FLAG, codes.flag_code(f), _HAS_PROPERTIES) for f in m.flags
+    ]
+    children.append(it.text(codes.LANDMARKS_USED, ", ".join(keys), _HAS_PROPERTIES))
+    return it.num(
+        codes.measurement_concept(m.id, m.name), m.value, unit, _CONTAINS, children=children
+    )
+
+
+def _family_groups(
+    measurements: Sequence[MeasurementResult], points: Points, image: it.ImageRef
+) -> list[Dataset]:
+    """Per family: a group of its first :data:`SHOWN` measurements, then one of the rest."""
+    families: dict[str, list[tuple[MeasurementResult, list[str]]]] = {}
+    for m in measurements:
+        if not math.isfinite(m.value):
+            log.warning("measurement %s has no finite value (%r); not written", m.id, m.value)
+            continue
+        keys = [resolve(name) for name in m.landmarks]
+        if not any(k in points for k in keys):
+            # a region without image coordinates is what makes viewers fail
+            log.warning("measurement %s has none of its landmarks; not written", m.id)
+            continue
+        families.setdefault(family_of(m.id), []).append((m, keys))
+    groups = []
+    for title in sorted(families, key=family_order):
+        members = sorted(families[title], key=lambda mk: rank(mk[0].id))
+        uid = str(new_uid())
+        for chunk in (members[:SHOWN], members[SHOWN:]):
+            if chunk:
+                groups.append(_family_group(title, uid, chunk, points, image))
+    return groups
+
+
+def _family_group(
+    title: str,
+    uid: str,
+    members: list[tuple[MeasurementResult, list[str]]],
+    points: Points,
+    image: it.ImageRef,
+) -> Dataset:
+    drawn = [points[k][0] for _, keys in members for k in keys if k in points]
+    graphic, pts = outline(drawn)
+    return it.container(
+        _MEASUREMENT_GROUP,
+        _CONTAINS,
+        [
+            it.text(_TRACKING_ID, title, _OBS),
+            it.uidref(_TRACKING_UID, uid, _OBS),
+            _region(graphic, pts, image),
+            *(_measurement_num(m, keys) for m, keys in members),
+        ],
+        template="1410",
+    )
+
+
+def _region(graphic: str, pts: list[Point], image: it.ImageRef) -> Dataset:
     if graphic == "POINT":  # a lone point would be "tracked" as a probe: a small circle
         (x, y), radius = pts[0], 2.0
         graphic, pts = "CIRCLE", [(x, y), (x + radius, y)]
-    return ImageRegion(
-        graphic_type=graphic,
-        graphic_data=_scoord(_not_a_rectangle(graphic, pts)),
-        source_image=image.for_region(),
-        pixel_origin_interpretation=image.origin,
+    return it.scoord(
+        _IMAGE_REGION, graphic, _scoord(_not_a_rectangle(graphic, pts)), image, _CONTAINS
     )
-
-
-def _uncertainty(m: MeasurementResult) -> list[ContentItem]:
-    """TID 300's ± range of measurement uncertainty (1 SD, symmetric)."""
-    if not (math.isfinite(m.uncertainty) and m.uncertainty >= 0):
-        return []
-    return [
-        NumContentItem(
-            name=codes.concept(bound),
-            value=float(m.uncertainty),
-            unit=codes.unit_code(m.unit),
-            relationship_type=_HAS_PROPERTIES,
-        )
-        for bound in (codes.UPPER_UNCERTAINTY, codes.LOWER_UNCERTAINTY)
-    ]
-
-
-def _measurement_group(
-    m: MeasurementResult, points: Points, image: _Image
-) -> PlanarROIMeasurementsAndQualitativeEvaluations | None:
-    if not math.isfinite(m.value):
-        log.warning("measurement %s has no finite value (%r); not written", m.id, m.value)
-        return None
-    keys = [resolve(name) for name in m.landmarks]
-    known = [k for k in keys if k in points]
-    if not known:
-        # a group without image coordinates is what makes viewers fail
-        log.warning("measurement %s has none of its landmarks; not written", m.id)
-        return None
-    graphic, drawn = outline([points[k][0] for k in known])
-    num = Measurement(
-        name=codes.measurement_concept(m.id, m.name),
-        value=float(m.value),
-        unit=codes.unit_code(m.unit),
-        method=codes.scale_source_code(m.scale_source) if m.scale_source is not None else None,
-    )
-    extra = _uncertainty(m)
-    if extra:
-        if "ContentSequence" not in num[0]:
-            num[0].ContentSequence = ContentSequence()
-        num[0].ContentSequence.extend(extra)
-    group = PlanarROIMeasurementsAndQualitativeEvaluations(
-        tracking_identifier=TrackingIdentifier(uid=str(new_uid()), identifier=m.name or m.id),
-        referenced_region=_region(graphic, drawn, image),
-        measurements=[num],
-        qualitative_evaluations=[
-            QualitativeEvaluation(codes.concept(codes.MEASUREMENT_FLAG), codes.flag_code(f))
-            for f in m.flags
-        ]
-        or None,
-    )
-    group[0].ContentSequence.append(
-        TextContentItem(
-            name=codes.concept(codes.LANDMARKS_USED),
-            value=", ".join(keys),
-            relationship_type=_CONTAINS,
-        )
-    )
-    return group
 
 
 # --- one group per face region of landmarks -------------------------------------------
@@ -395,42 +515,42 @@ def _landmark_order(keys: Iterable[str]) -> list[str]:
     return sorted(keys, key=lambda k: (rank.get(k, len(rank)), k))
 
 
-def _confidence(key: str, confidence: float) -> Measurement:
+def _confidence(key: str, confidence: float) -> Dataset:
+    name = codes.landmark_concept(key)
     if math.isfinite(confidence):
-        return Measurement(
-            name=codes.landmark_concept(key),
-            value=float(confidence),
-            unit=codes.concept(codes.UNIT_NONE),
-        )
-    return Measurement(
-        name=codes.landmark_concept(key),
-        value=0.0,
-        unit=codes.concept(codes.UNIT_NONE),
-        qualifier=codes.concept(codes.NOT_A_NUMBER),
-    )
+        return it.num(name, confidence, codes.UNIT_NONE, _CONTAINS)
+    return it.num(name, 0.0, codes.UNIT_NONE, _CONTAINS, qualifier=codes.NOT_A_NUMBER)
 
 
-def _landmark_groups(points: Points, image: _Image) -> list[MeasurementsAndQualitativeEvaluations]:
+def _landmark_groups(points: Points, image: it.ImageRef) -> list[Dataset]:
     by_region: dict[str, list[str]] = {}
     for key in _landmark_order(points):
         by_region.setdefault(_face_region(key), []).append(key)
     groups = []
     for region in sorted(by_region, key=_REGION_ORDER.index):
         keys = by_region[region]
-        carrier = Measurement(
-            name=codes.concept(codes.LANDMARK_COUNT),
-            value=float(len(keys)),
-            unit=codes.concept(codes.UNIT_NONE),
-            referenced_coordinates=[
-                _coordinates("MULTIPOINT", [points[k][0] for k in keys], image)
-            ],
+        coords = it.scoord(
+            it.SOURCE,
+            "MULTIPOINT",
+            _scoord([points[k][0] for k in keys]),
+            image,
+            it.INFERRED_FROM,
+            with_origin=False,
+        )
+        carrier = it.num(
+            codes.LANDMARK_COUNT, float(len(keys)), codes.UNIT_NONE, _CONTAINS, children=[coords]
         )
         groups.append(
-            MeasurementsAndQualitativeEvaluations(
-                tracking_identifier=TrackingIdentifier(
-                    uid=str(new_uid()), identifier=f"{LANDMARK_GROUP_PREFIX}{region}"
-                ),
-                measurements=[carrier, *(_confidence(k, points[k][1]) for k in keys)],
+            it.container(
+                _MEASUREMENT_GROUP,
+                _CONTAINS,
+                [
+                    it.text(_TRACKING_ID, f"{LANDMARK_GROUP_PREFIX}{region}", _OBS),
+                    it.uidref(_TRACKING_UID, str(new_uid()), _OBS),
+                    carrier,
+                    *(_confidence(k, points[k][1]) for k in keys),
+                ],
+                template="1501",
             )
         )
     return groups
@@ -439,39 +559,22 @@ def _landmark_groups(points: Points, image: _Image) -> list[MeasurementsAndQuali
 # --- Qualitative Evaluations: everything that is not drawn ----------------------------
 
 
-def _text(code: Code, value: str, relationship: RelationshipTypeValues) -> TextContentItem:
-    return TextContentItem(
-        name=codes.concept(code), value=value or "-", relationship_type=relationship
-    )
+def _text(code: Code, value: str, relationship: str) -> Dataset:
+    return it.text(code, value or "-", relationship)
 
 
-def _code(name: Code, value: CodedConcept, relationship: RelationshipTypeValues) -> ContentItem:
-    return CodeContentItem(name=codes.concept(name), value=value, relationship_type=relationship)
+def _code(name: Code, value: Code, relationship: str) -> Dataset:
+    return it.code_item(name, value, relationship)
 
 
-def _num(code: Code, value: float, unit: Code | CodedConcept) -> NumContentItem | None:
+def _num(code: Code, value: float, unit: Code) -> Dataset | None:
     if not math.isfinite(value):
         return None
-    return NumContentItem(
-        name=codes.concept(code),
-        value=float(value),
-        unit=codes.concept(unit) if isinstance(unit, Code) else unit,
-        relationship_type=_HAS_PROPERTIES,
-    )
+    return it.num(code, value, unit, _HAS_PROPERTIES)
 
 
-def _evaluation(
-    name: Code | CodedConcept, value: CodedConcept, children: Iterable[ContentItem | None]
-) -> ContentItem:
-    item = CodeContentItem(
-        name=codes.concept(name) if isinstance(name, Code) else name,
-        value=value,
-        relationship_type=_CONTAINS,
-    )
-    kids = [c for c in children if c is not None]
-    if kids:
-        item.ContentSequence = ContentSequence(kids)
-    return item
+def _evaluation(name: Code, value: Code, children: Iterable[Dataset | None]) -> Dataset:
+    return it.with_children(it.code_item(name, value, _CONTAINS), children)
 
 
 def _main_model(result: PhotoAnalysis) -> ModelIdentity | None:
@@ -480,7 +583,7 @@ def _main_model(result: PhotoAnalysis) -> ModelIdentity | None:
     return result.models[0] if result.models else None
 
 
-def _algorithm(result: PhotoAnalysis, ctx: ResultContext) -> list[ContentItem]:
+def _algorithm(result: PhotoAnalysis, ctx: ResultContext) -> list[Dataset]:
     """TID 4019 once for the report: the landmark model, its licence and Device UID."""
     model = _main_model(result)
     if model is None:
@@ -494,20 +597,20 @@ def _algorithm(result: PhotoAnalysis, ctx: ResultContext) -> list[ContentItem]:
     for other in result.models:
         if (other.id, other.version) != (model.id, model.version):
             params.append(f"also used: {other.name} {other.version} ({licence_note(other)})")
-    algorithm = AlgorithmIdentification(
-        name=model.name or model.id,
-        version=model.version or "unknown",
-        parameters=params,
-        family=codes.concept(codes.ALGORITHM_FAMILY_AI),
-        manufacturer=ctx.manufacturer,
-    )
-    return [item for item in algorithm if isinstance(item, ContentItem)]
+    mod = it.HAS_CONCEPT_MOD
+    return [
+        it.text(_ALGORITHM_NAME, model.name or model.id, mod),
+        it.text(_ALGORITHM_VERSION, model.version or "unknown", mod),
+        it.text(_ALGORITHM_MANUFACTURER, ctx.manufacturer, mod),
+        *(it.text(_ALGORITHM_PARAMETERS, p, mod) for p in params),
+        it.code_item(_ALGORITHM_FAMILY, codes.ALGORITHM_FAMILY_AI, mod),
+    ]
 
 
-def _face_detection(result: PhotoAnalysis) -> ContentItem:
+def _face_detection(result: PhotoAnalysis) -> Dataset:
     value = codes.FACE_DETECTED if result.face_found else codes.NO_FACE_DETECTED
     q = result.quality
-    children: list[ContentItem | None] = [
+    children: list[Dataset | None] = [
         _text(codes.ANALYSIS_MESSAGE, result.message, _HAS_PROPERTIES)
     ]
     if q is not None and result.face_found:
@@ -516,11 +619,11 @@ def _face_detection(result: PhotoAnalysis) -> ContentItem:
             _num(codes.DETECTION_CONFIDENCE, q.detection_confidence, codes.UNIT_NONE),
             _num(codes.FACE_SIZE, q.face_size_px, codes.UNIT_PIXELS),
         ]
-    return _evaluation(codes.FACE_DETECTION, codes.concept(value), children)
+    return _evaluation(codes.FACE_DETECTION, value, children)
 
 
-def _view(quality: Quality) -> ContentItem:
-    children: list[ContentItem | None] = [
+def _view(quality: Quality) -> Dataset:
+    children: list[Dataset | None] = [
         _text(codes.VIEW_SOURCE, quality.view_source, _HAS_PROPERTIES)
     ]
     if quality.pose is not None:
@@ -532,43 +635,46 @@ def _view(quality: Quality) -> ContentItem:
     return _evaluation(codes.IMAGE_VIEW, codes.view_code(quality.view), children)
 
 
-def _scale(scale: Scale) -> ContentItem | None:
+def _scale(scale: Scale) -> Dataset | None:
     """Measurement Method = the scale source, with the scale and its ± 1 SD range."""
-    value = _num(codes.IMAGE_SCALE, scale.mm_per_px or math.nan, codes.UNIT_MM_PER_PIXEL)
-    if value is None:
+    mm_per_px = scale.mm_per_px or math.nan
+    if not math.isfinite(mm_per_px):
         return None
-    unc = scale.relative_uncertainty * (scale.mm_per_px or math.nan)
+    unc = scale.relative_uncertainty * mm_per_px
     bounds = [
         _num(b, unc, codes.UNIT_MM_PER_PIXEL)
         for b in (codes.UPPER_UNCERTAINTY, codes.LOWER_UNCERTAINTY)
     ]
-    if unc >= 0 and all(b is not None for b in bounds):
-        value.ContentSequence = ContentSequence([b for b in bounds if b is not None])
+    value = it.num(
+        codes.IMAGE_SCALE,
+        mm_per_px,
+        codes.UNIT_MM_PER_PIXEL,
+        _HAS_PROPERTIES,
+        children=bounds if unc >= 0 else (),
+    )
     note = _text(codes.SCALE_NOTE, scale.note, _HAS_PROPERTIES) if scale.note else None
     return _evaluation(
         codes.MEASUREMENT_METHOD, codes.scale_source_code(scale.source), [value, note]
     )
 
 
-def _reliability(quality: Quality) -> ContentItem:
+def _reliability(quality: Quality) -> Dataset:
     value = codes.RELIABLE if quality.reliable else codes.UNRELIABLE
-    children: list[ContentItem | None] = [
+    children: list[Dataset | None] = [
         _code(codes.QUALITY_FLAG, codes.flag_code(f), _HAS_PROPERTIES) for f in quality.flags
     ]
     children.append(_num(codes.BLUR, quality.blur, codes.UNIT_NONE))
     for name, present in ((codes.MOUTH_OPEN, quality.mouth_open), (codes.SMILE, quality.smile)):
-        children.append(
-            _code(name, codes.concept(codes.PRESENT if present else codes.ABSENT), _HAS_PROPERTIES)
-        )
+        children.append(_code(name, codes.PRESENT if present else codes.ABSENT, _HAS_PROPERTIES))
     children += [
         _code(codes.OCCLUSION_HINT, codes.flag_code(h), _HAS_PROPERTIES)
         for h in quality.occlusion_hints
     ]
-    return _evaluation(codes.RESULT_RELIABILITY, codes.concept(value), children)
+    return _evaluation(codes.RESULT_RELIABILITY, value, children)
 
 
-def _evidence_text(finding: Finding) -> list[ContentItem | None]:
-    out: list[ContentItem | None] = []
+def _evidence_text(finding: Finding) -> list[Dataset | None]:
+    out: list[Dataset | None] = []
     for evidence in finding.evidence:
         text = f"{evidence.measurement_id} = {evidence.value:.4g} {evidence.unit}"
         if evidence.norm_mean is not None:
@@ -585,7 +691,7 @@ def _evidence_text(finding: Finding) -> list[ContentItem | None]:
     return out
 
 
-def _finding(finding: Finding) -> ContentItem:
+def _finding(finding: Finding) -> Dataset:
     certainty = _num(
         codes.CERTAINTY_OF_FINDING,
         round(100.0 * min(max(finding.confidence, 0.0), 1.0), 3),
@@ -602,8 +708,8 @@ def _finding(finding: Finding) -> ContentItem:
     )
 
 
-def _evaluations(result: PhotoAnalysis, ctx: ResultContext) -> ContainerContentItem:
-    items: list[ContentItem | None] = [*_algorithm(result, ctx), _face_detection(result)]
+def _evaluations(result: PhotoAnalysis, ctx: ResultContext) -> Dataset:
+    items: list[Dataset | None] = [*_algorithm(result, ctx), _face_detection(result)]
     if result.face_found:
         if result.quality is not None:
             items.append(_view(result.quality))
@@ -620,8 +726,4 @@ def _evaluations(result: PhotoAnalysis, ctx: ResultContext) -> ContainerContentI
             _CONTAINS,
         )
     )
-    container = ContainerContentItem(
-        name=codes.concept(codes.QUALITATIVE_EVALUATIONS), relationship_type=_CONTAINS
-    )
-    container.ContentSequence = ContentSequence([i for i in items if i is not None])
-    return container
+    return it.container(codes.QUALITATIVE_EVALUATIONS, _CONTAINS, items)

@@ -7,7 +7,19 @@ the iris (MediaPipe backend) and one from an assumed interpupillary distance (dl
 points). For each, the study (photo, SR, annotated SCs) is stored in Orthanc, opened in
 OHIF, the SR is opened, and the test asserts: no error in the console, a photo on screen
 (not a black viewport), every measurement labelled with its name, value and unit as the SR
-holds them, and every drawn shape where the SR's coordinates put it, on the face.
+holds them (the first five of each family's annotation: OHIF shows five lines), and every
+drawn shape where the SR's coordinates put it, on the face.
+
+The measurement panel stays empty ("Measurements (0)"): OHIF lists only measurements it
+*tracks*, and tracking hydrates an SR into its own tools, which re-measure the shapes in
+pixels (wrong values on a photo), so the SR is deliberately not trackable (see
+``tests/support/ohif_sr_model.rehydratable``). Whether the panel can list names and values
+without tracking has not been established yet.
+
+Not yet asserted: that the label boxes do not overlap. ``Drawn.boxes`` reads them; on the
+astronaut the family boxes still sit on top of each other (OHIF anchors each box at its
+shape's right edge and vertical centre, and most family outlines share the face's right
+edge), see the screenshots.
 
 Screenshots: ``test-artifacts/viewer/``.
 """
@@ -33,6 +45,7 @@ from config.norms import load_tables
 from dicom.context import ResultContext
 from dicom.photo import dataset_to_photo
 from dicom.results import build_results
+from dicom.sr_families import SHOWN
 from dicom.wrap import wrap_rgb_image
 from tests.support.ohif_server import OHIF_VERSIONS, OhifServer, ohif_dist
 from tests.support.orthanc import DICOMWEB_PLUGIN, new_orthanc
@@ -127,11 +140,20 @@ def browser() -> Iterator[Any]:
         yield b
 
 
+def _drawn_groups(sr: hd.sr.Comprehensive3DSR) -> list[Any]:
+    """The first group of each Tracking UID: OHIF merges the others into its annotation."""
+    first: dict[str, Any] = {}
+    for g in sr.content.get_planar_roi_measurement_groups():
+        first.setdefault(str(g.tracking_uid), g)
+    return list(first.values())
+
+
 def _expected_labels(sr: hd.sr.Comprehensive3DSR) -> dict[str, tuple[float, str]]:
-    """Measurement name → (value, UCUM unit) as the SR holds them (what OHIF labels)."""
+    """Measurement name → (value, UCUM unit) of what OHIF labels: the first five NUMs of
+    each family's annotation (its first group holds exactly those)."""
     out = {}
-    for group in sr.content.get_planar_roi_measurement_groups():
-        for m in group.get_measurements():
+    for group in _drawn_groups(sr):
+        for m in group.get_measurements()[:SHOWN]:
             out[m.name.meaning] = (float(m.value), m.unit.value)
     return out
 
@@ -139,7 +161,7 @@ def _expected_labels(sr: hd.sr.Comprehensive3DSR) -> dict[str, tuple[float, str]
 def _regions(sr: hd.sr.Comprehensive3DSR) -> list[np.ndarray]:
     return [
         np.asarray(g.roi.value, dtype=float)
-        for g in sr.content.get_planar_roi_measurement_groups()
+        for g in _drawn_groups(sr)
         if g.roi is not None and g.roi.graphic_type != hd.sr.GraphicTypeValues.CIRCLE
     ]
 
@@ -172,7 +194,9 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
     orthanc, made = studies
     study = made[case]
     expected = _expected_labels(study.sr)
-    assert len(expected) >= 40, "a frontal photo gives the full measurement catalogue"
+    families = len(_drawn_groups(study.sr))
+    assert 8 <= families <= 14, "one label box per family of measurements"
+    assert len(expected) >= 30, "a frontal photo gives the full measurement catalogue"
     server = OhifServer(ohif_dist(version), tmp_path / "overlay", orthanc.http_port).start()
     try:
         with viewer_page(browser) as viewer:

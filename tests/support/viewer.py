@@ -34,6 +34,7 @@ class Drawn:
     """What the SR viewport shows: label lines, shape vertices (canvas px) and the image."""
 
     labels: list[str]
+    boxes: np.ndarray  # K×4 label boxes (x, y, width, height), canvas px, one per annotation
     vertices: np.ndarray  # N×2 canvas coordinates of every line end, polyline point, circle
     circles: np.ndarray  # M×2 centres of the drawn landmark handles
     image_origin: np.ndarray  # canvas position of the image's top-left corner
@@ -89,7 +90,7 @@ class ViewerPage:
             raise
         self.page.locator(_PANEL_BUTTON).first.click()
         self.page.wait_for_function(
-            "n => document.querySelectorAll('svg.svg-layer text').length >= n",
+            "n => document.querySelectorAll('svg.svg-layer text tspan').length >= n",
             arg=expected_labels,
             timeout=timeout_ms,
         )
@@ -117,8 +118,11 @@ class ViewerPage:
         data: dict[str, Any] = self.page.evaluate(
             """() => {
               const layer = document.querySelector('svg.svg-layer');
-              const labels = Array.from(layer.querySelectorAll('text'))
+              // one <text> per label box, one <tspan> per line
+              const labels = Array.from(layer.querySelectorAll('text tspan'))
                 .map(t => t.textContent).filter(Boolean);
+              const boxes = Array.from(layer.querySelectorAll('text')).map(t => {
+                const b = t.getBBox(); return [b.x, b.y, b.width, b.height]; });
               const v = [], c = [];
               for (const n of layer.querySelectorAll('line')) {
                 v.push([+n.getAttribute('x1'), +n.getAttribute('y1')]);
@@ -139,7 +143,7 @@ class ViewerPage:
               const b = vp.worldToCanvas(
                 cs.utilities.imageToWorldCoords(id, [px.columns, px.rows]));
               const r = vp.element.getBoundingClientRect();
-              return {labels, v, c, a, b, size: [px.columns, px.rows],
+              return {labels, boxes, v, c, a, b, size: [px.columns, px.rows],
                       box: [r.x, r.y, r.width, r.height]};
             }"""
         )
@@ -152,6 +156,7 @@ class ViewerPage:
         png = self.page.screenshot(clip={"x": x, "y": y, "width": w, "height": h})
         return Drawn(
             labels=list(data["labels"]),
+            boxes=np.asarray(data["boxes"], dtype=float).reshape(-1, 4),
             vertices=np.asarray(data["v"], dtype=float).reshape(-1, 2),
             circles=np.asarray(data["c"], dtype=float).reshape(-1, 2),
             image_origin=origin,

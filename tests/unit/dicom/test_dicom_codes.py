@@ -6,7 +6,7 @@ import pytest
 from pydicom.uid import UID
 
 from analysis.types import ScaleSource, View
-from dicom import codes
+from dicom import codes, sr_items
 from dicom.context import ResultContext
 from dicom.uids import device_uid, new_uid
 
@@ -69,7 +69,8 @@ def test_generated_concepts_round_trip_through_parse_private():
     m = codes.measurement_concept("facial_asymmetry_index_lower_third", "Facial asymmetry index")
     assert m.scheme_designator == codes.PRIVATE_SCHEME
     assert m.value == "m:facial_asymmetry_index_lower_third"
-    assert "LongCodeValue" in m and "CodeValue" not in m  # > 16 characters
+    item = sr_items.code(m)  # as written into the SR: > 16 characters
+    assert item.LongCodeValue == m.value and "CodeValue" not in item
     assert m.meaning == "Facial asymmetry index"
     assert codes.parse_private(m.value) == ("measurement", "facial_asymmetry_index_lower_third")
     f = codes.finding_concept("wide_nose", "Wide alar base")

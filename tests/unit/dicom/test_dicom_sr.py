@@ -17,6 +17,7 @@ from analysis.types import Flag, Measurement, PhotoAnalysis, View
 from dicom import codes
 from dicom.context import ResultContext
 from dicom.sr import CHARACTER_SET, LANDMARK_GROUP_PREFIX, build_sr, outline
+from dicom.sr_families import FAMILIES, SHOWN, family_of, rank
 from dicom.uids import device_uid
 from tests.factories import (
     DLIB_MODEL,
@@ -71,8 +72,14 @@ def _evaluations(raw: Dataset) -> dict[str, Dataset]:
     return {_value(i): i for i in container.ContentSequence}
 
 
-def _measurement_groups(sr: Comprehensive3DSR) -> dict[str, object]:
-    return {g.tracking_identifier: g for g in sr.content.get_planar_roi_measurement_groups()}
+def _measurements(sr: Comprehensive3DSR) -> dict[str, tuple[object, object]]:
+    """Measurement id → (its TID 1410 group, its NUM), from every drawn group."""
+    out = {}
+    for g in sr.content.get_planar_roi_measurement_groups():
+        for m in g.get_measurements():
+            assert m.name.value.startswith("m:")
+            out[m.name.value.removeprefix("m:")] = (g, m)
+    return out
 
 
 def _landmark_groups(sr: Comprehensive3DSR) -> dict[str, object]:
@@ -189,21 +196,47 @@ def test_observer_is_the_node_device(written, module_ctx):
 
 
 @pytest.mark.parametrize("version", OHIF_VERSIONS)
-def test_ohif_draws_every_group_with_named_labels_and_does_not_retrack(written, analysis, version):
+def test_ohif_draws_one_labelled_region_per_family_and_does_not_retrack(
+    written, analysis, version
+):
     raw, _ = written
     anns = annotations(raw, version)
     assert anns, "the viewer gets annotations"
     assert [a for a in anns if a.crashes or a.warnings] == []
     assert not rehydratable(anns), "OHIF would re-measure our values in pixels"
-    labelled = {a.tracking_identifier: a.text_lines for a in anns if a.text_lines}
-    assert set(labelled) == {m.name for m in analysis.measurements}
-    for m in analysis.measurements:
-        (line,) = labelled[m.name]
-        assert line == f"{m.name}: {m.value:.2f} {codes.unit_code(m.unit).value}"
+    boxes = {a.tracking_identifier: a for a in anns if a.text_lines}
+    families = {family_of(m.id) for m in analysis.measurements}
+    assert set(boxes) == families  # one label box per family, not one per measurement
+    for title, ann in boxes.items():
+        members = sorted(
+            (m for m in analysis.measurements if family_of(m.id) == title), key=lambda m: rank(m.id)
+        )
+        lines = [f"{m.name}: {m.value:.2f} {codes.unit_code(m.unit).value}" for m in members]
+        assert ann.labels == lines  # every value in the annotation (merged groups) ...
+        assert ann.text_lines == lines[:SHOWN]  # ... the first five in its box
+        assert ann.graphics[0][0] == "POLYLINE" and ann.region
     dots = [a for a in anns if a.graphics[0][0] == "MULTIPOINT"]
     assert {a.tracking_identifier for a in dots} == {
         f"{LANDMARK_GROUP_PREFIX}{r}" for r in ("brows", "eyes", "nose", "mouth", "jaw")
     }
+
+
+def test_a_large_family_is_one_annotation_of_two_groups(photo_ds, ctx, tmp_path):
+    """Eyes (12 measurements): two TID 1410 groups, one Tracking UID, one label box."""
+    base = make_photo_analysis()
+    eye_ids = [mid for title, ids in FAMILIES if title == "Eyes" for mid in ids]
+    extra = tuple(
+        Measurement(mid, mid.replace("_", " "), float(i), "mm", 0.1, ("pupil_r", "pupil_l"))
+        for i, mid in enumerate(eye_ids, start=1)
+    )
+    result = PhotoAnalysis(**{**base.__dict__, "measurements": extra})
+    raw = _write_read(build_sr(photo_ds, result, ctx), tmp_path)
+    sr = Comprehensive3DSR.from_dataset(raw)
+    groups = sr.content.get_planar_roi_measurement_groups()
+    assert [len(g.get_measurements()) for g in groups] == [SHOWN, len(eye_ids) - SHOWN]
+    assert len({g.tracking_uid for g in groups}) == 1
+    (ann,) = [a for a in annotations(raw) if a.text_lines]
+    assert len(ann.labels) == len(eye_ids) and len(ann.text_lines) == SHOWN
 
 
 def test_the_previous_sr_shape_is_what_crashed_ohif():
@@ -235,11 +268,11 @@ def _concept(scheme: str, value: str) -> Dataset:
 
 def test_measurements_round_trip_values_units_method_uncertainty_flags(written, analysis):
     _, sr = written
-    groups = _measurement_groups(sr)
-    assert set(groups) == {m.name for m in analysis.measurements}
+    found = _measurements(sr)
+    assert set(found) == {m.id for m in analysis.measurements}
     for m in analysis.measurements:
-        group = groups[m.name]
-        (item,) = group.get_measurements()
+        group, item = found[m.id]
+        assert group.tracking_identifier == family_of(m.id)
         assert item.name.value == f"m:{m.id}" and item.name.meaning == m.name
         assert item.value == pytest.approx(m.value, rel=1e-9)
         assert item.unit.value == codes.unit_code(m.unit).value
@@ -252,33 +285,32 @@ def test_measurements_round_trip_values_units_method_uncertainty_flags(written, 
         lower = _children(item[0], codes.LOWER_UNCERTAINTY.value)
         assert float(upper[0].MeasuredValueSequence[0].NumericValue) == pytest.approx(m.uncertainty)
         assert float(lower[0].MeasuredValueSequence[0].NumericValue) == pytest.approx(m.uncertainty)
-        flags = [q.value.value for q in group.get_qualitative_evaluations()]
+        flags = [_code_value(c) for c in _children(item[0], codes.MEASUREMENT_FLAG.value)]
         assert flags == [f"flag:{f}" for f in m.flags]
     assert any(m.flags for m in analysis.measurements)  # the factory exercises flags
 
 
-def test_measurement_regions_are_drawn_on_their_landmarks(written, analysis, module_photo):
+def test_family_regions_outline_their_measurements_landmarks(written, analysis, module_photo):
     _, sr = written
-    groups = _measurement_groups(sr)
     assert analysis.semantic is not None
-    for m in analysis.measurements:
-        group = groups[m.name]
-        keys = [resolve(n) for n in m.landmarks]
-        (text,) = _children(group[0], codes.LANDMARKS_USED.value)
-        assert text.TextValue.split(", ") == keys
-        pts = np.array([analysis.semantic.points[k] for k in keys]) + 0.5
+    for group in sr.content.get_planar_roi_measurement_groups():
+        pts = []
+        for item in group.get_measurements():
+            (text,) = _children(item[0], codes.LANDMARKS_USED.value)
+            m = next(m for m in analysis.measurements if f"m:{m.id}" == item.name.value)
+            keys = [resolve(n) for n in m.landmarks]
+            assert text.TextValue.split(", ") == keys
+            pts += [analysis.semantic.points[k] for k in keys]
+        pts_arr = np.array(pts) + 0.5
         roi = group.roi
         region = np.asarray(roi.value, dtype=float)
         src = roi.ContentSequence[0].ReferencedSOPSequence[0]
         assert src.ReferencedSOPInstanceUID == module_photo.SOPInstanceUID
-        if len(keys) == 2:
-            assert roi.graphic_type == GraphicTypeValues.POLYLINE
-            np.testing.assert_allclose(region, pts, atol=1e-4)
-        else:  # an outline: closed, through landmarks only, around all of them
-            assert roi.graphic_type == GraphicTypeValues.POLYLINE
+        assert roi.graphic_type == GraphicTypeValues.POLYLINE
+        for p in region:  # through landmarks of the group's measurements only
+            assert np.min(np.hypot(*(pts_arr - p).T)) < 1e-3 or len(region) > 5
+        if len(region) > 2:  # an outline: closed, not a 4/5-point "rectangle"
             np.testing.assert_allclose(region[0], region[-1])
-            corners = [p for p in region if np.min(np.hypot(*(pts - p).T)) < 1e-3]
-            assert len(corners) >= 3
             assert len(region) not in (4, 5)
 
 
@@ -291,26 +323,24 @@ def test_outline_shapes():
     assert set(pts) == {(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0)}
 
 
-def test_one_point_and_four_corner_regions_are_not_offered_for_tracking(photo_ds, ctx, tmp_path):
+@pytest.mark.parametrize(
+    ("landmarks", "drawn"),
+    [
+        (("nasion",), ("CIRCLE", 2)),
+        (("alare_r", "alare_l", "endocanthion_r", "endocanthion_l"), ("POLYLINE", 9)),
+    ],
+)
+def test_one_point_and_four_corner_regions_are_not_offered_for_tracking(
+    landmarks, drawn, photo_ds, ctx, tmp_path
+):
     base = make_photo_analysis()
-    extra = (
-        Measurement("one", "One point", 1.0, "mm", 0.1, ("nasion",)),
-        Measurement(
-            "box",
-            "Four corners",
-            2.0,
-            "{ratio}",
-            0.1,
-            ("alare_r", "alare_l", "endocanthion_r", "endocanthion_l"),
-        ),
-    )
-    result = PhotoAnalysis(**{**base.__dict__, "measurements": base.measurements + extra})
+    only = (Measurement("odd", "Odd shape", 1.0, "mm", 0.1, landmarks),)
+    result = PhotoAnalysis(**{**base.__dict__, "measurements": only})
     raw = _write_read(build_sr(photo_ds, result, ctx), tmp_path)
     anns = annotations(raw)
     assert not rehydratable(anns)
-    by_name = {a.tracking_identifier: a for a in anns}
-    assert by_name["One point"].graphics[0][0] == "CIRCLE"
-    assert by_name["Four corners"].graphics[0][:2] == ("POLYLINE", 9)
+    (ann,) = [a for a in anns if a.text_lines]
+    assert ann.graphics[0][:2] == drawn
 
 
 # --- landmarks ------------------------------------------------------------------------
