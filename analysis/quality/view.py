@@ -12,7 +12,7 @@ profile. So the view is decided in this order:
    * *one eye hidden* — the far eye's fissure (exocanthion–endocanthion, image pixels) is
      under :data:`EYE_HIDDEN_RATIO` of the near one's: the model squeezed an eye it could
      not see. On the real lateral portrait 0.29; on renders of a real face scan turned
-     30° from frontal 0.47–0.50, on real frontal portraits 0.76–1.0;
+     30° from frontal 0.47–0.50, on the real frontal and oblique portraits 0.76–1.0;
    * *nose on the outline* — the silhouette (:mod:`analysis.profile`) finds a profile
      outline whose nasal tip is where the model put it (within :data:`TIP_AGREEMENT` of
      the nasion–menton height): the nose stands out of the face's outline, as it does only
