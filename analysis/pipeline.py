@@ -19,7 +19,8 @@ import numpy as np
 from analysis import findings, measurements, quality, refine, scale
 from analysis.landmarks import LandmarkBackend, get_backend
 from analysis.landmarks.semantic import to_semantic
-from analysis.profile import find_profile_points
+from analysis.profile import find_profile_points, trace_either_facing
+from analysis.quality.coverage import coverage_note
 from analysis.types import (
     FaceBox,
     LandmarkSet,
@@ -83,10 +84,11 @@ class PhotoAnalyzer:
         with timer.stage("landmarks"):
             faces = self.backend.detect(photo.pixels)
         profile_only = None
-        if not faces and photo.view_hint in PROFILE_VIEWS:
-            # Face-mesh models rarely see a true profile; its outline still can.
+        if not faces and photo.view_hint in (*PROFILE_VIEWS, None, View.UNKNOWN):
+            # Face-mesh models rarely see a true profile; its outline still can (either
+            # facing, when the header does not say which).
             with timer.stage("profile"):
-                profile_only = find_profile_points(photo, photo.view_hint)
+                profile_only = _trace_profile(photo)
             if profile_only is not None:
                 faces = [_as_landmark_set(profile_only)]
         if not faces:
@@ -106,12 +108,11 @@ class PhotoAnalyzer:
                     refine.refine(photo, semantic) if opts.refine else refine.unrefined(semantic)
                 )
         with timer.stage("quality"):
-            q = quality.assess(photo, faces, main, semantic)
-        if q.view in PROFILE_VIEWS and profile_only is None:
-            with timer.stage("profile"):
-                outline = find_profile_points(photo, q.view, semantic)
-            if outline is not None:
-                semantic = _merge(semantic, outline)
+            # the view step traces the profile outline when it needs it (its evidence, or
+            # a profile view to measure); it is measured, not traced again
+            q, outline = quality.assess_with_outline(photo, faces, main, semantic)
+        if q.view in PROFILE_VIEWS and profile_only is None and outline is not None:
+            semantic = _merge(semantic, outline)
         with timer.stage("scale"):
             sc = scale.estimate(photo, semantic, assumed_ipd_mm=opts.assumed_ipd_mm)
         with timer.stage("measurements"):
@@ -123,6 +124,8 @@ class PhotoAnalyzer:
             message += "; the largest face was analysed"
         if not q.reliable:
             message += "; UNRELIABLE: " + ", ".join(q.flags)
+        if q.view is not View.FRONTAL:
+            message += "; " + coverage_note((m.id for m in ms), q.view)
         return PhotoAnalysis(
             face_found=True,
             message=message,
@@ -138,6 +141,15 @@ class PhotoAnalyzer:
 
 
 PROFILE_VIEWS = (View.PROFILE_LEFT, View.PROFILE_RIGHT)
+
+
+def _trace_profile(photo: Photo) -> SemanticLandmarks | None:
+    """Profile points of a photo no face-mesh model could see: the header's facing, else
+    whichever facing traces a face outline."""
+    if photo.view_hint in PROFILE_VIEWS:
+        return find_profile_points(photo, photo.view_hint)
+    traced = trace_either_facing(photo)
+    return traced[1] if traced is not None else None
 
 
 def _as_landmark_set(outline: SemanticLandmarks) -> LandmarkSet:

@@ -97,11 +97,13 @@ class Severity(StrEnum):
 
 
 class ViewSource(StrEnum):
-    """Where ``Quality.view`` came from: the DICOM header's View Code Sequence, or the
-    head pose estimated from the landmarks."""
+    """Where ``Quality.view`` came from: the DICOM header's View Code Sequence, the photo's
+    own evidence of a profile (a hidden eye, the nose on the silhouette's outline; see
+    :mod:`analysis.quality.view`), or the head pose estimated from the landmarks."""
 
     DICOM = "dicom"
     POSE = "pose"
+    PHOTO = "photo"
 
 
 class ScaleSource(StrEnum):

@@ -2,6 +2,13 @@
 composites (:data:`OVERLAYS`). A renderer returns None when it has nothing to show for this
 result (e.g. no midline on a profile view).
 
+Frontal geometry (midline, thirds and fifths, canthal tilts) is drawn only on the views the
+frontal measurements are made for. Left/right comparisons (the midline with its offsets
+and the mirror axis, the mirrored composites) are drawn only when the pose check accepts
+the photo for them (:func:`left_right_comparable`): a frontal view whose head is not
+turned or tilted (no ``head_rotated`` flag). A composite of a head turned 56° shows two
+absurd half-faces; it is better not made.
+
 Every line that stands for the face's geometry is the one the measurements use: the face
 frame and the mirror axis of :mod:`analysis.geometry`, computed from the same landmarks
 (``PhotoAnalysis.semantic``) as the structured report's values.
@@ -16,6 +23,7 @@ from typing import Final
 import numpy as np
 
 from analysis.geometry import FaceFrame, frame_of, mirror_axis_of
+from analysis.measurements.definition import FRONTAL_VIEWS
 from analysis.overlay import marks
 from analysis.overlay.canvas import WHITE, Style, compose, label
 from analysis.overlay.captions import (
@@ -27,13 +35,12 @@ from analysis.overlay.captions import (
 )
 from analysis.overlay.composites import composite_panels
 from analysis.overlay.marks import ANGLE, FIFTHS, MIDLINE, MIRROR_AXIS, THIRDS
-from analysis.types import ImageArray, Photo, PhotoAnalysis, View
+from analysis.types import Flag, ImageArray, Photo, PhotoAnalysis, View
 
 NO_FACE_TEXT: Final[str] = "No face detected"
 
 Renderer = Callable[[Photo, PhotoAnalysis], ImageArray | None]
 
-_PROFILE_VIEWS: Final = (View.PROFILE_LEFT, View.PROFILE_RIGHT)
 #: Midline points whose deviation is drawn: (label, measurement id, points averaged) — the
 #: points the deviation measurements take (nasal tip, philtrum midpoint, menton).
 _DEVIATIONS: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
@@ -91,8 +98,15 @@ def _view(result: PhotoAnalysis) -> View:
 def _frontal_frame(
     result: PhotoAnalysis, points: dict[str, tuple[float, float]]
 ) -> FaceFrame | None:
-    """The measurements' face frame, for any view but a profile."""
-    return None if _view(result) in _PROFILE_VIEWS else frame_of(points)
+    """The measurements' face frame, for the views the frontal measurements are made for."""
+    return frame_of(points) if _view(result) in FRONTAL_VIEWS else None
+
+
+def left_right_comparable(result: PhotoAnalysis) -> bool:
+    """Whether the pose check accepts the photo for left/right comparison: a frontal view
+    (from the header or the photo) without the ``head_rotated`` flag."""
+    q = result.quality
+    return q is not None and q.view is View.FRONTAL and Flag.HEAD_ROTATED not in q.flags
 
 
 def _draw_midline(
@@ -135,7 +149,7 @@ def render_midline(photo: Photo, result: PhotoAnalysis) -> ImageArray | None:
     """The facial midline with the sideways offsets of nasal tip, philtrum and chin
     measured from it, and the fitted mirror axis the mirrored-landmark asymmetry uses."""
     points = landmark_points(result)
-    frame = _frontal_frame(result, points)
+    frame = _frontal_frame(result, points) if left_right_comparable(result) else None
     if frame is None:
         return None
     img = photo.pixels.copy()
@@ -233,7 +247,7 @@ def render_mirror_composites(photo: Photo, result: PhotoAnalysis) -> ImageArray 
     """Right-right and left-left composites: each half of the face mirrored about the
     fitted mirror axis."""
     points = landmark_points(result)
-    frame = _frontal_frame(result, points)
+    frame = _frontal_frame(result, points) if left_right_comparable(result) else None
     axis = mirror_axis_of(points) if frame is not None else None
     if frame is None or axis is None:
         return None

@@ -100,20 +100,26 @@ def find_profile_points(
 
 
 def guess_facing(photo: Photo) -> View | None:
-    """Which way a profile photo faces, when neither the DICOM view nor a pose says.
+    """Which way a profile photo faces, when neither the DICOM view nor a pose says."""
+    traced = trace_either_facing(photo)
+    return traced[0] if traced is not None else None
+
+
+def trace_either_facing(photo: Photo) -> tuple[View, SemanticLandmarks] | None:
+    """(facing, profile points) of a photo whose facing nothing else tells, or ``None``.
 
     Tries both facings; a wrong one puts the "backdrop" strips on the back of the head and
     finds no face-like outline. When both pass, the one with the higher mean confidence.
     """
-    best: tuple[float, View] | None = None
+    best: tuple[float, View, SemanticLandmarks] | None = None
     for view in (View.PROFILE_RIGHT, View.PROFILE_LEFT):
         res = find_profile_points(photo, view)
         if res is None:
             continue
         score = float(np.mean(list(res.confidence.values())))
         if best is None or score > best[0]:
-            best = (score, view)
-    return best[1] if best is not None else None
+            best = (score, view, res)
+    return (best[1], best[2]) if best is not None else None
 
 
 def _hints(
@@ -149,4 +155,5 @@ __all__ = [
     "find_profile_points",
     "guess_facing",
     "locate_on_curve",
+    "trace_either_facing",
 ]

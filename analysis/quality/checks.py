@@ -10,6 +10,18 @@ Flags (photo level; ``Quality.reliable`` is false when any is set)
     ``head_rotated`` (a frontal photo turned or tilted beyond :data:`FRONTAL_LIMITS_DEG`),
     ``eyes_closed`` (both eyes), ``mouth_open``, ``smiling``. The expression flags are
     passed on only to the measurements they affect (see the catalogue).
+Mouth in a profile
+    A frontal landmark model fitted to a profile guesses the hidden half of the mouth: its
+    mouth width shrinks and its inner lips part (a real closed-mouth profile measured an
+    inner-lip gap of 0.16 of the mouth width, over the frontal threshold). So in a profile
+    view the mouth is judged on the silhouette's outline instead: open when the stomion
+    lies deeper behind the labrale superius–labrale inferius chord than
+    :data:`PROFILE_LIP_NOTCH` of the chord, or the chord is longer than
+    :data:`PROFILE_LIP_GAP` of subnasale–soft-tissue menton (closed mouths measured
+    0.17–0.22 and 0.25–0.35: a real lateral portrait and a rendered face scan; lips parted
+    ≈ 10 mm put the stomion on the teeth, ≈ 0.3 of the chord). The thresholds rest on those
+    two closed mouths and that geometry: no real open-mouth profile was at hand. A smile is
+    not judged in a profile.
 Hints (``occlusion_hints``, informational)
     ``low_confidence:<region>``, ``outside_image:<region>``, ``eye_nearly_closed:<r|l>``
     (one eye only — possibly ptosis, which the findings look at), ``pose_fit_poor``, and
@@ -24,8 +36,8 @@ Blur
     astronaut test photo ≈ 22 sharp and ≈ 0.4 after a Gaussian blur of σ = 3 px.
 
 Head pose and view
-    :mod:`analysis.quality.pose` (PnP against a mean face; the view from the DICOM header,
-    else from the yaw).
+    :mod:`analysis.quality.pose` (PnP against a mean face) and :mod:`analysis.quality.view`
+    (the DICOM header's view, else the photo's evidence of a profile, else the yaw's).
 """
 
 from __future__ import annotations
@@ -38,7 +50,8 @@ import numpy as np
 
 from analysis.geometry import NamedPoints, interpupillary
 from analysis.landmark_names import IBUG68, IBUG68_REGIONS, LEFT_EYE, RIGHT_EYE, resolve
-from analysis.quality.pose import estimate_pose, photo_view
+from analysis.quality.pose import estimate_pose
+from analysis.quality.view import PROFILE_VIEWS, classify_view
 from analysis.types import (
     Flag,
     FloatArray,
@@ -64,6 +77,10 @@ MOUTH_OPEN_RATIO = 0.10
 #: (neutral ≈ 0.8: Farkas' ≈ 52 mm mouth over a ≈ 63 mm IPD; broad smiles on public
 #: portraits measured 1.04–1.17, neutral faces 0.75–0.93).
 SMILE_LIFT_RATIO = 0.08
+#: Profile mouth (see the module docstring): stomion depth over the labial chord, and the
+#: labial chord over subnasale–soft-tissue menton, above which the mouth counts as open.
+PROFILE_LIP_NOTCH = 0.3
+PROFILE_LIP_GAP = 0.42
 SMILE_WIDTH_RATIO = 1.0
 #: Eye aspect ratio (Soukupová & Čech, CVWW 2016) below which an eye counts as closed.
 EYE_CLOSED_EAR = 0.15
@@ -77,6 +94,14 @@ def assess(
     photo: Photo, faces: list[LandmarkSet], main: int, semantic: SemanticLandmarks
 ) -> Quality:
     """Quality of the main face (``faces[main]``, the largest) of ``photo``."""
+    return assess_with_outline(photo, faces, main, semantic)[0]
+
+
+def assess_with_outline(
+    photo: Photo, faces: list[LandmarkSet], main: int, semantic: SemanticLandmarks
+) -> tuple[Quality, SemanticLandmarks | None]:
+    """:func:`assess`, and the profile outline's points when the view step traced one (the
+    pipeline merges them instead of tracing the outline again)."""
     flags: list[Flag] = []
     hints: list[str] = []
     points = {k: np.asarray(v, dtype=np.float64) for k, v in semantic.points.items()}
@@ -116,7 +141,13 @@ def assess(
     if fit_error is not None and fit_error > POSE_FIT_POOR:
         hints.append("pose_fit_poor")
 
-    view, view_source = photo_view(photo, pose, points)
+    seen = classify_view(photo, pose, points, semantic)
+    view = seen.view
+    if view in PROFILE_VIEWS:
+        lips = dict(points)
+        if seen.outline is not None:
+            lips.update({k: np.asarray(v, np.float64) for k, v in seen.outline.points.items()})
+        mouth_open, smile = profile_mouth_open(lips), False
     if view is View.FRONTAL and pose is not None:
         for axis, limit in FRONTAL_LIMITS_DEG.items():
             if abs(getattr(pose, axis)) > limit:
@@ -133,7 +164,7 @@ def assess(
     if smile:
         flags.append(Flag.SMILING)
 
-    return Quality(
+    quality = Quality(
         face_count=len(faces),
         main_face_index=main if faces else -1,
         detection_confidence=detection,
@@ -144,9 +175,10 @@ def assess(
         smile=smile,
         occlusion_hints=tuple(dict.fromkeys(hints)),
         view=view,
-        view_source=view_source,
+        view_source=seen.source,
         flags=tuple(dict.fromkeys(flags)),
     )
+    return quality, seen.outline
 
 
 # --- sharpness -------------------------------------------------------------------------
@@ -196,6 +228,25 @@ def _mouth_state(points: dict[str, FloatArray]) -> tuple[bool, bool]:
         eyes = float(interpupillary(NamedPoints(points)))
         smile = smile or (eyes > 0 and width / eyes > SMILE_WIDTH_RATIO)
     return gap > MOUTH_OPEN_RATIO, smile
+
+
+def profile_mouth_open(points: dict[str, FloatArray]) -> bool:
+    """Open lips on a profile's outline (see the module docstring); False without it."""
+    need = ("labrale_superius", "stomion", "labrale_inferius")
+    if not all(k in points for k in need):
+        return False
+    ls, st, li = (points[k] for k in need)
+    chord = float(np.hypot(*(li - ls)))
+    if chord <= 0:
+        return False
+    normal = np.array([li[1] - ls[1], ls[0] - li[0]]) / chord
+    if abs(float(np.dot(st - ls, normal))) / chord > PROFILE_LIP_NOTCH:
+        return True
+    sn, me = points.get("subnasale"), points.get("soft_tissue_menton")
+    if sn is None or me is None:
+        return False
+    height = float(np.hypot(*(me - sn)))
+    return height > 0 and chord / height > PROFILE_LIP_GAP
 
 
 def eye_aspect_ratio(contour: list[FloatArray]) -> float:

@@ -1,4 +1,4 @@
-"""Head pose from 2D landmarks, and the photo's view (frontal, oblique, profile) from it.
+"""Head pose from 2D landmarks, and the view (frontal, oblique, profile) it implies.
 
 Head pose
     ``cv2.solvePnP`` (SQPnP, then Levenberg–Marquardt) of up to 12 landmarks (only the 7
@@ -17,12 +17,11 @@ Head pose
     * roll > 0: the head tilts toward the subject's left shoulder (in a frontal photo the
       right eye, on the image's left, rises).
 
-View
-    From ``photo.view_hint`` when the DICOM header gave one (``view_source="dicom"``), else
-    from the pose (``"pose"``): |yaw| < 15° frontal, < 60° oblique, else profile; the side
-    is the side of the face the camera sees (yaw > 0 → right). Without a pose, a face given
-    only as profile points is a profile facing the way its nose points (nose toward the
-    image's right → the right side is seen).
+View by pose
+    :func:`view_from_yaw`: |yaw| < 15° frontal, < 60° oblique, else profile; the side is the
+    side of the face the camera sees (yaw > 0 → right). The photo's view is decided in
+    :mod:`analysis.quality.view` (DICOM header first, then the photo's own evidence of a
+    profile, then this).
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from typing import Final
 import cv2
 import numpy as np
 
-from analysis.types import FloatArray, HeadPose, Photo, SemanticLandmarks, View, ViewSource
+from analysis.types import FloatArray, HeadPose, SemanticLandmarks, View
 
 log = logging.getLogger(__name__)
 
@@ -144,17 +143,3 @@ def view_from_yaw(yaw: float) -> View:
     if abs(yaw) < OBLIQUE_MAX_YAW:
         return View.OBLIQUE_RIGHT if right else View.OBLIQUE_LEFT
     return View.PROFILE_RIGHT if right else View.PROFILE_LEFT
-
-
-def photo_view(
-    photo: Photo, pose: HeadPose | None, points: dict[str, FloatArray]
-) -> tuple[View, ViewSource]:
-    """(view, view source): the DICOM header's view, else the pose's, else a profile's."""
-    if photo.view_hint is not None and photo.view_hint is not View.UNKNOWN:
-        return photo.view_hint, ViewSource.DICOM
-    if pose is not None:
-        return view_from_yaw(pose.yaw), ViewSource.POSE
-    prn, n = points.get("pronasale"), points.get("soft_tissue_nasion")
-    if prn is not None and n is not None and abs(float(prn[0] - n[0])) > 1e-6:
-        return (View.PROFILE_RIGHT if prn[0] > n[0] else View.PROFILE_LEFT), ViewSource.POSE
-    return View.UNKNOWN, ViewSource.POSE

@@ -38,10 +38,11 @@ from reportlab.platypus import (
 )
 
 from analysis import measurements as catalogue
+from analysis.quality.coverage import missing_measurements
 from analysis.report.fonts import ReportFonts, report_fonts
 from analysis.report.model import PhotoSection, ReportImage, ReportRequest
 from analysis.report.plot import z_plot
-from analysis.report.rows import Row, group_of, grouped_rows, missing_measurements
+from analysis.report.rows import Row, group_of, grouped_rows
 from analysis.report.wording import (
     SEVERITY_LABEL,
     flag_text,

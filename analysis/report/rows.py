@@ -110,22 +110,3 @@ def grouped_rows(
     for m in measurements:
         groups[group_of(m.id)].append(judge(m, norms, sex))
     return [(t, rows) for t, rows in groups.items() if rows]
-
-
-def missing_measurements(present: Iterable[str], view: View) -> list[tuple[str, list[str]]]:
-    """Catalogue measurements this photo lacks, by reason: (reason, [measurement ids])."""
-    have = set(present)
-    not_for_view: list[str] = []
-    no_landmarks: list[str] = []
-    for d in catalogue.CATALOGUE:
-        if d.id in have:
-            continue
-        (no_landmarks if view in d.views else not_for_view).append(d.id)
-    out = []
-    if not_for_view:
-        name = view.value.replace("_", " ")
-        article = "an" if name[0] in "aeiou" else "a"
-        out.append((f"not valid for {article} {name} view", not_for_view))
-    if no_landmarks:
-        out.append(("landmarks needed were not found", no_landmarks))
-    return out

@@ -14,6 +14,7 @@ import pytest
 
 from analysis.measurements import CATALOGUE
 from analysis.overlay import render_overlays
+from analysis.quality.coverage import missing_measurements
 from analysis.report import (
     PhotoSection,
     ReportHeader,
@@ -25,7 +26,7 @@ from analysis.report import (
     render_report,
 )
 from analysis.report import fonts as report_fonts_module
-from analysis.report.rows import OTHER_GROUP, PROFILE_GROUP, group_of, missing_measurements
+from analysis.report.rows import OTHER_GROUP, PROFILE_GROUP, group_of
 from analysis.report.spreadsheet import columns, row, write_csv
 from analysis.types import Measurement, ModelIdentity, Photo, ScaleSource, View
 from config.norms import NormRow, NormTable, load_norms

@@ -32,7 +32,7 @@ def test_stored_values_are_unchanged() -> None:
     assert Flag.FACE_TOO_SMALL == "face_too_small"
     assert Flag.ASYMMETRY_UNCONFIRMED == "asymmetry_unconfirmed"
     assert Flag.SCALE_ASSUMED == "scale_assumed"
-    assert [s.value for s in ViewSource] == ["dicom", "pose"]
+    assert [s.value for s in ViewSource] == ["dicom", "pose", "photo"]  # members only added
 
 
 def test_the_rules_severities_are_the_findings_severities() -> None:
