@@ -179,11 +179,18 @@ def record_association(
 
 
 class AssociationDecision(Protocol):
-    peer_ip: str
-    calling_ae: str
-    called_ae: str
-    accepted: bool
-    reason: str
+    """What the audit reads of the listener's decision (``node.peers.AssociationDecision``)."""
+
+    @property
+    def peer_ip(self) -> str: ...
+    @property
+    def calling_ae(self) -> str: ...
+    @property
+    def called_ae(self) -> str: ...
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
 
 
 def record_decision(sessions: sessionmaker[Session], decision: AssociationDecision) -> None:

@@ -118,7 +118,7 @@ def test_the_node_audits_what_peers_do_and_keeps_its_files_private(
     assert len(by_event["quarantined"]) == 1
     [rejected] = by_event["assoc-rejected"]
     assert rejected["calling_ae"] == "INTRUDER" and rejected["peer_ip"] == "127.0.0.1"
-    assert "calling ae title not recognised" in str(rejected["detail"]).lower()
+    assert "calling ae title not in accepted_calling_ae_titles" in str(rejected["detail"]).lower()
     assert all(r["called_ae"] == "FACENODE" for r in by_event["assoc-accepted"])
     text = json.dumps(rows)
     assert "Audit^Probe" not in text and "AUD-4711" not in text  # no patient identifiers

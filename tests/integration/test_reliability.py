@@ -354,9 +354,12 @@ def test_kill_mid_job(pacs: Orthanc, tmp_path: Path, stop_later: list[object]) -
     assert any(j.state == "running" for j in at_kill.jobs), at_kill.summary()
     print(f"mid-job kill with {sum(p.analysed for p in at_kill.photos())} of {len(pixels)} "
           "photos analysed")
+    analysed_at_kill = sum(p.analysed for p in at_kill.photos())
     node.start()
     count = _account("mid-job", delivery, _told(log, delivery), node, pacs)
-    assert count.analysed == 3 and count.attempts >= 2  # the killed job ran again
+    # the killed job ran again and finished what it had not (job attempts count per photo and
+    # start again at 1 once a photo is done, so they do not show the restart)
+    assert analysed_at_kill < 3 and count.analysed == 3
 
 
 def test_kill_mid_send(pacs: Orthanc, tmp_path: Path, stop_later: list[object]) -> None:

@@ -204,3 +204,16 @@ def test_profile_mouth_is_judged_on_the_outline() -> None:
     deep["stomion"] = np.array([-10.0, 25.0])  # the outline runs in to the teeth
     assert quality.profile_mouth_open(deep)
     assert not quality.profile_mouth_open({})
+
+
+def test_an_outline_alone_is_no_face_unless_it_is_clearly_one(analyzer: PhotoAnalyzer) -> None:
+    # A coffee cup re-encoded as JPEG traces a weak "profile" outline; with no face model
+    # and no view code behind it, the report must say there is no face.
+    import cv2
+    from skimage.data import coffee
+
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(coffee(), cv2.COLOR_RGB2BGR))
+    assert ok
+    pixels = cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    result = analyzer.analyze(Photo(np.ascontiguousarray(pixels)))
+    assert not result.face_found and "No face" in result.message
