@@ -232,6 +232,8 @@ def person_name(value: object) -> str:
     """A DICOM PN as "Family, Given Middle" (components beyond those appended)."""
     if value is None or str(value).strip() == "":
         return ""
+    if len(str(value)) > MAX_HEADER_TEXT:  # malformed: printed as clipped text
+        return _clip(str(value).replace("^", " ").strip())
     pn = value if isinstance(value, PersonName) else PersonName(str(value))
     family, given = pn.family_name.strip(), pn.given_name.strip()
     rest = " ".join(x for x in (pn.middle_name, pn.name_prefix, pn.name_suffix) if x.strip())
@@ -260,12 +262,22 @@ def dicom_time(value: object) -> str:
 # --- helpers ---------------------------------------------------------------------------
 
 
+#: Longest header text the report prints. DICOM's LO and PN groups hold 64 characters; a
+#: malformed source may hold megabytes, which reportlab's line breaking handles in quadratic
+#: time (a 300 s job timeout on one corpus object before this limit).
+MAX_HEADER_TEXT = 128
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_HEADER_TEXT else text[: MAX_HEADER_TEXT - 1] + "…"
+
+
 def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, MultiValue | list | tuple):
-        return "\\".join(str(v) for v in value).strip()
-    return str(value).strip()
+        return _clip("\\".join(str(v) for v in value).strip())
+    return _clip(str(value).strip())
 
 
 def _join(*parts: str) -> str:

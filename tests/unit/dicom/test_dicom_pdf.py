@@ -203,3 +203,11 @@ def test_photo_section_label_from_the_header(photo_ds):
     assert str(photo_ds.SeriesDescription) in section.label
     assert dict(section.details)["Image size"] == f"{photo_ds.Columns} × {photo_ds.Rows} px"
     assert section.images == ()
+
+
+def test_a_megabyte_header_text_is_clipped_not_laid_out() -> None:
+    # a malformed source's 1 MB name took reportlab minutes to break into lines
+    from dicom.pdf import MAX_HEADER_TEXT, person_name
+
+    assert len(person_name("A" * 1_000_000)) == MAX_HEADER_TEXT
+    assert person_name("Müller^Zoë") == "Müller, Zoë"
