@@ -26,6 +26,7 @@ from node.sender import MemorySender
 from node.storage import Storage
 from tests.factories import make_vl_photo
 from tests.support.fake_backend import FakeBackend
+from tests.unit.node.test_outbox import _queue
 from tests.unit.node.test_pipeline import BROKEN_WIDTH, FakeAnalyzers, _photo, _receive
 
 
@@ -115,14 +116,6 @@ def test_the_pipeline_audits_results_produced_and_photos_quarantined(
     assert "fake model crashed" in quarantined.detail
 
 
-def _queue(sessions: sessionmaker[Session], tmp_path: Path, n: int) -> None:
-    with sessions.begin() as s:
-        for i in range(n):
-            p = tmp_path / f"r{i}.dcm"
-            p.write_bytes(b"x")
-            s.add(OutboxItem(destination="PACS", sop_instance_uid=f"1.2.{i}",
-                             sop_class_uid="1.2.840.10008.5.1.4.1.1.88.34", kind="sr",
-                             path=str(p), next_attempt_at=utcnow()))
 
 
 def test_the_outbox_audits_each_attempt(sessions: sessionmaker[Session], settings: Settings,
