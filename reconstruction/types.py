@@ -1,0 +1,169 @@
+"""Typed results of photogrammetric reconstruction: numpy in, frozen dataclasses out, no DICOM.
+
+A :class:`SurfaceMesh` is the reconstructed face surface: vertices in millimetres in the
+reconstruction's own Frame of Reference (the DICOM writers give that frame a Frame of
+Reference UID; 3D landmarks and measurements use the same frame), triangles as vertex
+indices, optional per-vertex colours, an optional texture (UV coordinates per triangle
+corner and the RGB image they index), and its provenance: where the metric scale came from
+and how uncertain it is (:class:`MeshScale`), and which algorithm made it
+(:class:`analysis.types.ModelIdentity`, the same identity the 2D results carry).
+
+Invalid input raises :class:`analysis.types.InvalidInputError` naming the actual and the
+expected shape or value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from analysis.types import ImageArray, InvalidInputError, ModelIdentity
+
+FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.int64]
+_T = TypeVar("_T", bound=np.generic)
+
+
+class MeshScaleSource(StrEnum):
+    """Where a mesh's millimetre scale came from, best first (DESIGN.md §6)."""
+
+    #: A printed ChArUco / ArUco board of known square size seen in the photos.
+    MARKER_BOARD = "marker_board"
+    #: A distance the clinic configured (e.g. a ruler or a fixed camera rig baseline).
+    KNOWN_DISTANCE = "known_distance"
+    #: The iris diameter triangulated from the 2D iris landmarks (population mean).
+    IRIS_DIAMETER = "iris_diameter"
+    #: The coordinates came in millimetres already (an imported or synthetic mesh).
+    SOURCE_DATA = "source_data"
+    #: No metric scale: coordinates are in arbitrary units, never reported as mm.
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class MeshScale:
+    """The metric scale of a mesh: its source and relative (1-sigma) uncertainty."""
+
+    source: MeshScaleSource
+    relative_uncertainty: float
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        u = self.relative_uncertainty
+        if not (math.isfinite(u) and u >= 0.0):
+            raise InvalidInputError(
+                f"relative_uncertainty must be a finite number >= 0, got {u!r}"
+            )
+
+    @property
+    def is_metric(self) -> bool:
+        return self.source is not MeshScaleSource.NONE
+
+
+@dataclass(frozen=True, eq=False)
+class MeshTexture:
+    """A texture map: ``uv`` (K×2, [0, 1], origin bottom-left as in OBJ), ``uv_triangles``
+    (M×3 indices into ``uv``, one row per mesh triangle) and ``image`` (H×W×3 RGB uint8)."""
+
+    uv: FloatArray
+    uv_triangles: IndexArray
+    image: ImageArray
+
+    def __post_init__(self) -> None:
+        uv = np.asarray(self.uv, dtype=np.float64)
+        tri = np.asarray(self.uv_triangles)
+        image = np.asarray(self.image)
+        if uv.ndim != 2 or uv.shape[1] != 2 or len(uv) == 0:
+            raise InvalidInputError(f"texture uv must be K×2 with K >= 1, got shape {uv.shape}")
+        if not np.isfinite(uv).all():
+            raise InvalidInputError("texture uv must be finite")
+        tri = _index_array("texture uv_triangles", tri, len(uv))
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
+            raise InvalidInputError(
+                f"texture image must be H×W×3 uint8, got shape {image.shape} {image.dtype}"
+            )
+        object.__setattr__(self, "uv", _readonly(uv))
+        object.__setattr__(self, "uv_triangles", _readonly(tri))
+        object.__setattr__(self, "image", _readonly(np.ascontiguousarray(image)))
+
+
+@dataclass(frozen=True, eq=False)
+class SurfaceMesh:
+    """A triangle mesh in millimetres in the reconstruction's Frame of Reference.
+
+    ``vertices``: N×3 float (mm when ``scale.is_metric``); ``triangles``: M×3 vertex indices,
+    counter-clockwise seen from outside (outward normals); ``colors``: N×3 RGB uint8 per
+    vertex or None; ``texture``: per-corner UVs and image, or None; ``scale`` and
+    ``algorithm``: provenance. Arrays are stored read-only.
+    """
+
+    vertices: FloatArray
+    triangles: IndexArray
+    scale: MeshScale
+    algorithm: ModelIdentity
+    colors: ImageArray | None = None
+    texture: MeshTexture | None = None
+
+    def __post_init__(self) -> None:
+        v = np.asarray(self.vertices, dtype=np.float64)
+        if v.ndim != 2 or v.shape[1] != 3 or len(v) < 3:
+            raise InvalidInputError(f"vertices must be N×3 with N >= 3, got shape {v.shape}")
+        if not np.isfinite(v).all():
+            raise InvalidInputError("vertices must be finite (found NaN or inf)")
+        tri = _index_array("triangles", np.asarray(self.triangles), len(v))
+        object.__setattr__(self, "vertices", _readonly(v))
+        object.__setattr__(self, "triangles", _readonly(tri))
+        if self.colors is not None:
+            c = np.asarray(self.colors)
+            if c.shape != v.shape or c.dtype != np.uint8:
+                raise InvalidInputError(
+                    f"colors must be N×3 uint8 matching {v.shape[0]} vertices, "
+                    f"got shape {c.shape} {c.dtype}"
+                )
+            object.__setattr__(self, "colors", _readonly(c))
+        if self.texture is not None and len(self.texture.uv_triangles) != len(tri):
+            raise InvalidInputError(
+                f"texture uv_triangles must have one row per triangle ({len(tri)}), "
+                f"got {len(self.texture.uv_triangles)}"
+            )
+
+    @property
+    def n_vertices(self) -> int:
+        return int(self.vertices.shape[0])
+
+    @property
+    def n_triangles(self) -> int:
+        return int(self.triangles.shape[0])
+
+    def face_normals(self) -> FloatArray:
+        """Unit normal of each triangle (zero for a degenerate one), right-hand rule."""
+        p = self.vertices[self.triangles]
+        n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+        length = np.linalg.norm(n, axis=1, keepdims=True)
+        out: FloatArray = np.divide(n, length, out=np.zeros_like(n), where=length > 0)
+        return out
+
+    def bounds(self) -> tuple[FloatArray, FloatArray]:
+        """(min corner, max corner) of the vertices."""
+        return self.vertices.min(axis=0), self.vertices.max(axis=0)
+
+
+def _index_array(name: str, tri: npt.NDArray[np.generic], n: int) -> IndexArray:
+    if tri.ndim != 2 or tri.shape[1] != 3 or len(tri) == 0:
+        raise InvalidInputError(f"{name} must be M×3 with M >= 1, got shape {tri.shape}")
+    if not np.issubdtype(tri.dtype, np.integer):
+        raise InvalidInputError(f"{name} must hold integer indices, got dtype {tri.dtype}")
+    lo, hi = int(tri.min()), int(tri.max())
+    if lo < 0 or hi >= n:
+        raise InvalidInputError(f"{name} indices must lie in [0, {n - 1}], got [{lo}, {hi}]")
+    return tri.astype(np.int64)
+
+
+def _readonly(a: npt.NDArray[_T]) -> npt.NDArray[_T]:
+    out = np.array(a, copy=True)
+    out.flags.writeable = False
+    return out
