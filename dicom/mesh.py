@@ -169,7 +169,9 @@ def document_bytes(ds: Dataset) -> bytes:
     """The file an Encapsulated STL / OBJ / MTL dataset holds, without the padding byte."""
     classes = (ENCAPSULATED_STL_STORAGE, ENCAPSULATED_OBJ_STORAGE, ENCAPSULATED_MTL_STORAGE)
     if str(ds.get("SOPClassUID", "")) not in classes:
-        raise ValueError(f"not an Encapsulated STL/OBJ/MTL object: SOP Class {ds.get('SOPClassUID')}")
+        raise ValueError(
+            f"not an Encapsulated STL/OBJ/MTL object: SOP Class {ds.get('SOPClassUID')}"
+        )
     data = bytes(ds.EncapsulatedDocument)
     length = ds.get("EncapsulatedDocumentLength")
     return data[: int(length)] if length is not None else data

@@ -38,9 +38,7 @@ from reconstruction.types import (
 )
 
 STL_HEADER_SIZE = 80
-_STL_RECORD = np.dtype(
-    [("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attribute", "<u2")]
-)
+_STL_RECORD = np.dtype([("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attribute", "<u2")])
 MATERIAL_NAME = "facenode_surface"
 
 
@@ -55,7 +53,7 @@ def stl_bytes(mesh: SurfaceMesh, header: str = "facenode surface mesh, mm") -> b
     records = np.zeros(mesh.n_triangles, dtype=_STL_RECORD)
     records["normal"] = mesh.face_normals()
     records["vertices"] = mesh.vertices[mesh.triangles]
-    count = np.uint32(mesh.n_triangles).astype("<u4").tobytes()
+    count = int(mesh.n_triangles).to_bytes(4, "little")
     return text.ljust(STL_HEADER_SIZE, b" ") + count + records.tobytes()
 
 

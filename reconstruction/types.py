@@ -55,9 +55,7 @@ class MeshScale:
     def __post_init__(self) -> None:
         u = self.relative_uncertainty
         if not (math.isfinite(u) and u >= 0.0):
-            raise InvalidInputError(
-                f"relative_uncertainty must be a finite number >= 0, got {u!r}"
-            )
+            raise InvalidInputError(f"relative_uncertainty must be a finite number >= 0, got {u!r}")
 
     @property
     def is_metric(self) -> bool:
