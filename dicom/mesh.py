@@ -42,7 +42,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from dicom.context import ResultContext
 from dicom.equipment import apply_general_equipment, contributing_equipment
-from dicom.pdf import _copy_patient_study
+from dicom.pdf import copy_patient_study
 from dicom.source import check_source_uids, reference_header
 from dicom.uids import new_uid
 from reconstruction.mesh_io import mtl_bytes, obj_bytes, stl_bytes
@@ -206,7 +206,7 @@ def _base(
     now = dt.datetime.now()
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"
-    _copy_patient_study(header, ds)
+    copy_patient_study(header, ds)
     # Encapsulated Document Series
     ds.Modality = MODALITY
     ds.SeriesInstanceUID = target.series_uid

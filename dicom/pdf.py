@@ -135,7 +135,7 @@ def build_pdf(
     now = dt.datetime.now()
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"
-    _copy_patient_study(header, ds)
+    copy_patient_study(header, ds)
     # Encapsulated Document Series
     ds.Modality = "DOC"
     ds.SeriesInstanceUID = ctx.pdf_series_uid
@@ -294,7 +294,7 @@ def _acquired(source: Dataset) -> str:
     return ""
 
 
-def _copy_patient_study(header: Dataset, ds: Dataset) -> None:
+def copy_patient_study(header: Dataset, ds: Dataset) -> None:
     """Copy the patient / study attributes as text, so they re-encode as UTF-8."""
     for keyword in _PATIENT_STUDY:
         if keyword not in header:
