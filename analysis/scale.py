@@ -8,10 +8,29 @@
 2. Horizontal visible iris diameter (HVID): adult mean 11.7 mm, SD 0.5 mm (ophthalmic
    biometry; the value MediaPipe Iris also assumes — Ablavatski et al., "Real-time pupil
    tracking from monocular video for digital puppetry", arXiv:2006.11341, 2020). Both
-   eyes are averaged. The relative uncertainty combines the population SD (0.5/11.7 ≈ 4.3 %),
-   the landmark noise of the iris edges and, with two eyes, half their disagreement.
+   eyes are averaged. The relative uncertainty is the population SD (0.5/11.7 ≈ 4.3 %) and
+   the fit's pixel error in quadrature (:mod:`analysis.iris_fit`: a pixel floor, the
+   contour's irregularity, the model's per-eye error and the two eyes' disagreement).
+   The iris scale is then **cross-checked** against the interpupillary prior (below): when
+   the IPD it implies is more than :data:`MAX_PRIOR_Z` combined sigmas from the prior, the
+   two are combined by inverse-variance weighting (``ScaleSource.IRIS_AND_IPD``) and the
+   uncertainty is widened by the disagreement (Birge ratio), so that it covers both.
 3. An assumed interpupillary distance (default 63 mm; adult SD ≈ 3.5–3.8 mm, Dodgson,
-   Proc SPIE 5291, 2004) → ≈ 6 % relative uncertainty. This is what Dynaface does.
+   Proc SPIE 5291, 2004) → ≈ 6 % relative uncertainty. This is what Dynaface does. Used
+   when there is no usable iris — also when the iris is too small to calibrate: its pixel
+   floor alone (:data:`analysis.iris_fit.FLOOR_PX`) would be at least the prior's 5.6 %,
+   i.e. below ≈ 6.4 px (two eyes) or 9 px (one eye) at the default IPD.
+
+Why combine only on disagreement: a consistent iris scale leaves the interpupillary and
+intercanthal widths free of the population prior (hyper- and hypotelorism stay visible);
+only a scale that the prior contradicts is pulled towards it, flagged (the mm values carry
+``scale_assumed``) and said in the note. Evidence, on the tuning set's 25 frontal photos
+(``python -m tests.bench.bench_scale --split tuning``): the iris alone implies an IPD of
+58.9 ± 4.0 mm (mean ± SD), within ±1 / ±2 combined sigma of 63 ± 3.5 mm for 64 % / 84 %;
+the four beyond −2 sigma (52–53 mm) also give intercanthal widths of 26–29 mm, below
+every population's norm (31–39 mm, Bouhadana 2022): more likely a wrong iris scale than
+four unusual faces. Hence :data:`MAX_PRIOR_Z` = 2; after the cross-check 80 % / 100 % are
+within ±1 / ±2 (the combined scale leans on the prior, so this part is by construction).
 
 Every source is checked against the eyes when they are visible: a scale that would make
 the IPD fall outside :data:`PLAUSIBLE_IPD_MM` is not used (the note says why) and the next
@@ -25,8 +44,8 @@ import math
 
 import numpy as np
 
+from analysis import iris_fit
 from analysis.geometry import NamedPoints, interpupillary
-from analysis.measurements.noise import reference_px, sigma_px
 from analysis.types import FloatArray, Photo, Scale, ScaleSource, SemanticLandmarks, View
 
 HVID_MEAN_MM = 11.7
@@ -35,10 +54,9 @@ IPD_SD_MM = 3.5
 PIXEL_SPACING_REL = 0.03
 IMAGER_SPACING_REL = 0.10
 PLAUSIBLE_IPD_MM = (45.0, 80.0)  # adult range ≈ 50–75 mm (Dodgson 2004), with margin
-MIN_IRIS_PX = 5.0
-#: Iris diameters of the two eyes differing by more than this mean a turned head or a bad
-#: iris fit; the iris is then not used.
-MAX_IRIS_DISAGREEMENT = 0.25
+#: The iris scale and the IPD prior disagree when the IPD the iris implies is more than
+#: this many combined sigmas from the prior (≈ 5 % of faces by chance; why 2: module doc).
+MAX_PRIOR_Z = 2.0
 _PROFILE_HINTS = frozenset({View.PROFILE_LEFT, View.PROFILE_RIGHT})
 _CHECKABLE_HINTS = frozenset({None, View.FRONTAL, View.UNKNOWN})
 
@@ -48,7 +66,6 @@ def estimate(photo: Photo, semantic: SemanticLandmarks, *, assumed_ipd_mm: float
     if not assumed_ipd_mm > 0:
         raise ValueError(f"assumed_ipd_mm must be > 0, got {assumed_ipd_mm}")
     points = {k: np.asarray(v, dtype=np.float64) for k, v in semantic.points.items()}
-    conf = semantic.confidence
     ipd_px = _ipd_px(points) if photo.view_hint in _CHECKABLE_HINTS else None
     profile = photo.view_hint in _PROFILE_HINTS
     notes: list[str] = []
@@ -61,27 +78,18 @@ def estimate(photo: Photo, semantic: SemanticLandmarks, *, assumed_ipd_mm: float
         notes.append(f"{spacing.source.value} ignored: {why}")
 
     if not profile:
-        iris = _from_iris(points, conf)
+        iris = _from_iris(points, IPD_SD_MM / assumed_ipd_mm)
         if isinstance(iris, Scale):
             ok, why = _plausible(iris.mm_per_px, ipd_px)
             if ok:
-                return _with_notes(iris, notes)
+                return _with_notes(_cross_check(iris, ipd_px, assumed_ipd_mm), notes)
             notes.append(f"iris diameter ignored: {why}")
         elif iris:
             notes.append(iris)
 
         ipd_any = _ipd_px(points)
         if ipd_any is not None:
-            return _with_notes(
-                Scale(
-                    mm_per_px=assumed_ipd_mm / ipd_any,
-                    source=ScaleSource.ASSUMED_IPD,
-                    relative_uncertainty=IPD_SD_MM / assumed_ipd_mm,
-                    note=f"assumed interpupillary distance {assumed_ipd_mm:g} mm "
-                    f"(adult SD ≈ {IPD_SD_MM:g} mm); measured IPD {ipd_any:.1f} px",
-                ),
-                notes,
-            )
+            return _with_notes(_assumed_ipd(ipd_any, assumed_ipd_mm), notes)
     notes.append("no pixel spacing, no iris and no pupils: lengths are in pixels")
     return Scale(
         mm_per_px=None,
@@ -96,6 +104,16 @@ def _with_notes(scale: Scale, notes: list[str]) -> Scale:
         return scale
     note = "; ".join([scale.note, *notes]) if scale.note else "; ".join(notes)
     return Scale(scale.mm_per_px, scale.source, scale.relative_uncertainty, note)
+
+
+def _assumed_ipd(ipd_px: float, assumed_ipd_mm: float) -> Scale:
+    return Scale(
+        mm_per_px=assumed_ipd_mm / ipd_px,
+        source=ScaleSource.ASSUMED_IPD,
+        relative_uncertainty=IPD_SD_MM / assumed_ipd_mm,
+        note=f"assumed interpupillary distance {assumed_ipd_mm:g} mm "
+        f"(adult SD ≈ {IPD_SD_MM:g} mm); measured IPD {ipd_px:.1f} px",
+    )
 
 
 def _from_spacing(photo: Photo) -> Scale | None:
@@ -117,39 +135,54 @@ def _from_spacing(photo: Photo) -> Scale | None:
     return Scale(mm_per_px=math.sqrt(row * col), source=source, relative_uncertainty=rel, note=note)
 
 
-def _from_iris(points: dict[str, FloatArray], conf: dict[str, float]) -> Scale | str | None:
-    """Scale from the iris edges, a note saying why not, or None when there are no irises."""
-    ref = reference_px(points)
-    diameters: list[tuple[float, float]] = []  # (diameter px, relative landmark noise)
-    for side in ("r", "l"):
-        a, b = f"iris_{side}_lateral", f"iris_{side}_medial"
-        if a in points and b in points:
-            d = float(np.hypot(*(points[a] - points[b])))
-            s = math.hypot(sigma_px(a, conf.get(a, 1.0), ref), sigma_px(b, conf.get(b, 1.0), ref))
-            if d >= MIN_IRIS_PX:
-                diameters.append((d, s / d))
-    if not diameters:
-        present = any(k.startswith("iris_") for k in points)
-        return f"iris too small (< {MIN_IRIS_PX:g} px) to use" if present else None
-    ds = np.array([d for d, _ in diameters])
-    noise = math.sqrt(sum(r * r for _, r in diameters)) / len(diameters)
-    disagreement = 0.0
-    if len(diameters) == 2:
-        disagreement = abs(ds[0] - ds[1]) / float(ds.mean())
-        if disagreement > MAX_IRIS_DISAGREEMENT:
-            return (
-                f"iris diameters disagree by {100 * disagreement:.0f} % "
-                "(turned head or poor iris fit)"
-            )
-    d_px = float(ds.mean())
-    rel = math.sqrt((HVID_SD_MM / HVID_MEAN_MM) ** 2 + noise**2 + (disagreement / 2.0) ** 2)
-    eyes = "both eyes" if len(diameters) == 2 else "one eye"
+def _from_iris(points: dict[str, FloatArray], prior_rel: float) -> Scale | str | None:
+    """Scale from the iris edges, a note saying why not, or None when there are no irises.
+    ``prior_rel`` is the assumed IPD's relative SD: an iris whose pixel floor alone is as
+    uncertain cannot calibrate (:func:`analysis.iris_fit.min_diameter_px`)."""
+    fit = iris_fit.fit(points)
+    if fit is None or isinstance(fit, str):
+        return fit
+    eyes = "both eyes" if fit.eyes == 2 else "one eye"
+    smallest = iris_fit.min_diameter_px(fit.eyes, prior_rel)
+    if fit.diameter_px < smallest:
+        return (
+            f"iris too small to calibrate ({fit.diameter_px:.1f} px, {eyes}; below "
+            f"{smallest:.1f} px its pixel error alone exceeds the assumed IPD's "
+            f"{100 * prior_rel:.1f} %)"
+        )
+    pop = HVID_SD_MM / HVID_MEAN_MM
     return Scale(
-        mm_per_px=HVID_MEAN_MM / d_px,
+        mm_per_px=HVID_MEAN_MM / fit.diameter_px,
         source=ScaleSource.IRIS_DIAMETER,
+        relative_uncertainty=math.hypot(pop, fit.relative_error),
+        note=f"horizontal visible iris diameter {fit.diameter_px:.1f} ± {fit.sigma_px:.1f} px "
+        f"({eyes}) = {HVID_MEAN_MM:g} ± {HVID_SD_MM:g} mm",
+    )
+
+
+def _cross_check(iris: Scale, ipd_px: float | None, assumed_ipd_mm: float) -> Scale:
+    """The iris scale checked against the IPD prior: kept when they agree; combined
+    (inverse-variance in log scale, uncertainty × Birge ratio) when they do not."""
+    if iris.mm_per_px is None or ipd_px is None:
+        return iris
+    prior_rel = IPD_SD_MM / assumed_ipd_mm
+    implied = iris.mm_per_px * ipd_px
+    gap = math.log(implied / assumed_ipd_mm)  # log(iris scale / prior scale)
+    z = gap / math.hypot(iris.relative_uncertainty, prior_rel)
+    said = f"it implies an IPD of {implied:.1f} mm"
+    if abs(z) <= MAX_PRIOR_Z:
+        return Scale(iris.mm_per_px, iris.source, iris.relative_uncertainty, f"{iris.note}; {said}")
+    w_iris, w_prior = iris.relative_uncertainty**-2, prior_rel**-2
+    log_ratio = w_iris * gap / (w_iris + w_prior)  # log(combined / prior scale)
+    mm_per_px = assumed_ipd_mm / ipd_px * math.exp(log_ratio)
+    rel = abs(z) / math.sqrt(w_iris + w_prior)
+    return Scale(
+        mm_per_px=mm_per_px,
+        source=ScaleSource.IRIS_AND_IPD,
         relative_uncertainty=rel,
-        note=f"horizontal visible iris diameter {d_px:.1f} px ({eyes}) = "
-        f"{HVID_MEAN_MM:g} ± {HVID_SD_MM:g} mm",
+        note=f"{iris.note}; {said}, {z:+.1f} sigma from the adult {assumed_ipd_mm:g} ± "
+        f"{IPD_SD_MM:g} mm: iris and assumed IPD combined (IPD {mm_per_px * ipd_px:.1f} mm), "
+        f"uncertainty widened × {abs(z):.1f} to cover both",
     )
 
 

@@ -112,6 +112,8 @@ class ScaleSource(StrEnum):
     PIXEL_SPACING = "dicom_pixel_spacing"
     IMAGER_PIXEL_SPACING = "dicom_imager_pixel_spacing"
     IRIS_DIAMETER = "iris_diameter"
+    #: The iris scale disagreed with the IPD prior; both combined (:mod:`analysis.scale`).
+    IRIS_AND_IPD = "iris_diameter_and_assumed_interpupillary_distance"
     ASSUMED_IPD = "assumed_interpupillary_distance"
     NONE = "none"
 

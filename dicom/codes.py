@@ -131,6 +131,9 @@ SCALE_SOURCE_CODES: Final[dict[ScaleSource, Code]] = {
     ScaleSource.PIXEL_SPACING: _p("scale-dcm-ps", "DICOM Pixel Spacing"),
     ScaleSource.IMAGER_PIXEL_SPACING: _p("scale-dcm-ips", "DICOM Imager Pixel Spacing"),
     ScaleSource.IRIS_DIAMETER: _p("scale-iris", "Iris diameter calibration"),
+    ScaleSource.IRIS_AND_IPD: _p(
+        "scale-iris-ipd", "Iris diameter combined with assumed interpupillary distance"
+    ),
     ScaleSource.ASSUMED_IPD: _p("scale-ipd", "Assumed interpupillary distance"),
     ScaleSource.NONE: _p("scale-none", "No metric scale"),
 }

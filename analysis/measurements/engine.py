@@ -26,7 +26,8 @@ confidence downgrade and every other flag as disqualifying)
     * ``asymmetry_unconfirmed`` when a point the definition's ``confirm`` names is one the
       photo did not confirm (``SemanticLandmarks.unconfirmed``, set by the refinement):
       the value is the landmark model's, which understates asymmetry;
-    * ``scale_assumed`` (mm from the assumed IPD), ``scale_from_this_measurement`` (the IPD
+    * ``scale_assumed`` (mm from the assumed IPD, or in part: an iris scale that disagreed
+      with it and was combined with it), ``scale_from_this_measurement`` (the IPD
       itself under that assumption: the value only restates it), ``no_scale`` (reported in
       ``[px]``).
 """
@@ -63,6 +64,8 @@ LOW_CONFIDENCE = 0.3
 YAW_LIMIT_SYMMETRY_DEG = 5.0
 EXPRESSION_FLAGS = frozenset({MOUTH_OPEN, SMILING, EYES_CLOSED})
 _STEP_FRACTION = 1e-3
+#: Scale sources whose millimetres rest, wholly or in part, on the assumed IPD.
+_ASSUMED = frozenset({ScaleSource.ASSUMED_IPD, ScaleSource.IRIS_AND_IPD})
 
 
 def compute_all(
@@ -183,7 +186,7 @@ def _to_mm(
     value = value_px * s
     sigma = math.hypot(s * sigma_px_, abs(value) * scale.relative_uncertainty)
     flags: list[Flag] = []
-    if scale.source is ScaleSource.ASSUMED_IPD:
+    if scale.source in _ASSUMED:  # the mm rest (in part) on the assumed IPD
         flags.append(Flag.SCALE_ASSUMED)
         if d.id == "interpupillary_distance":
             flags.append(Flag.SCALE_FROM_THIS_MEASUREMENT)

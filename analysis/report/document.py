@@ -485,6 +485,12 @@ class _Story:
                     "Millimetre values rest on an assumed average interpupillary distance, not "
                     "on a measured reference; their uncertainty includes that assumption."
                 )
+            elif a.scale.source.value == "iris_diameter_and_assumed_interpupillary_distance":
+                items.append(
+                    "The iris scale disagreed with the average interpupillary distance; "
+                    "millimetre values rest on both combined, and their uncertainty is widened "
+                    "to cover the disagreement."
+                )
         counts: dict[str, int] = {}
         for m in a.measurements:
             for f in m.flags:

@@ -9,7 +9,7 @@ _UNIT: Final = {"mm": " mm", "deg": "°", "%": " %", "{ratio}": "", "[px]": " px
 
 #: Per-measurement reliability flags, as the table's notes say them.
 MEASUREMENT_FLAGS: Final = {
-    "scale_assumed": "scale assumed (average IPD)",
+    "scale_assumed": "scale rests on the average IPD",
     "scale_from_this_measurement": "sets the scale",
     "view_not_ideal": "view not ideal",
     "head_rotated": "head turned",

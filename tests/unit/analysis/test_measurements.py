@@ -382,13 +382,15 @@ def test_head_turn_flags_left_right_comparisons_only() -> None:
     assert "head_rotated" not in run(FRONTAL_MM, yaw=3.0)["symmetry_index"].flags
 
 
-def test_assumed_scale_flags_lengths_and_marks_the_ipd_circular() -> None:
-    assumed = Scale(mm_per_px=S, source=ScaleSource.ASSUMED_IPD, relative_uncertainty=0.056)
+@pytest.mark.parametrize("source", [ScaleSource.ASSUMED_IPD, ScaleSource.IRIS_AND_IPD])
+def test_assumed_scale_flags_lengths_and_marks_the_ipd_circular(source: ScaleSource) -> None:
+    # the iris scale combined with the assumed IPD rests on it in part: flagged alike
+    assumed = Scale(mm_per_px=S, source=source, relative_uncertainty=0.056)
     ms = run(FRONTAL_MM, scale=assumed)
     assert "scale_assumed" in ms["alar_width"].flags
     assert "scale_from_this_measurement" in ms["interpupillary_distance"].flags
     assert "scale_from_this_measurement" not in ms["alar_width"].flags
-    assert ms["alar_width"].scale_source is ScaleSource.ASSUMED_IPD
+    assert ms["alar_width"].scale_source is source
     assert "scale_assumed" not in ms["canthal_tilt_r"].flags
 
 
