@@ -14,7 +14,7 @@ OHIF_CACHE := .cache/ohif
 # torch is pinned to the CPU wheel (see README "GPU install"); installed before the rest so
 # that no dependency pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
-EXTRAS := embedded,provisioned,dev
+EXTRAS := embedded,provisioned,3d,dev
 
 .PHONY: install deps ohif serve test check bench clean
 

@@ -165,3 +165,45 @@ def _readonly(a: npt.NDArray[_T]) -> npt.NDArray[_T]:
     out = np.array(a, copy=True)
     out.flags.writeable = False
     return out
+
+
+@dataclass(frozen=True)
+class PinholeCamera:
+    """One view's undistorted pinhole camera, OpenCV convention (x right, y down, z forward).
+
+    A world point ``X`` maps to ``x_cam = R @ X + t`` and to pixel ``K @ x_cam`` (divided by
+    its depth); pixel centres are at integer coordinates. World units are the
+    reconstruction's (millimetres once a metric scale is applied). Shared by the SfM stage
+    (which estimates cameras), the dense stage (which uses them) and the synthetic benchmark
+    (which knows them).
+    """
+
+    width: int
+    height: int
+    K: FloatArray  # 3×3 intrinsics
+    R: FloatArray  # 3×3 rotation, world → camera
+    t: FloatArray  # (3,) translation, world → camera
+
+    def __post_init__(self) -> None:
+        for name, arr, shape in (("K", self.K, (3, 3)), ("R", self.R, (3, 3)), ("t", self.t, (3,))):
+            a = np.asarray(arr, dtype=np.float64)
+            if a.shape != shape or not np.isfinite(a).all():
+                raise InvalidInputError(f"{name} must be finite with shape {shape}, got {a.shape}")
+            object.__setattr__(self, name, _readonly(a))
+        if self.width <= 0 or self.height <= 0:
+            raise InvalidInputError(f"image size must be positive, got {self.width}×{self.height}")
+
+    @property
+    def centre(self) -> FloatArray:
+        """The camera centre in world coordinates (−Rᵀ t)."""
+        return np.asarray(-self.R.T @ self.t)
+
+    def project(self, points: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(N×2 pixel coordinates, N depths) of N×3 world points."""
+        cam = np.asarray(points, dtype=np.float64) @ self.R.T + self.t
+        z = cam[:, 2]
+        uv = cam @ self.K.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            px = uv[:, :2] / z[:, None]
+        return np.asarray(px), np.asarray(z)
+
