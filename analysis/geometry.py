@@ -7,16 +7,17 @@ same lines.
 
 Face frame (frontal views)
 --------------------------
-``u`` is the unit vector from the subject's right pupil to the left one — the
-interpupillary line, the clinical horizontal reference. Without detected pupils the eye
-centre (mean of the six iBUG eye-contour points) stands in. The pupils do not move with the
-eyelids, so a ptotic or blinking lid (or the lid refinement) does not tilt the frame and
-shift every height measured in it; in a frontal photo ``u`` points to the image's right.
-``v`` is ``u`` turned by +90° in image coordinates (y down), so it points *down* the face.
-The facial midline is the line through the midpoint of the two endocanthia along ``v`` —
-the clinical vertical midline perpendicular to the interpupillary line. Horizontal offsets
-along ``u`` are therefore positive toward the **subject's left**; heights are measured
-along ``v``.
+The facial midline is the face's *mirror axis* fitted robustly to the upper face
+(:func:`fit_frame_axis`): ≈ 25 bilateral pairs and midline points — canthi, pupils and iris
+edges, brows, lids, the nasal bridge and the glabella — with Tukey weights, so that the
+jitter of any one point averages out (two pupils alone turned the frame 0.6° on a photo
+shifted by one pixel) and a one-sided brow lift or lid droop gets no say. The chin, the
+nasal tip and the mouth around them are not fitted: their deviations are what is read in
+this frame. ``v`` runs down that axis; ``u`` is perpendicular to it, toward the subject's
+left (in a frontal photo the image's right). The origin is the midpoint of the two
+endocanthia projected onto the axis. Horizontal offsets along ``u`` are therefore positive
+toward the **subject's left**; heights are measured along ``v``. ``ipd`` is the distance
+between the pupils (eye-contour centres where a backend gives no pupil), the frame's unit.
 
 Mirror axis
 -----------
@@ -47,8 +48,15 @@ from analysis.landmark_names import (
     IBUG68,
     IBUG68_MIRROR,
     INNER_FACE_INDICES,
+    IRIS,
+    LEFT_BROW_INDICES,
     LEFT_EYE,
+    LEFT_EYE_INDICES,
+    RIGHT_BROW_INDICES,
     RIGHT_EYE,
+    RIGHT_EYE_INDICES,
+    ibug_names,
+    mirror_key,
     mirror_pair,
     resolve,
 )
@@ -61,6 +69,31 @@ T = TypeVar("T")
 AXIS_FIT_POINTS: tuple[int, ...] = INNER_FACE_INDICES
 #: Fewest bilateral pairs a mirror axis is fitted on.
 MIN_AXIS_PAIRS = 6
+
+#: Where the face frame's robust fit starts: points that no clinical one-sided change moves
+#: — the canthi, the pupils and iris edges, the nasal bridge above the nose (iBUG 27, 28)
+#: and the glabella.
+FRAME_ANCHOR_POINTS: tuple[str, ...] = ibug_names((36, 39, 42, 45, 27, 28)) + IRIS + ("glabella",)
+#: Every point the face frame is fitted on: the anchors plus the brows and lids, whose
+#: one-sided lifts and droops the robust weights reject. The lower face is left out on
+#: purpose: the chin, the nasal tip and the mouth around them move with the deviations
+#: that are read in this frame (a chin shifted 3 mm takes the lower lip ≈ 1.5 mm along).
+FRAME_FIT_POINTS: tuple[str, ...] = FRAME_ANCHOR_POINTS + ibug_names(
+    RIGHT_BROW_INDICES
+    + LEFT_BROW_INDICES
+    + tuple(i for i in RIGHT_EYE_INDICES + LEFT_EYE_INDICES if i not in (36, 39, 42, 45))
+)
+#: Tukey's biweight constant (95 % efficiency under Gaussian residuals): a point whose
+#: mirror residual exceeds this many robust sigmas gets no weight at all.
+FRAME_TUKEY_C = 4.685
+#: The robust sigma's floor, a fraction of the fit points' RMS radius (≈ 0.5 IPD): on an
+#: exactly symmetric face the median residual is 0, and the floor keeps the weights finite.
+FRAME_SIGMA_FLOOR = 0.01
+#: Reweighting passes after the anchors' least-squares start.
+FRAME_IRLS_ITERATIONS = 6
+#: Fewest rows (a point and its counterpart) the frame is fitted on: two bilateral pairs
+#: (the pupils and the endocanthia, say) fix an axis.
+MIN_FRAME_ROWS = 4
 
 
 class GeometryError(AnalysisError, ValueError):
@@ -162,8 +195,8 @@ def unit(vec: FloatArray) -> FloatArray:
 class FaceFrame:
     """Origin on the midline, ``u`` toward the subject's left, ``v`` down the face.
 
-    ``ipd`` is the distance between the two pupils ``u`` was taken from (px). The facial
-    midline is the line through ``origin`` along ``v`` (x = 0).
+    ``ipd`` is the distance between the two pupils (px). The facial midline is the line
+    through ``origin`` along ``v`` (x = 0), the robust mirror axis of the upper face.
     """
 
     origin: FloatArray
@@ -207,10 +240,16 @@ def face_frame(p: PointSource) -> FaceFrame:
 
 def _face_frame(p: PointSource) -> FaceFrame:
     d = pupil(p, "l") - pupil(p, "r")
-    u = unit(d)
-    v = np.stack([-u[..., 1], u[..., 0]], axis=-1)
-    origin = (p["endocanthion_r"] + p["endocanthion_l"]) / 2.0
-    return FaceFrame(origin=origin, u=u, v=v, ipd=norm(d))
+    mid = (p["endocanthion_r"] + p["endocanthion_l"]) / 2.0
+    ipd = norm(d)
+    unit(d)  # coincident pupils: no frame
+    axis = fit_frame_axis(p)
+    v = axis.direction
+    u = np.stack([v[..., 1], -v[..., 0]], axis=-1)
+    flip = (dot(u, d) < 0)[..., None]  # u toward the subject's left, whatever the roll
+    u, v = np.where(flip, -u, u), np.where(flip, -v, v)
+    origin = axis.centre + dot(mid - axis.centre, v)[..., None] * v
+    return FaceFrame(origin=origin, u=u, v=v, ipd=ipd)
 
 
 # --- mirror axis ------------------------------------------------------------------------------
@@ -260,15 +299,83 @@ def _fit_mirror_axis(p: PointSource) -> MirrorAxis:
         raise GeometryError("too few paired landmarks to fit a mirror axis")
     ax, ay = p.planar(a for a, _ in pairs)
     bx, by = p.planar(b for _, b in pairs)
-    cx, cy = ax.mean(axis=0), ay.mean(axis=0)
+    return _reflection_fit(ax, ay, bx, by, np.ones_like(ax))
+
+
+def _reflection_fit(
+    ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray, w: FloatArray
+) -> MirrorAxis:
+    """The weighted least-squares reflection axis mapping points b onto points a.
+
+    Rows are (point, counterpart) pairs, (n, ...) each; both orders of every bilateral pair
+    are rows, with equal weights, so the weighted centroids of a and b coincide and the
+    axis passes through it (see :func:`fit_mirror_axis` for the closed form).
+    """
+    total = np.sum(w, axis=0)
+    cx = np.sum(w * ax, axis=0) / total
+    cy = np.sum(w * ay, axis=0) / total
     ax, ay, bx, by = ax - cx, ay - cy, bx - cx, by - cy
-    cos2 = np.sum(ax * bx - ay * by, axis=0)  # Hxx − Hyy
-    sin2 = np.sum(ax * by + ay * bx, axis=0)  # Hxy + Hyx
+    cos2 = np.sum(w * (ax * bx - ay * by), axis=0)  # Hxx − Hyy
+    sin2 = np.sum(w * (ax * by + ay * bx), axis=0)  # Hxy + Hyx
     theta = np.arctan2(sin2, cos2) / 2.0
     direction = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
     # point down the face, for a stable sign
     direction = np.where((direction[..., 1] < 0)[..., None], -direction, direction)
     return MirrorAxis(centre=np.stack([cx, cy], axis=-1), direction=unit(direction))
+
+
+def _frame_pairs(p: PointSource) -> list[tuple[str, str]]:
+    """(point, counterpart) rows of :data:`FRAME_FIT_POINTS` present on both sides."""
+    rows = []
+    for key in FRAME_FIT_POINTS:
+        other = mirror_key(key)
+        if other is not None and p.present(key) and p.present(other):
+            rows.append((key, other))
+    return rows
+
+
+def fit_frame_axis(p: PointSource) -> MirrorAxis:
+    """The face frame's midline: a robust reflection fit of the upper face (computed once).
+
+    Why not two pupils: a pupil moves ≈ 0.4 mm when the photo is re-encoded or shifted by
+    a pixel, which turned the pupil axis 0.6° and moved the chin 1.5 mm against it. The fit
+    reads every bilateral pair and midline point of :data:`FRAME_FIT_POINTS` (≈ 25 rows
+    with MediaPipe's iris), so the points' independent jitter averages out.
+
+    Why robust: a brow lift or a ptotic lid is one-sided and would drag a least-squares
+    axis. The fit starts from the least-squares axis of :data:`FRAME_ANCHOR_POINTS` (points
+    those changes leave alone) and reweights every row by Tukey's biweight of its mirror
+    residual |p_i − R(p_m(i))| over :data:`FRAME_TUKEY_C` robust sigmas (1.4826 × the
+    median residual, floored at :data:`FRAME_SIGMA_FLOOR` of the anchors' RMS radius);
+    a row far off gets weight 0 and no influence. The biweight is smooth, so the
+    engine's numerical derivatives through the frame stay meaningful. Works on a batch
+    (the engine's perturbed copies): every configuration gets its own weights.
+    """
+    return p.shared("frame_axis", _fit_frame_axis)
+
+
+def _fit_frame_axis(p: PointSource) -> MirrorAxis:
+    rows = _frame_pairs(p)
+    if len(rows) < MIN_FRAME_ROWS:
+        raise GeometryError("too few paired landmarks to fit the face frame")
+    ax, ay = p.planar(a for a, _ in rows)
+    bx, by = p.planar(b for _, b in rows)
+    anchors = set(FRAME_ANCHOR_POINTS)
+    w = np.zeros_like(ax)
+    w[[i for i, (a, _) in enumerate(rows) if a in anchors]] = 1.0
+    axis = _reflection_fit(ax, ay, bx, by, w)
+    # the anchors' spread sets the scale below which residuals count as noise
+    rx, ry = ax - axis.centre[..., 0], ay - axis.centre[..., 1]
+    radius = np.sqrt(np.sum(w * (rx * rx + ry * ry), axis=0) / np.sum(w, axis=0))
+    floor = FRAME_SIGMA_FLOOR * radius
+    for _ in range(FRAME_IRLS_ITERATIONS):
+        mx, my = axis.reflect(bx, by)
+        r = np.hypot(ax - mx, ay - my)
+        sigma = np.maximum(1.4826 * np.median(r, axis=0), floor)
+        z = np.minimum(r / (FRAME_TUKEY_C * sigma), 1.0)
+        w = (1.0 - z * z) ** 2
+        axis = _reflection_fit(ax, ay, bx, by, w)
+    return axis
 
 
 # --- entry points for a plain dict of named points ----------------------------------------------

@@ -139,6 +139,28 @@ IBUG68_REGIONS: Final[dict[str, tuple[int, ...]]] = {
 }
 
 
+#: Bilateral counterparts of the named points outside iBUG-68 that a frontal face has
+#: (pupil and iris edges swap sides; the forehead points are on the midline). Together with
+#: :data:`IBUG68_MIRROR` it is the mirror map :func:`mirror_key` reads.
+NAMED_MIRROR: Final[dict[str, str]] = {
+    **{n: "_".join({"r": "l", "l": "r"}.get(part, part) for part in n.split("_")) for n in IRIS},
+    **{n: n for n in UPPER_FACE},
+}
+
+
+def mirror_key(key: str) -> str | None:
+    """The canonical key of ``key``'s bilateral counterpart (itself on the midline); None
+    for a point without one (the profile points)."""
+    if key in NAMED_MIRROR:
+        return NAMED_MIRROR[key]
+    if key.startswith("ibug_") and key in _IBUG_INDEX:
+        return IBUG68[IBUG68_MIRROR[_IBUG_INDEX[key]]]
+    return None
+
+
+_IBUG_INDEX: Final[dict[str, int]] = {name: i for i, name in enumerate(IBUG68)}
+
+
 def mirror_pair(i: int) -> tuple[str, str]:
     """(iBUG point ``i``, its bilateral counterpart) as keys; a midline point pairs with itself."""
     return IBUG68[i], IBUG68[IBUG68_MIRROR[i]]

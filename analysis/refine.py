@@ -11,9 +11,9 @@ Why
 
 How
     1. The face is resampled into a canonical frame (:func:`canonical_frame`): the one
-       face frame of :mod:`analysis.geometry` (``u`` from the right to the left pupil —
-       eye-contour centre where there is no pupil —, ``v`` down, origin midway between the
-       endocanthia: the midline the deviation measurements use), at :data:`CANON_IPD_PX`
+       face frame of :mod:`analysis.geometry` (``v`` down the robust mirror axis of the
+       upper face, ``u`` across it, origin at the endocanthia's midpoint on the axis: the
+       midline the deviation measurements use), at :data:`CANON_IPD_PX`
        pixels per interpupillary distance (IPD), with its mirror image about the midline
        column
        (:class:`CanonicalImages`: grey levels, or their derivatives where shading misleads).

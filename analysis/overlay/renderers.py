@@ -171,8 +171,8 @@ def render_midline(photo: Photo, result: PhotoAnalysis) -> ImageArray | None:
             text += f" {ms[mid].value:+.1f} {unit_text(ms[mid].unit)}"
         label(img, text, p + np.array([3.0 * style.radius + 4, 0.0]), style, ANGLE)
     note = (
-        "Facial midline: perpendicular to the interpupillary line, midway between the inner "
-        "canthi; offsets from it, + = toward the subject's left. Dashed: the fitted mirror "
+        "Facial midline: the robust mirror axis of the upper face (eyes, brows, nasal "
+        "bridge); offsets from it, + = toward the subject's left. Dashed: the fitted mirror "
         "axis the mirrored-landmark asymmetry is measured about"
     )
     return compose(img, caption_for(result, _SYMMETRY_IDS, note), style)

@@ -20,21 +20,27 @@ from analysis.measurements.geometry import Pts
 from tests.unit.analysis import faces
 
 
-def test_frame_u_runs_from_pupil_to_pupil_and_the_origin_sits_between_the_endocanthia():
-    pts = {
-        "pupil_r": (100.0, 100.0),
-        "pupil_l": (160.0, 110.0),
-        "ibug_39": (118.0, 103.0),
-        "ibug_42": (142.0, 108.0),
-    }
+def test_the_frame_of_a_symmetric_face_is_its_mirror_axis_through_the_endocanthia():
+    """u is perpendicular to the fitted mirror axis (here: along the pupils), v runs down it,
+    and the origin is the endocanthia's midpoint on it."""
+    a = math.radians(9.5)
+    u, v = np.array([math.cos(a), math.sin(a)]), np.array([-math.sin(a), math.cos(a)])
+    centre = np.array([130.0, 105.0])
+    half = {"pupil": (30.0, 0.0), "ibug_42": (12.0, 1.0), "ibug_45": (40.0, 0.5)}
+    pts: dict[str, np.ndarray] = {}
+    for key, (x, y) in half.items():
+        left, right = (key + "_l", key + "_r") if key == "pupil" else (key, None)
+        pts[left] = centre + x * u + y * v
+        mirrored = {"ibug_42": "ibug_39", "ibug_45": "ibug_36"}.get(key, right)
+        assert mirrored is not None
+        pts[mirrored] = centre - x * u + y * v
     frame = frame_of(pts)
     assert frame is not None
-    d = np.array([60.0, 10.0])
-    assert np.allclose(frame.u, d / np.linalg.norm(d), atol=1e-12)
+    assert np.allclose(frame.u, u, atol=1e-12)
     assert np.allclose(frame.v, [-frame.u[1], frame.u[0]]) and frame.v[1] > 0  # down the face
-    assert np.allclose(frame.origin, [130.0, 105.5])
-    assert float(frame.ipd) == pytest.approx(float(np.linalg.norm(d)))
-    assert float(frame.x(np.array([160.0, 110.0]))) > 0  # + toward the subject's left
+    assert np.allclose(frame.origin, centre + 1.0 * v, atol=1e-9)
+    assert float(frame.ipd) == pytest.approx(60.0)
+    assert float(frame.x(pts["pupil_l"])) == pytest.approx(30.0)  # + toward the subject's left
     assert np.allclose(frame.point(0.0, 0.0), frame.origin)
     assert np.allclose(frame.point(3.0, -2.0), frame.origin + 3.0 * frame.u - 2.0 * frame.v)
 
@@ -99,3 +105,95 @@ def test_the_engine_batch_and_a_dict_give_the_same_frame_and_axis():
         assert np.allclose(axis.direction[row], a.direction, rtol=0, atol=1e-12)
     # the batch records the points the frame was built from, as a formula's landmarks
     assert list(batch.used)[:2] == ["pupil_l", "pupil_r"]
+
+
+# --- the robust face frame ----------------------------------------------------------------
+
+
+def _frame_pixels(mm: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    return faces.to_pixels(mm, mm_per_px=0.25, roll_deg=-7.0, origin=(310.0, 260.0))
+
+
+def _same_frame(a: object, b: object, atol: float) -> bool:
+    return all(
+        np.allclose(getattr(a, n), getattr(b, n), rtol=0, atol=atol) for n in ("origin", "u", "v")
+    )
+
+
+def test_a_rotated_and_translated_symmetric_face_gives_its_exact_axis():
+    px = _frame_pixels(faces.FRONTAL_MM)
+    frame = frame_of(px)
+    assert frame is not None
+    a = math.radians(-7.0)
+    assert np.allclose(frame.u, [math.cos(a), math.sin(a)], rtol=0, atol=1e-12)
+    assert np.allclose(frame.v, [-math.sin(a), math.cos(a)], rtol=0, atol=1e-12)
+    # the origin: the endocanthia's midpoint
+    assert np.allclose(frame.origin, [310.0, 260.0], rtol=0, atol=1e-9)
+    assert float(frame.x(np.asarray(px["ibug_08"]))) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_moving_the_points_whose_deviation_is_measured_does_not_move_the_frame():
+    """Chin, nasal tip, the mouth and the jaw are not in the fit: one-sided shifts of them
+    leave the frame exactly where it was, and the chin reads its own shift."""
+    base = frame_of(_frame_pixels(faces.FRONTAL_MM))
+    mm = dict(faces.FRONTAL_MM)
+    for i in (*range(17), *range(29, 36), *range(48, 68)):  # jaw, lower nose, mouth
+        x, y = mm[IBUG68[i]]
+        mm[IBUG68[i]] = (x + 3.0, y + 1.0)
+    moved = frame_of(_frame_pixels(mm))
+    assert base is not None and moved is not None
+    assert _same_frame(base, moved, atol=1e-9)
+    assert float(moved.x(np.asarray(_frame_pixels(mm)["ibug_08"]))) == pytest.approx(12.0)  # 3 mm
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {i: (0.0, -4.0) for i in range(17, 22)},  # the right brow lifted 4 mm
+        {37: (0.0, 3.0), 38: (0.0, 3.0)},  # the right upper lid 3 mm lower (ptosis)
+        {26: (2.0, 5.0)},  # one misplaced brow point
+    ],
+)
+def test_a_one_sided_change_of_fitted_points_is_rejected(change):
+    """Brows and lids are fitted, but a one-sided lift or droop is an outlier of the mirror
+    fit and gets no weight: the frame does not move (a least-squares fit would tilt)."""
+    px = _frame_pixels(faces.FRONTAL_MM)
+    mm = dict(faces.FRONTAL_MM)
+    for i, (dx, dy) in change.items():
+        x, y = mm[IBUG68[i]]
+        mm[IBUG68[i]] = (x + dx, y + dy)
+    base, moved = frame_of(px), frame_of(_frame_pixels(mm))
+    assert base is not None and moved is not None
+    assert _same_frame(base, moved, atol=1e-9)
+
+
+def test_noise_on_a_few_points_barely_turns_the_frame():
+    """1 px of noise on the pupils and two canthi turns a two-pupil axis; the fit of ≈ 25
+    rows turns far less, and its midline at the chin moves far less."""
+    px = _frame_pixels(faces.FRONTAL_MM)
+    base = frame_of(px)
+    assert base is not None
+    chin = np.asarray(px["ibug_08"])
+    rng = np.random.default_rng(11)
+    turns, shifts, pupil_turns = [], [], []
+    for _ in range(40):
+        noisy = dict(px)
+        for key in ("pupil_r", "pupil_l", "ibug_36", "ibug_42"):
+            x, y = noisy[key]
+            noisy[key] = (x + rng.normal(0, 1.0), y + rng.normal(0, 1.0))
+        f = frame_of(noisy)
+        assert f is not None
+        turns.append(math.degrees(math.asin(float(base.u[0] * f.u[1] - base.u[1] * f.u[0]))))
+        shifts.append(float(f.x(chin) - base.x(chin)))
+        d = np.asarray(noisy["pupil_l"]) - np.asarray(noisy["pupil_r"])
+        pupil_turns.append(math.degrees(math.atan2(d[1], d[0])) + 7.0)
+    rms = lambda v: float(np.sqrt(np.mean(np.square(v))))  # noqa: E731
+    assert rms(turns) < 0.35 * rms(pupil_turns)
+    assert rms(shifts) < 0.5  # px (IPD ≈ 250 px): < 0.13 mm at the chin
+
+
+def test_the_frame_needs_two_pairs():
+    px = faces.to_pixels(faces.FRONTAL_MM)
+    only = {k: px[k] for k in ("pupil_r", "pupil_l", "ibug_39", "ibug_42")}
+    assert frame_of(only) is not None
+    assert frame_of({k: px[k] for k in ("pupil_r", "pupil_l", "ibug_39")}) is None

@@ -222,12 +222,16 @@ def test_brow_height_difference_right_higher_is_positive() -> None:
 
 
 def test_canthal_tilt_difference() -> None:
-    # raise the left lateral canthus 1 mm and lower a left lower-lid point 1 mm: the eye's
-    # centre (and so the face horizontal) stays put
+    # raise the left lateral canthus 1 mm and lower a left lower-lid point 1 mm. The face
+    # frame is a robust fit of ≈ 25 upper-face rows: a 1 mm change is within what a real
+    # face's asymmetry and landmark noise look like, so it is not rejected outright, but
+    # one point among many tilts the frame by ≈ 0.01° only
     ms = run(moved(ibug_45=(0.0, -1.0), ibug_46=(0.0, 1.0)))
-    assert ms["canthal_tilt_l"].value == pytest.approx(deg(math.atan2(3, 30)))
-    assert ms["canthal_tilt_r"].value == pytest.approx(TILT)
-    assert ms["canthal_tilt_difference"].value == pytest.approx(TILT - deg(math.atan2(3, 30)))
+    assert ms["canthal_tilt_l"].value == pytest.approx(deg(math.atan2(3, 30)), abs=0.02)
+    assert ms["canthal_tilt_r"].value == pytest.approx(TILT, abs=0.02)
+    assert ms["canthal_tilt_difference"].value == pytest.approx(
+        TILT - deg(math.atan2(3, 30)), abs=0.04
+    )
 
 
 def test_eye_area_and_aperture_ratio() -> None:

@@ -318,7 +318,7 @@ def test_the_canonical_images_use_only_the_photo_they_cover(real):
 
 
 def test_the_canonical_frame_is_the_face_frame_a_drooping_lid_does_not_tilt():
-    """Refinement resamples the face in the measurements' frame (pupils first), so the
+    """Refinement resamples the face in the measurements' frame (the robust mirror fit), so the
     midline it mirrors about is the one the deviations are measured from."""
     from analysis.geometry import frame_of
     from analysis.refine import CANON_IPD_PX, canonical_frame
