@@ -5,7 +5,9 @@ The tree is shaped by what viewers draw (OHIF 3.12 / 3.13, see REFERENCES.md and
 Identifier, draws its first SCOORD and labels it, beside the shape's right edge, with the
 first five top-level NUMs: "<name>: <value> <unit>". So the measurements are drawn by
 anatomical family (:mod:`dicom.sr_families`): one TID 1410 group per family whose region
-outlines the landmarks of its first five measurements, and, when the family has more, a
+outlines the landmarks of its first five measurements, led by one point right of the face
+that sets where the viewer puts the label box (:mod:`dicom.sr_layout`: a ladder of boxes
+beside the face instead of a pile), and, when the family has more, a
 second TID 1410 group with the same Tracking UID (one annotation, one label box in OHIF;
 every value in any SR reader). About ten label boxes on a frontal photo instead of 55.
 The landmarks are one TID 1501 group per face region, and everything that has no place on
@@ -17,7 +19,8 @@ first pixel (our pixel-centre coordinates + 0.5)::
     ├── language, device observer (the node), procedure reported, image library (the photo)
     ├── Imaging Measurements
     │   ├── per family: Measurement Group (TID 1410), Tracking Identifier = family title
-    │   │   ├── Image Region SCOORD: the outline of its measurements' landmarks
+    │   │   ├── Image Region SCOORD: label leader point, then the outline of its
+    │   │   │   measurements' landmarks (scale reference points left out)
     │   │   └── NUM per measurement (≤ 5 in the first group) + UCUM unit, with
     │   │       method = scale source, ± 1 SD uncertainty, CODE Reliability flag per
     │   │       flag, TEXT Landmarks (the landmark keys the value stands on)
@@ -65,6 +68,7 @@ from analysis.types import Finding, ModelIdentity, PhotoAnalysis, Quality, Scale
 from analysis.types import Measurement as MeasurementResult
 from dicom import codes
 from dicom import sr_items as it
+from dicom import sr_layout as layout
 from dicom.context import ResultContext
 from dicom.equipment import (
     DISCLAIMER_TEXT,
@@ -409,7 +413,6 @@ def _not_a_rectangle(graphic: str, pts: list[Point]) -> list[Point]:
     return [*out, out[0]]
 
 
-
 # --- one labelled region per family of measurements ---------------------------------
 
 
@@ -434,10 +437,26 @@ def _measurement_num(m: MeasurementResult, keys: list[str]) -> Dataset:
     )
 
 
+#: The scale reference most measurements list first (pupils, inner canthi): drawn only
+#: where it is what a measurement measures, so each outline shows its own anatomy.
+_SCALE_REFERENCE = frozenset({"pupil_l", "pupil_r", "ibug_39", "ibug_42"})
+
+
+def _drawn_keys(members: list[tuple[MeasurementResult, list[str]]], points: Points) -> list[str]:
+    keys: list[str] = []
+    for _, used in members:
+        own = [k for k in used if k not in _SCALE_REFERENCE and k in points]
+        keys += own or [k for k in used if k in points]
+    return list(dict.fromkeys(keys))
+
+
 def _family_groups(
     measurements: Sequence[MeasurementResult], points: Points, image: it.ImageRef
 ) -> list[Dataset]:
-    """Per family: a group of its first :data:`SHOWN` measurements, then one of the rest."""
+    """Per family: a group of its first :data:`SHOWN` measurements, then one of the rest.
+
+    The first group's region is drawn, its label box placed by :mod:`dicom.sr_layout`.
+    """
     families: dict[str, list[tuple[MeasurementResult, list[str]]]] = {}
     for m in measurements:
         if not math.isfinite(m.value):
@@ -449,13 +468,27 @@ def _family_groups(
             log.warning("measurement %s has none of its landmarks; not written", m.id)
             continue
         families.setdefault(family_of(m.id), []).append((m, keys))
+    titles = sorted(families, key=family_order)
+    members = {t: sorted(families[t], key=lambda mk: rank(mk[0].id)) for t in titles}
+    drawn = [
+        layout.Family(
+            t,
+            len(members[t][:SHOWN]),
+            outline([points[k][0] for k in _drawn_keys(members[t][:SHOWN], points)])[1],
+        )
+        for t in titles
+    ]
+    shapes = layout.place(drawn, [p for p, _ in points.values()]) if drawn else {}
     groups = []
-    for title in sorted(families, key=family_order):
-        members = sorted(families[title], key=lambda mk: rank(mk[0].id))
+    for title in titles:
         uid = str(new_uid())
-        for chunk in (members[:SHOWN], members[SHOWN:]):
-            if chunk:
-                groups.append(_family_group(title, uid, chunk, points, image))
+        shown, rest = members[title][:SHOWN], members[title][SHOWN:]
+        groups.append(_family_group(title, uid, shown, shapes[title], image))
+        if rest:
+            drawn_rest = [points[k][0] for _, keys in rest for k in keys if k in points]
+            graphic, pts = outline(drawn_rest)
+            region = _region(graphic, pts, image)
+            groups.append(_family_group(title, uid, rest, None, image, region))
     return groups
 
 
@@ -463,18 +496,20 @@ def _family_group(
     title: str,
     uid: str,
     members: list[tuple[MeasurementResult, list[str]]],
-    points: Points,
+    shape: list[Point] | None,
     image: it.ImageRef,
+    region: Dataset | None = None,
 ) -> Dataset:
-    drawn = [points[k][0] for _, keys in members for k in keys if k in points]
-    graphic, pts = outline(drawn)
+    if region is None:
+        assert shape is not None
+        region = it.scoord(_IMAGE_REGION, "POLYLINE", _scoord(shape), image, _CONTAINS)
     return it.container(
         _MEASUREMENT_GROUP,
         _CONTAINS,
         [
             it.text(_TRACKING_ID, title, _OBS),
             it.uidref(_TRACKING_UID, uid, _OBS),
-            _region(graphic, pts, image),
+            region,
             *(_measurement_num(m, keys) for m, keys in members),
         ],
         template="1410",

@@ -10,16 +10,28 @@ OHIF, the SR is opened, and the test asserts: no error in the console, a photo o
 holds them (the first five of each family's annotation: OHIF shows five lines), and every
 drawn shape where the SR's coordinates put it, on the face.
 
-The measurement panel stays empty ("Measurements (0)"): OHIF lists only measurements it
-*tracks*, and tracking hydrates an SR into its own tools, which re-measure the shapes in
-pixels (wrong values on a photo), so the SR is deliberately not trackable (see
-``tests/support/ohif_sr_model.rehydratable``). Whether the panel can list names and values
-without tracking has not been established yet.
+Label boxes: OHIF puts each box 25 px right of and below an anchor on its shape and keeps
+it there in image space (3.12: the first two points of the polyline; 3.13: the shape's
+right edge and vertical middle; ``tests/support/ohif_sr_model.text_box_anchor``). The SR
+leads each family's outline with a point that puts both anchors on a ladder beside the
+face (``dicom/sr_layout.py``), so once the view is zoomed to the face (face
+``FACE_SCREEN_PX`` tall, as a user zooms to read it) the test asserts that no two boxes
+overlap (> 2 px) and that all lie inside the viewport, on a 1920 × 1080 page. At
+fit-to-window the whole 512-px photo shows the face ≈ 200 px tall for ≈ 640 px of label
+text, and the boxes overlap whatever the shapes; that count is only reported.
 
-Not yet asserted: that the label boxes do not overlap. ``Drawn.boxes`` reads them; on the
-astronaut the family boxes still sit on top of each other (OHIF anchors each box at its
-shape's right edge and vertical centre, and most family outlines share the face's right
-edge), see the screenshots.
+The measurement panel stays empty ("Measurements (0)"): OHIF lists only measurements it
+*tracks* (hydrated into cornerstone tools), and the SR is deliberately not trackable
+(``tests/support/ohif_sr_model.rehydratable``): the tools that hydrate from a polyline or
+point re-measure the shape in pixels (wrong values on a photo). An adapter that keeps SR
+text, ``ArrowAnnotate`` (@cornerstonejs/adapters ``getMeasurementData``: its text is the
+group's Finding / comment label; OHIF's ``ArrowAnnotate.toMeasurement`` shows it as the
+panel's label and ``displayText.primary``), needs a tracking identifier
+``Cornerstone3DTools@^0.1.0:ArrowAnnotate`` and a 1–2-point arrow *per* listed measurement:
+38 arrows back on the face, hydrated only after the user accepts tracking (and, as the
+bundle reads, the hydrated image then shows the tracked tools, not the SR's family labels).
+Read in the bundles only, not tried in the browser, and not done; a panel of the SR
+viewport and the dist's other modes were not examined.
 
 Screenshots: ``test-artifacts/viewer/``.
 """
@@ -46,10 +58,11 @@ from dicom.context import ResultContext
 from dicom.photo import dataset_to_photo
 from dicom.results import build_results
 from dicom.sr_families import SHOWN
+from dicom.sr_layout import FACE_SCREEN_PX
 from dicom.wrap import wrap_rgb_image
 from tests.support.ohif_server import OHIF_VERSIONS, OhifServer, ohif_dist
 from tests.support.orthanc import DICOMWEB_PLUGIN, new_orthanc
-from tests.support.viewer import CHROMIUM, chromium, png_rgb, viewer_page
+from tests.support.viewer import CHROMIUM, Drawn, chromium, png_rgb, viewer_page
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +74,7 @@ CASES = {
     "assumed-ipd": ("dlib", ScaleSource.ASSUMED_IPD, "Test^Astronaut"),
 }
 LABEL = re.compile(r"^(?P<name>.*): (?P<value>-?\d+\.\d\d) (?P<unit>\S+)$")
+LABEL_WIDTH_PX = 480  # the widest label line: a 64-character name, value and unit
 FAILING_HINTS = ("not currently supported", "No spatial coordinates", "skipping annotation")
 
 
@@ -177,6 +191,17 @@ def _landmark_points(sr: hd.sr.Comprehensive3DSR) -> np.ndarray:
     return np.concatenate(pts)
 
 
+def _close_up(sr: hd.sr.Comprehensive3DSR, drawn: Drawn) -> tuple[tuple[float, float], float]:
+    """Centre and zoom (× fit) at which the face is :data:`FACE_SCREEN_PX` (+ 3 %) tall,
+    centred on the face and its label column (which starts right of the face)."""
+    face = _landmark_points(sr)
+    (x0, y0), (x1, y1) = face.min(axis=0), face.max(axis=0)
+    scale = 1.03 * FACE_SCREEN_PX / (y1 - y0)
+    zoom = scale / float(drawn.image_scale[1])
+    right = x1 + (LABEL_WIDTH_PX + 25) / scale  # the widest label box's right edge
+    return ((x0 + right) / 2, (y0 + y1) / 2 + 40 / scale), zoom
+
+
 def _nearest(points: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     d = np.linalg.norm(points[:, None, :] - candidates[None, :, :], axis=2)
     return np.asarray(d.min(axis=1))
@@ -208,9 +233,11 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
             viewer.screenshot(
                 ARTIFACTS / f"ohif-{version}-{case}-viewport.png", clip=drawn.viewport_box
             )
-            f = study.face
-            viewer.zoom_to(((f.x0 + f.x1) / 2, (f.y0 + f.y1) / 2), 2.2)
-            viewer.screenshot(ARTIFACTS / f"ohif-{version}-{case}-face.png", drawn.viewport_box)
+            fitted = drawn.overlaps()
+            centre, zoom = _close_up(study.sr, drawn)
+            viewer.zoom_to(centre, zoom)
+            close = viewer.drawn()
+            viewer.screenshot(ARTIFACTS / f"ohif-{version}-{case}-face.png", close.viewport_box)
             console = list(viewer.console)
             failures = viewer.failures()
     finally:
@@ -255,3 +282,12 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
     hi = drawn.to_canvas(np.array([f.x1 + margin, f.y1 + margin]))
     assert ((landmarks >= lo) & (landmarks <= hi)).all()
     assert ((drawn.to_canvas(regions) >= lo) & (drawn.to_canvas(regions) <= hi)).all()
+
+    # 5. zoomed to the face, the label boxes form a ladder right of it: none overlaps
+    #    another, and all lie inside the viewport (at fit-to-window they cannot: see above)
+    assert len(close.boxes) == families
+    assert close.overlaps() == [], (close.overlaps(), f"{len(fitted)} pairs at fit")
+    x, y, w, h = close.boxes.T
+    (_, _, vw, vh) = close.viewport_box
+    assert (x >= 0).all() and (y >= 0).all() and (x + w <= vw).all() and (y + h <= vh).all()
+    assert _nearest(close.to_canvas(regions), close.vertices).max() < 1.5

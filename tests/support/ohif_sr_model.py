@@ -16,6 +16,11 @@ Source: the prebuilt ``@ohif/app`` bundles, extension ``cornerstone-dicom-sr``
   not currently supported, skipping annotation"); 3.13 picks the SCOORD among several;
 * a group left without coordinates crashes the viewer (``coords[0].ReferencedSOPSequence``
   of undefined); a SCOORD whose IMAGE child has no Referenced SOP Sequence is never shown;
+* each label box is drawn 25 px right of and below an anchor on the annotation's shape,
+  one line per 1.2 em (14 px font), and stays there in image space: 3.12 anchors at the
+  right-most of the shape's first two points at their mean height, 3.13 at the whole
+  shape's right edge and the middle of its vertical extent (``getTextBoxCoordsCanvas``,
+  ``_determineCorners``; see :func:`text_box_anchor`);
 * at most five label lines are drawn, a value of exactly 0 without its number;
   MULTIPOINT draws dots and no label;
 * an SR is offered for "tracking" (re-measured by OHIF's tools, in pixels on a photo) when
@@ -125,6 +130,19 @@ def annotations(sr: Dataset, version: str = "3.12.10") -> list[Annotation]:
                     ann.labels.append(label)
         out.append(ann)
     return out
+
+
+TEXT_BOX_OFFSET_PX = 25.0  # drawTextBox's default padding, added to the anchor both ways
+TEXT_LINE_PX = 16.8  # 14 px font, tspan dy = 1.2 em
+
+
+def text_box_anchor(points: list[tuple[float, float]], version: str) -> tuple[float, float]:
+    """The anchor of a drawn POLYLINE's label box (same coordinates as ``points``)."""
+    if version.startswith("3.12"):  # only the first two points count
+        (x0, y0), (x1, y1) = points[0], points[1]
+        return max(x0, x1), (y0 + y1) / 2
+    ys = [p[1] for p in points]
+    return max(p[0] for p in points), (min(ys) + max(ys)) / 2
 
 
 def rehydratable(anns: list[Annotation]) -> bool:

@@ -42,6 +42,18 @@ class Drawn:
     viewport_png: bytes
     viewport_box: tuple[float, float, float, float]  # x, y, width, height on the page
 
+    def overlaps(self, tolerance: float = 2.0) -> list[tuple[int, int, float]]:
+        """Pairs of label boxes that overlap by more than ``tolerance`` px both ways."""
+        out = []
+        b = self.boxes
+        for i in range(len(b)):
+            for j in range(i + 1, len(b)):
+                dx = min(b[i, 0] + b[i, 2], b[j, 0] + b[j, 2]) - max(b[i, 0], b[j, 0])
+                dy = min(b[i, 1] + b[i, 3], b[j, 1] + b[j, 3]) - max(b[i, 1], b[j, 1])
+                if dx > tolerance and dy > tolerance:
+                    out.append((i, j, float(min(dx, dy))))
+        return out
+
     def to_canvas(self, image_xy: np.ndarray) -> np.ndarray:
         """SCOORD image coordinates (pixel-corner origin) → canvas coordinates."""
         return self.image_origin + np.asarray(image_xy, dtype=float) * self.image_scale
@@ -89,6 +101,10 @@ class ViewerPage:
             self.page.screenshot(path=str(ARTIFACTS / "open-sr-failure.png"))
             raise
         self.page.locator(_PANEL_BUTTON).first.click()
+        # 3.13 may keep the camera of the viewport's width before the panel opened (the
+        # picture follows the element, the image-to-canvas mapping not): resize again
+        self.page.wait_for_timeout(500)
+        self.page.evaluate("window.dispatchEvent(new Event('resize'))")
         self.page.wait_for_function(
             "n => document.querySelectorAll('svg.svg-layer text tspan').length >= n",
             arg=expected_labels,
@@ -121,8 +137,11 @@ class ViewerPage:
               // one <text> per label box, one <tspan> per line
               const labels = Array.from(layer.querySelectorAll('text tspan'))
                 .map(t => t.textContent).filter(Boolean);
+              // on screen, relative to the layer (getBBox would ignore the box's translate)
+              const l = layer.getBoundingClientRect();
               const boxes = Array.from(layer.querySelectorAll('text')).map(t => {
-                const b = t.getBBox(); return [b.x, b.y, b.width, b.height]; });
+                const b = t.getBoundingClientRect();
+                return [b.x - l.x, b.y - l.y, b.width, b.height]; });
               const v = [], c = [];
               for (const n of layer.querySelectorAll('line')) {
                 v.push([+n.getAttribute('x1'), +n.getAttribute('y1')]);
@@ -217,7 +236,7 @@ def chromium() -> Iterator[Any]:
 
 @contextmanager
 def viewer_page(browser: Any) -> Iterator[ViewerPage]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = context.new_page()
     vp = ViewerPage(page)
     page.on("console", lambda m: vp.console.append(f"[{m.type}] {m.text}"))

@@ -27,7 +27,13 @@ from tests.factories import (
     make_vl_photo,
 )
 from tests.support.dciodvfy import dciodvfy_errors
-from tests.support.ohif_sr_model import annotations, rehydratable
+from tests.support.ohif_sr_model import (
+    TEXT_BOX_OFFSET_PX,
+    TEXT_LINE_PX,
+    annotations,
+    rehydratable,
+    text_box_anchor,
+)
 
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 OHIF_VERSIONS = ("3.12.10", "3.13.2")
@@ -221,6 +227,62 @@ def test_ohif_draws_one_labelled_region_per_family_and_does_not_retrack(
     }
 
 
+def _full_catalogue() -> PhotoAnalysis:
+    """The astronaut's landmarks with every family's measurements (as a frontal photo
+    gives them), each on the landmarks the catalogue names."""
+    base = make_photo_analysis()
+    assert base.semantic is not None
+    keys = sorted(base.semantic.points)
+    by_family = {
+        "Brows": ("ibug_19", "ibug_24"), "Eyes": ("ibug_36", "ibug_45"),
+        "Nose": ("ibug_31", "ibug_35", "ibug_27"), "Lips and mouth": ("ibug_48", "ibug_54"),
+        "Chin": ("ibug_57", "ibug_08"), "Facial thirds": ("ibug_27", "ibug_33", "ibug_08"),
+        "Facial fifths": ("ibug_00", "ibug_36", "ibug_39", "ibug_42", "ibug_45", "ibug_16"),
+        "Face width and height": ("ibug_01", "ibug_15", "ibug_04", "ibug_12", "ibug_08"),
+        "Symmetry": tuple(keys),
+    }  # fmt: skip
+    extra = tuple(
+        Measurement(mid, mid.replace("_", " "), float(i), "mm", 0.1, by_family[title])
+        for title, ids in FAMILIES
+        for i, mid in enumerate(ids, start=1)
+    )
+    return PhotoAnalysis(**{**base.__dict__, "measurements": extra})
+
+
+@pytest.mark.parametrize("version", OHIF_VERSIONS)
+def test_label_boxes_do_not_overlap_once_the_face_is_zoomed_to(photo_ds, ctx, tmp_path, version):
+    """OHIF's label placement (mirrored in the model) on the family regions: a ladder of
+    boxes right of the face, none overlapping at the layout's on-screen face height."""
+    from dicom.sr_layout import FACE_SCREEN_PX
+
+    result = _full_catalogue()
+    raw = _write_read(build_sr(photo_ds, result, ctx), tmp_path)
+    assert result.semantic is not None
+    face = np.array(list(result.semantic.points.values()))
+    scale = FACE_SCREEN_PX / np.ptp(face[:, 1])  # screen px per image px
+    root = _children(raw, "126010")[0]
+    boxes, seen = [], set()
+    for group in _children(root, "125007"):
+        (uid,) = _children(group, "112040")
+        regions = [i for i in group.ContentSequence if i.ValueType == "SCOORD"]
+        if uid.UID in seen or not regions:  # a family's second group, or landmarks
+            continue
+        seen.add(uid.UID)
+        (region,) = regions
+        pts = np.asarray(region.GraphicData, dtype=float).reshape(-1, 2)
+        ax, ay = text_box_anchor([(float(x), float(y)) for x, y in pts], version)
+        lines = min(len([i for i in group.ContentSequence if i.ValueType == "NUM"]), SHOWN)
+        top = ay * scale + TEXT_BOX_OFFSET_PX
+        boxes.append((top, top + lines * TEXT_LINE_PX, ax))
+        assert ax > face[:, 0].max()  # right of the face: boxes do not cover it
+    assert len(boxes) == len(FAMILIES)
+    boxes.sort()
+    for (_, bottom, _), (top, _, _) in zip(boxes, boxes[1:], strict=False):
+        assert top >= bottom - 2.0
+    span = (boxes[-1][0] - boxes[0][0]) / scale
+    assert span < 1.2 * np.ptp(face[:, 1])  # the ladder stays about the face's height
+
+
 def test_a_large_family_is_one_annotation_of_two_groups(photo_ds, ctx, tmp_path):
     """Eyes (12 measurements): two TID 1410 groups, one Tracking UID, one label box."""
     base = make_photo_analysis()
@@ -293,6 +355,8 @@ def test_measurements_round_trip_values_units_method_uncertainty_flags(written, 
 def test_family_regions_outline_their_measurements_landmarks(written, analysis, module_photo):
     _, sr = written
     assert analysis.semantic is not None
+    face_right = max(x for x, _ in analysis.semantic.points.values()) + 0.5
+    seen: set[object] = set()
     for group in sr.content.get_planar_roi_measurement_groups():
         pts = []
         for item in group.get_measurements():
@@ -307,11 +371,16 @@ def test_family_regions_outline_their_measurements_landmarks(written, analysis, 
         src = roi.ContentSequence[0].ReferencedSOPSequence[0]
         assert src.ReferencedSOPInstanceUID == module_photo.SOPInstanceUID
         assert roi.graphic_type == GraphicTypeValues.POLYLINE
+        drawn_first = group.tracking_uid not in seen
+        seen.add(group.tracking_uid)
+        if drawn_first:  # a leader point right of the face, then the outline
+            leader, region = region[0], region[1:]
+            assert leader[0] > face_right
         for p in region:  # through landmarks of the group's measurements only
             assert np.min(np.hypot(*(pts_arr - p).T)) < 1e-3 or len(region) > 5
         if len(region) > 2:  # an outline: closed, not a 4/5-point "rectangle"
             np.testing.assert_allclose(region[0], region[-1])
-            assert len(region) not in (4, 5)
+            assert len(region) + drawn_first not in (4, 5)
 
 
 def test_outline_shapes():
@@ -326,8 +395,9 @@ def test_outline_shapes():
 @pytest.mark.parametrize(
     ("landmarks", "drawn"),
     [
-        (("nasion",), ("CIRCLE", 2)),
-        (("alare_r", "alare_l", "endocanthion_r", "endocanthion_l"), ("POLYLINE", 9)),
+        (("nasion",), ("POLYLINE", 2)),  # its leader and the point: not a probe
+        (("ibug_31", "ibug_35", "ibug_48", "ibug_54"), ("POLYLINE", 6)),
+        (("ibug_31", "ibug_35", "ibug_08"), ("POLYLINE", 6)),  # 4 + leader: one point more
     ],
 )
 def test_one_point_and_four_corner_regions_are_not_offered_for_tracking(
