@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final, Protocol
 
 import cv2
@@ -305,13 +306,18 @@ class Warp:
         gx, gy = np.meshgrid(np.linspace(x0, x1, nx), np.linspace(y0, y1, ny))
         return np.stack([gx, gy], axis=-1)
 
-    @property
-    def min_jacobian(self) -> float:
-        """min over the support of det ∇φ = 1 + ∂s/∂e (numerical, ≤ 1 px grid)."""
+    @cached_property
+    def _slopes(self) -> tuple[float, float]:
+        """(min, max) over the support of ∂s/∂e (numerical, ≤ 1 px grid)."""
         xy = self._grid()
         h = 0.05
         ds = (self.field(xy + h * self.e) - self.field(xy - h * self.e)) / (2 * h)
-        return float(1.0 + ds.min())
+        return float(ds.min()), float(ds.max())
+
+    @property
+    def min_jacobian(self) -> float:
+        """min over the support of det ∇φ = 1 + ∂s/∂e."""
+        return 1.0 + self._slopes[0]
 
     def support(self, width: int, height: int) -> tuple[int, int, int, int]:
         """Pixel box (x0, y0, x1, y1) outside which the warp is the identity."""
@@ -319,7 +325,7 @@ class Warp:
         return (max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0),
                 min(int(np.ceil(x1)) + 1, width), min(int(np.ceil(y1)) + 1, height))  # fmt: skip
 
-    def inverse_map(self, width: int, height: int, iterations: int = 30) -> FloatArray:
+    def inverse_map(self, width: int, height: int, tol_px: float = 1e-3) -> FloatArray:
         """φ⁻¹ on the pixel grid, (height, width, 2) as ``cv2.remap`` wants it."""
         gx, gy = np.meshgrid(
             np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64)
@@ -327,23 +333,38 @@ class Warp:
         grid = np.stack([gx, gy], axis=-1)
         x0, y0, x1, y1 = self.support(width, height)
         if x1 > x0 and y1 > y0:
-            y = grid[y0:y1, x0:x1]
-            # t + s(y + t·e) = 0 is increasing in t (det > 0); |t| ≤ |m|
-            lo = np.full(y.shape[:2], -abs(self.magnitude_px) - 1.0)
-            hi = -lo
-            for _ in range(iterations):
-                mid = (lo + hi) / 2
-                f = mid + self.field(y + mid[..., None] * self.e)
-                lo, hi = np.where(f < 0, mid, lo), np.where(f < 0, hi, mid)
-            t = (lo + hi) / 2
-            grid[y0:y1, x0:x1] = y + t[..., None] * self.e
+            grid[y0:y1, x0:x1] = self._inverse(grid[y0:y1, x0:x1], tol_px)
         return grid
 
+    def _inverse(self, y: FloatArray, tol_px: float) -> FloatArray:
+        bound = abs(self.magnitude_px) + 1.0
+        k = max(abs(v) for v in self._slopes)
+        if k < 0.5:  # a contraction: x ← y − D(x) gains a factor k per step
+            x = y.copy()
+            for _ in range(int(np.ceil(np.log(tol_px / bound) / np.log(max(k, 1e-6))))):
+                x = y - self.displacement(x)
+            return x
+        # else t + s(y + t·e) = 0 is increasing in t (det > 0) and |t| ≤ |m|: bisection
+        lo, hi = np.full(y.shape[:-1], -bound), np.full(y.shape[:-1], bound)
+        for _ in range(int(np.ceil(np.log2(2 * bound / tol_px)))):
+            mid = (lo + hi) / 2
+            below = mid + self.field(y + mid[..., None] * self.e) < 0
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        return np.asarray(y + ((lo + hi) / 2)[..., None] * self.e)
+
     def apply(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-        """The warped photo J(y) = I(φ⁻¹(y)), bicubic, borders replicated."""
+        """The warped photo J(y) = I(φ⁻¹(y)), bicubic, borders replicated; pixels outside
+        the support are copied unchanged."""
         h, w = image.shape[:2]
-        inv = self.inverse_map(w, h).astype(np.float32)
-        out = cv2.remap(
+        out = image.copy()
+        x0, y0, x1, y1 = self.support(w, h)
+        if x1 <= x0 or y1 <= y0:
+            return out
+        gx, gy = np.meshgrid(
+            np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)
+        )
+        inv = self._inverse(np.stack([gx, gy], axis=-1), 1e-3).astype(np.float32)
+        out[y0:y1, x0:x1] = cv2.remap(
             image, inv[..., 0], inv[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
         )
         return np.ascontiguousarray(out)

@@ -44,10 +44,12 @@ printed as mm at a 63 mm IPD (px × 63 / IPD px of the unwarped photo).
 
 Cost: per face and configuration 1 + 5 noise variants + 32 warps (3 bilateral kinds × 2
 sides × 2 directions × 2 magnitudes + 2 midline kinds × 2 directions × 2 magnitudes) = 38
-analyses. The reporting set has 23 photos: 874 default analyses (≈ 4.4 min at 300 ms
-each), the same with ``plain`` (≈ 2 min at 130 ms) and 138 ``detect`` calls — ≈ 7 min plus
-warping, well under the 20 min allowed for a 3–4× slower default analysis. ``--quick``:
-3 photos, the larger magnitude only (22 analyses per face and configuration).
+analyses. The reporting set has 23 photos, 17 of them usable frontal faces: 646 default
+analyses (≈ 3.2 min at 300 ms each), as many ``plain`` ones (≈ 2 min at 200 ms), 102
+``detect`` calls and 544 warped photos (≈ 0.05–0.4 s each) — measured 849 s on the loaded
+2-core machine at 264 ms per analysis, so ≈ 15 min at 300 ms: within the 20 min allowed
+without cutting magnitudes or noise variants. ``--quick``: 3 faces, the larger magnitude
+only (22 analyses per face and configuration).
 Results: tables on stdout, then README's markdown table (:func:`markdown_table`), JSON in
 ``bench-results/asymmetry.json``.
 """
