@@ -1,466 +1,387 @@
-"""How much of a real, one-sided asymmetry the 2D analysis reports (and how much it invents).
+"""How much of a real, one-sided asymmetry the 2D analysis reports, on faces it was not tuned on.
 
-Run: ``.venv/bin/python -m tests.bench.bench_asymmetry [--quick] [--out FILE]``.
+Run: ``.venv/bin/python -m tests.bench.bench_asymmetry [--split reporting|tuning|both]
+[--quick] [--photos N] [--configs default,plain]``.
 
-For every real photo (``skimage.data.astronaut()``, the portraits in
-``shared/data/photos/face_recognition``, and dlib's example photos whose main face is big
-enough), every warp of :mod:`tests.bench.asymmetry_warps` and every magnitude, the photo is
-warped and analysed by the real pipeline (:class:`analysis.pipeline.PhotoAnalyzer`) with
-each configuration: MediaPipe and dlib, each without and with the refinement stage
-(:mod:`analysis.refine`). Reported per configuration and warp:
+Photos
+    The fixed person split of :mod:`tests.bench.asymmetry_split`: README reports the
+    ``reporting`` set (the default); parameters are chosen on ``tuning`` only. In each photo
+    the largest face is analysed, as the node does. Only **usable frontal faces** count: a
+    face is skipped, and listed with the reason, when the node's default analysis of the
+    unwarped photo finds none, sees a non-frontal view or a turned head (``head_rotated``),
+    or a face too small (``face_too_small`` or an IPD under :data:`MIN_IPD_PX`).
 
-* ``gain`` — measured / injected change of the measurement that should see the warp, as
-  the least-squares slope through the origin over all photos and magnitudes (1 = the
-  whole asymmetry is reported, 0 = none of it); ``median`` — the median of the per-photo
-  slopes, which one bad photo cannot move; ``rms`` — RMS of measured − injected.
-* The injected change is f(φ(L)) − f(L): the catalogue formula on the unwarped photo's
-  landmarks L moved by the warp φ, so it counts what the warp's tails do to nearby points.
-* ``confirmed`` — the same gain over the measurements the analysis stands behind: neither
-  the unwarped nor the warped value carries the ``asymmetry_unconfirmed`` flag (the
-  refinement could not confirm the feature in the photo, so the value is the landmark
-  model's), with how many of all were kept, and the noise floor over those.
-* ``clean`` — the gain over the values that carry no other flag (head turned, smiling,
-  mouth open, …: the values a report would otherwise stand behind), confirmed or not,
-  and how many of those were confirmed. ``frontal`` — the same over the values whose
-  photo passed the pose check (no ``head_rotated``), whatever the expression: clinical
-  photos are taken frontal, and a turned head is where the mirror evidence is weakest.
-* Noise floor (false asymmetry): the same measurements on the unwarped photos (median
-  absolute value) and their change when the photo is only re-encoded as JPEG (q 75, 90)
-  or shifted by a few pixels (RMS) — what a configuration reports when nothing changed.
+Warps (:mod:`tests.bench.asymmetry_warps`)
+    Five realistic, smooth, invertible warps — mouth-corner drop/lift, brow lift/drop
+    (the eye fixed), upper-lid lowered/raised over a fixed pupil and lower lid, chin and
+    nasal-tip shifted laterally — on the subject's right and left side, in both directions,
+    at 1.5 and 3 mm (lid: 1 and 2 mm), mm at a 63 mm IPD from the photo's IPD. They are
+    built on the default analysis's landmarks of the unwarped photo, so every configuration
+    sees the same warped photo. A warp that would nearly fold a photo (the lid on a face
+    whose margin sits close to the pupil) is refused and listed. Expected change: the
+    catalogue formula on the unwarped landmarks as the warp moves them, minus on the
+    unwarped ones (:meth:`Warp.injected`: for the lid, the margin points only).
 
-Lengths are compared in pixels (mm values are turned back into pixels with the scale the
-analysis reported) and printed as "mm at a 63 mm IPD" (px × 63 / IPD px) so that photos of
-any resolution add up. Warps are built from MediaPipe's landmarks of the unwarped photo, so
-every configuration sees the same warped photo. Results: table on stdout, JSON in
+Configurations (``--configs``)
+    ``default`` — :class:`analysis.pipeline.PhotoAnalyzer` with default
+    :class:`AnalysisOptions`: whatever the node analyses with; ``plain`` — the same with
+    ``refine=False`` (the landmark model's asymmetry, a reference row). ``dlib`` and
+    ``dlib+refine`` can be named too.
+
+Figures (:mod:`tests.bench.asymmetry_summary`), per warp × side and both sides pooled
+    gain (LS slope through the origin) over all frontal values and over the confirmed ones
+    (neither the unwarped nor the warped value flagged ``asymmetry_unconfirmed``), coverage
+    (share confirmed), confirmed values with the wrong sign (|expected| ≥ 0.5 mm), RMS
+    error, and the share of errors within ±1 and ±2 combined uncertainties
+    (sqrt(u_unwarped² + u_warped²) from ``Measurement.uncertainty``). Noise floor: RMS
+    change when the unwarped photo is re-encoded (JPEG q85), shifted by (0.5, 0.3) and
+    (1, 2) px, or rescaled by 0.9 and 1.1 — over all and over confirmed values. Timing:
+    median ms of the whole analysis per configuration and of ``backend.detect`` alone, on
+    the same images (the unwarped photos and their noise variants) in the same run.
+
+Lengths are compared in pixels (mm values turned back with the analysis's own scale) and
+printed as mm at a 63 mm IPD (px × 63 / IPD px of the unwarped photo).
+
+Cost: per face and configuration 1 + 5 noise variants + 32 warps (3 bilateral kinds × 2
+sides × 2 directions × 2 magnitudes + 2 midline kinds × 2 directions × 2 magnitudes) = 38
+analyses. The reporting set has 23 photos, 17 of them usable frontal faces: 646 default
+analyses (≈ 3.2 min at 300 ms each), as many ``plain`` ones (≈ 2 min at 200 ms), 102
+``detect`` calls and 544 warped photos (≈ 0.05–0.4 s each) — measured 849 s on the loaded
+2-core machine at 264 ms per analysis, so ≈ 15 min at 300 ms: within the 20 min allowed
+without cutting magnitudes or noise variants. ``--quick``: 3 faces, the larger magnitude
+only (22 analyses per face and configuration).
+Results: tables on stdout, then README's markdown table (:func:`markdown_table`), JSON in
 ``bench-results/asymmetry.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analysis.types import ASYMMETRY_UNCONFIRMED, Flag
+from analysis.types import ASYMMETRY_UNCONFIRMED, Flag, View
 from tests.bench import asymmetry_warps as aw
-from tests.bench.photos import REPO, real_photos
+from tests.bench.asymmetry_split import faces
+from tests.bench.asymmetry_summary import (
+    format_tables,
+    markdown_table,
+    summarise,
+    summarise_noise,
+    summarise_timing,
+)
+from tests.bench.photos import REPO, astronaut
 from tests.bench.report import write_json
 
 MIN_IPD_PX = 30.0
-PX_SCALE_MM = 1.0
-#: The unwarped variants that measure the noise floor.
-NOISE_VARIANTS = ("jpeg75", "jpeg90", "shift_2.5_-1.5", "shift_-1.25_2")
+QUICK_PHOTOS = 3
+#: The unwarped variants that measure the noise floor: (image transform, px scale factor).
+NOISE_VARIANTS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = {
+    "jpeg85": (lambda im: aw.jpeg_roundtrip(im, 85), 1.0),
+    "shift.5,.3": (lambda im: aw.shift_image(im, 0.5, 0.3), 1.0),
+    "shift1,2": (lambda im: aw.shift_image(im, 1.0, 2.0), 1.0),
+    "scale0.9": (lambda im: aw.rescale_image(im, 0.9), 0.9),
+    "scale1.1": (lambda im: aw.rescale_image(im, 1.1), 1.1),
+}
+FISSURE = "palpebral_fissure_height_difference"
+#: The measurements whose flags and uncertainties make up the bench's fissure difference.
+FISSURE_PARTS = ("palpebral_fissure_height_r", "palpebral_fissure_height_l")
 
 
 @dataclass(frozen=True)
 class Config:
     name: str
-    backend: str
-    refine: bool
+    backend: str | None = None  # None: AnalysisOptions' default
+    refine: bool | None = None
 
 
-CONFIGS = (
-    Config("mediapipe", "mediapipe", False),
-    Config("mediapipe+refine", "mediapipe", True),
-    Config("dlib", "dlib", False),
-    Config("dlib+refine", "dlib", True),
-)
+CONFIGS = {
+    c.name: c
+    for c in (
+        Config("default"),
+        Config("plain", refine=False),
+        Config("dlib", "dlib", False),
+        Config("dlib+refine", "dlib", True),
+    )
+}
+DEFAULT_CONFIGS = ("default", "plain")
 
 
-def photos(quick: bool = False) -> Iterator[tuple[str, np.ndarray]]:
-    """The astronaut, then the shared portraits and dlib's example photos (skipped if absent)."""
-    for name, rgb, _ in real_photos(portraits=not quick, dlib_faces=not quick):
-        yield name, rgb
+# --- reading a result ---------------------------------------------------------------------
 
 
-def variant(image: np.ndarray, name: str) -> np.ndarray:
-    if name.startswith("jpeg"):
-        return aw.jpeg_roundtrip(image, int(name[4:]))
-    _, dx, dy = name.split("_")
-    return aw.shift_image(image, float(dx), float(dy))
+@dataclass(frozen=True)
+class Value:
+    px: float
+    u_px: float | None
+    confirmed: bool
 
 
-# --- measuring ----------------------------------------------------------------------------
+def values(result: Any) -> dict[str, Value]:
+    """The five benchmark measurements of a result, in pixels (mm turned back with the
+    analysis's own scale), with their uncertainty and whether they are confirmed."""
+    by_id = {m.id: m for m in result.measurements} if result.face_found else {}
+    mmpp = result.scale.mm_per_px if result.scale is not None else None
+
+    def px(m: Any) -> tuple[float, float] | None:
+        if m.unit == "mm" and mmpp:
+            return m.value / mmpp, m.uncertainty / mmpp
+        if m.unit == "[px]":
+            return m.value, m.uncertainty
+        return None
+
+    out: dict[str, Value] = {}
+    for kind in aw.KINDS:
+        mid = aw.MEASUREMENT[kind]
+        parts = FISSURE_PARTS if mid == FISSURE else (mid,)
+        got = [px(by_id[p]) if p in by_id else None for p in parts]
+        if any(g is None for g in got):
+            continue
+        vals = [g for g in got if g is not None]
+        flag_ids = (*parts, "palpebral_fissure_height_ratio") if mid == FISSURE else parts
+        confirmed = all(ASYMMETRY_UNCONFIRMED not in by_id[p].flags for p in flag_ids if p in by_id)
+        value = vals[0][0] - vals[1][0] if mid == FISSURE else vals[0][0]
+        u = float(np.sqrt(sum(v[1] ** 2 for v in vals)))
+        out[mid] = Value(value, u if np.isfinite(u) else None, confirmed)
+    return out
 
 
 def formula_px(points: dict[str, tuple[float, float]], mid: str) -> float | None:
     """The catalogue value of ``mid`` (or the bench's fissure-height difference) in pixels."""
     from analysis import measurements
-    from analysis.types import HeadPose, Quality, Scale, ScaleSource, SemanticLandmarks, View
+    from analysis.types import (
+        HeadPose,
+        Quality,
+        Scale,
+        ScaleSource,
+        SemanticLandmarks,
+        ViewSource,
+    )
 
     sem = SemanticLandmarks(points=dict(points), confidence=dict.fromkeys(points, 1.0), sources=())
-    scale = Scale(PX_SCALE_MM, ScaleSource.PIXEL_SPACING, 0.0)
+    scale = Scale(1.0, ScaleSource.PIXEL_SPACING, 0.0)
     quality = Quality(1, 0, 1.0, 400.0, 20.0, HeadPose(0, 0, 0), False, False, (), View.FRONTAL,
-                      "pose")  # fmt: skip
-    values = {m.id: m.value / PX_SCALE_MM for m in measurements.compute(sem, scale, quality)}
-    return _pick(values, mid)
-
-
-def result_px(result: Any, mid: str) -> float | None:
-    """The pipeline's value of ``mid`` in pixels (mm turned back with its own scale)."""
-    values: dict[str, float] = {}
-    for m in result.measurements:
-        if m.unit == "mm" and result.scale is not None and result.scale.mm_per_px:
-            values[m.id] = m.value / result.scale.mm_per_px
-        elif m.unit in ("mm", "[px]"):
-            values[m.id] = m.value
-    return _pick(values, mid)
-
-
-def _flags(result: Any, mid: str) -> tuple[str, ...] | None:
-    """The flags of the value of ``mid`` (None: no value). The bench's fissure-height
-    difference takes those of the fissure height ratio."""
-    mid = "palpebral_fissure_height_ratio" if mid == "palpebral_fissure_height_difference" else mid
-    return next((m.flags for m in result.measurements if m.id == mid), None)
-
-
-def unconfirmed(result: Any, mid: str) -> bool:
-    """The analysis did not stand behind this value's asymmetry (flag, or no value at all)."""
-    flags = _flags(result, mid)
-    return flags is None or ASYMMETRY_UNCONFIRMED in flags
-
-
-#: Flags that do not stop the report from standing behind a value (the bench's photos
-#: carry no pixel spacing, so their scale is the iris or the assumed IPD).
-SOFT = frozenset({ASYMMETRY_UNCONFIRMED, Flag.SCALE_ASSUMED})
-
-
-def other_flags(result: Any, mid: str) -> list[str]:
-    """The value's flags besides :data:`SOFT` (head turned, smiling, …; "missing")."""
-    flags = _flags(result, mid)
-    return [f for f in (flags if flags is not None else ("missing",)) if f not in SOFT]
-
-
-def _pick(values: dict[str, float], mid: str) -> float | None:
-    if mid == "palpebral_fissure_height_difference":
-        r, left = values.get("palpebral_fissure_height_r"), values.get("palpebral_fissure_height_l")
+                      ViewSource.POSE)  # fmt: skip
+    got = {m.id: m.value for m in measurements.compute(sem, scale, quality)}
+    if mid == FISSURE:
+        r, left = (got.get(p) for p in FISSURE_PARTS)
         return None if r is None or left is None else r - left
-    return values.get(mid)
+    return got.get(mid)
 
 
-def refined(result: Any) -> bool:
-    from analysis.refine import IDENTITY
-
-    return result.semantic is not None and IDENTITY in result.semantic.sources
-
-
-# --- the run ------------------------------------------------------------------------------
-
-
-def make_analyzers() -> dict[str, Any]:
-    """One loaded backend per name; refine on/off are shallow copies sharing it."""
-    from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
-    from config.norms import load_tables
-
-    tables = load_tables()  # the shipped norms and rules, read once
-    loaded: dict[str, Any] = {}
-    out: dict[str, Any] = {}
-    for cfg in CONFIGS:
-        try:
-            if cfg.backend not in loaded:
-                options = AnalysisOptions(tables=tables, backend=cfg.backend)
-                loaded[cfg.backend] = PhotoAnalyzer(options)
-        except Exception as exc:  # a missing backend is reported, not fatal
-            print(f"{cfg.name}: unavailable ({type(exc).__name__}: {exc})", file=sys.stderr)
-            continue
-        an = copy.copy(loaded[cfg.backend])
-        an.options = replace(an.options, refine=cfg.refine)
-        out[cfg.name] = an
-    return out
+def unusable(result: Any) -> str | None:
+    """Why this face is not a usable frontal face (None: it is)."""
+    if not result.face_found or result.semantic is None or result.quality is None:
+        return "no face"
+    q = result.quality
+    if q.view is not View.FRONTAL:
+        return f"not frontal (view {q.view})"
+    if Flag.HEAD_ROTATED in q.flags:
+        p = q.pose
+        pose = f" (yaw {p.yaw:.1f}°, pitch {p.pitch:.1f}°, roll {p.roll:.1f}°)" if p else ""
+        return "head rotated" + pose
+    if Flag.FACE_TOO_SMALL in q.flags:
+        return "face too small"
+    try:
+        ipd = aw.face_axes(result.semantic.points).ipd_px
+    except (KeyError, ValueError):
+        return "no eyes"
+    return f"face too small (IPD {ipd:.0f} px)" if ipd < MIN_IPD_PX else None
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    from analysis.types import Photo
-
-    analyzers = make_analyzers()
-    ref_name = "mediapipe" if "mediapipe" in analyzers else next(iter(analyzers))
-    rows: list[dict[str, Any]] = []
-    noise: list[dict[str, Any]] = []
-    used: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
-    for name, img in photos(quick):
-        ref = analyzers[ref_name].analyze(Photo(img))
-        if not ref.face_found or ref.semantic is None:
-            used.append({"photo": name, "skipped": "no face"})
-            continue
-        ref_pts = ref.semantic.points
-        try:
-            ipd = aw.face_axes(ref_pts).ipd_px
-        except (KeyError, ValueError):
-            used.append({"photo": name, "skipped": "no eyes"})
-            continue
-        if ipd < MIN_IPD_PX:
-            used.append({"photo": name, "skipped": f"face too small (IPD {ipd:.0f} px)"})
-            continue
-        used.append({"photo": name, "ipd_px": ipd})
-        mm63 = aw.ASSUMED_IPD_MM / ipd
-        warped: dict[tuple[str, float], tuple[aw.Warp, np.ndarray]] = {}
-        for kind in aw.KINDS:
-            for level in aw.LEVELS_MM[kind][1:] if quick else aw.LEVELS_MM[kind]:
-                w = aw.make_warp(kind, ref_pts, level)
-                warped[(kind, level)] = (w, w.apply(img))
-        variants = {v: variant(img, v) for v in NOISE_VARIANTS}
-        for cfg_name, an in analyzers.items():
-            base = an.analyze(Photo(img))
-            if not _same_face(base, ref_pts, ipd):
-                used[-1].setdefault("config_skipped", []).append(cfg_name)
-                continue
-            assert base.semantic is not None
-            for kind in aw.KINDS:
-                mid = aw.MEASUREMENT[kind]
-                b = result_px(base, mid)
-                for vname, vimg in variants.items():
-                    res = an.analyze(Photo(vimg))
-                    same = _same_face(res, ref_pts, ipd)
-                    v = result_px(res, mid) if same else None
-                    noise.append({
-                        "photo": name, "config": cfg_name, "kind": kind, "measurement": mid,
-                        "variant": vname,
-                        "base_mm63": None if b is None else b * mm63,
-                        "change_mm63": None if b is None or v is None else (v - b) * mm63,
-                        "confirmed": not unconfirmed(base, mid)
-                        and same and not unconfirmed(res, mid),
-                        "other_flags": sorted(set(other_flags(base, mid))
-                                              | set(other_flags(res, mid) if same else ["missing"])),
-                    })  # fmt: skip
-                for (k2, level), (w, wimg) in warped.items():
-                    if k2 != kind:
-                        continue
-                    res = an.analyze(Photo(wimg))
-                    f0 = formula_px(base.semantic.points, mid)
-                    f1 = formula_px(w.forward(base.semantic.points), mid)
-                    same = _same_face(res, ref_pts, ipd)
-                    m1 = result_px(res, mid) if same else None
-                    expected = None if f0 is None or f1 is None else f1 - f0
-                    measured = None if b is None or m1 is None else m1 - b
-                    rows.append({
-                        "photo": name, "config": cfg_name, "kind": kind, "measurement": mid,
-                        "level_mm": level, "magnitude_px": w.magnitude_px,
-                        "max_gradient": round(w.max_gradient, 3),
-                        "expected_px": expected, "measured_px": measured,
-                        "expected_mm63": None if expected is None else expected * mm63,
-                        "measured_mm63": None if measured is None else measured * mm63,
-                        "refined_unwarped": refined(base), "refined_warped": refined(res),
-                        "confirmed": not unconfirmed(base, mid)
-                        and same and not unconfirmed(res, mid),
-                        "other_flags": sorted(set(other_flags(base, mid))
-                                              | set(other_flags(res, mid) if same else ["missing"])),
-                        "photo_ipd_px": ipd,
-                    })  # fmt: skip
-        print(f"  {name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    return {
-        "photos": used,
-        "configs": list(analyzers),
-        "warps": {k: {"measurement": aw.MEASUREMENT[k], "levels_mm": aw.LEVELS_MM[k]} for k in aw.KINDS},
-        "rows": rows,
-        "noise": noise,
-        "summary": summarise(rows),
-        "noise_floor": summarise_noise(noise),
-        "seconds": time.perf_counter() - t0,
-    }  # fmt: skip
-
-
-def _same_face(result: Any, ref_pts: dict[str, tuple[float, float]], ipd: float) -> bool:
-    """The analysed face is the reference face (multi-face photos: backends may differ)."""
+def same_face(result: Any, ref_pts: dict[str, tuple[float, float]], ipd: float) -> bool:
+    """The analysed face is the reference face (multi-face photos: configurations may differ)."""
     if not result.face_found or result.semantic is None:
         return False
     p, q = result.semantic.points.get("ibug_30"), ref_pts.get("ibug_30")
     return p is not None and q is not None and float(np.hypot(p[0] - q[0], p[1] - q[1])) < 0.5 * ipd
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for cfg in sorted({r["config"] for r in rows}, key=_cfg_order):
-        out[cfg] = {}
-        for kind in aw.KINDS:
-            sel = [r for r in rows if r["config"] == cfg and r["kind"] == kind]
-            ok = [
-                r for r in sel if r["expected_mm63"] is not None and r["measured_mm63"] is not None
-            ]
-            if not ok:
-                out[cfg][kind] = {"n": 0}
-                continue
-            e = np.array([r["expected_mm63"] for r in ok])
-            m = np.array([r["measured_mm63"] for r in ok])
-            by_photo: dict[str, float] = {}
-            for photo in sorted({r["photo"] for r in ok}):
-                pe = np.array([r["expected_mm63"] for r in ok if r["photo"] == photo])
-                pm = np.array([r["measured_mm63"] for r in ok if r["photo"] == photo])
-                if float(pe @ pe) > 0:
-                    by_photo[photo] = float(pe @ pm / (pe @ pe))
-            per_photo = list(by_photo.values())
-            conf = [r for r in ok if r.get("confirmed")]
-            ce = np.array([r["expected_mm63"] for r in conf])
-            cm = np.array([r["measured_mm63"] for r in conf])
-            clean = [r for r in ok if not r.get("other_flags")]
-            frontal = [r for r in ok if not {Flag.HEAD_ROTATED, "missing"} & set(r["other_flags"])]
-            out[cfg][kind] = {
-                **_subset_gain("clean", clean),
-                **_subset_gain("frontal", frontal),
-                "confirmed_n": len(conf),
-                "confirmed_gain": float(ce @ cm / (ce @ ce)) if conf else None,
-                "confirmed_photos": len({r["photo"] for r in conf}),
-                "n": len(ok),
-                "photos": len(per_photo),
-                "gain": float(e @ m / (e @ e)),
-                "median_gain": float(np.median(per_photo)) if per_photo else None,
-                "photos_within_20pct": int(sum(0.8 <= g <= 1.2 for g in per_photo)),
-                "per_photo_gain": by_photo,
-                "rms_error_mm63": float(np.sqrt(np.mean((m - e) ** 2))),
-            }
+# --- the run ------------------------------------------------------------------------------
+
+
+def make_analyzers(names: list[str]) -> dict[str, Any]:
+    """One PhotoAnalyzer per configuration (a missing backend is reported, not fatal)."""
+    from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
+    from config.norms import load_tables
+
+    tables = load_tables()
+    out: dict[str, Any] = {}
+    for name in names:
+        cfg = CONFIGS[name]
+        kw: dict[str, Any] = {}
+        if cfg.backend is not None:
+            kw["backend"] = cfg.backend
+        if cfg.refine is not None:
+            kw["refine"] = cfg.refine
+        try:
+            out[name] = PhotoAnalyzer(AnalysisOptions(tables=tables, **kw))
+        except Exception as exc:
+            print(f"{name}: unavailable ({type(exc).__name__}: {exc})", file=sys.stderr)
     return out
 
 
-def _subset_gain(label: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """``{label}_n``, ``{label}_gain`` (LS, None when empty) and ``{label}_confirmed_n``."""
-    e = np.array([r["expected_mm63"] for r in rows])
-    m = np.array([r["measured_mm63"] for r in rows])
-    return {
-        f"{label}_n": len(rows),
-        f"{label}_gain": float(e @ m / (e @ e)) if rows else None,
-        f"{label}_confirmed_n": sum(1 for r in rows if r.get("confirmed")),
-    }
+class _Timed:
+    """Runs analyses and records how long each took, by configuration."""
+
+    def __init__(self) -> None:
+        self.times: list[dict[str, Any]] = []
+
+    def __call__(self, what: str, fn: Callable[..., Any], *args: Any, record: bool = True) -> Any:
+        t0 = time.perf_counter()
+        out = fn(*args)
+        if record:
+            self.times.append({"what": what, "ms": (time.perf_counter() - t0) * 1000.0})
+        return out
 
 
-def _frontal(row: dict[str, Any]) -> bool:
-    return not {Flag.HEAD_ROTATED, "missing"} & set(row.get("other_flags", ()))
-
-
-def summarise_noise(noise: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per configuration and warp kind: the RMS change on re-encode/shift over all values,
-    the confirmed ones and the frontal-pose ones. For a "+refine" configuration the subsets
-    also get ``*_model_rms_change_mm63``: its landmark model alone on the *same* photos and
-    variants, so that the refinement's noise is compared pair for pair."""
-    index = {(r["config"], r["photo"], r["kind"], r["variant"]): r for r in noise}
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for cfg in sorted({r["config"] for r in noise}, key=_cfg_order):
-        out[cfg] = {}
-        model = cfg.removesuffix("+refine") if cfg.endswith("+refine") else None
-        for kind in aw.KINDS:
-            sel = [r for r in noise if r["config"] == cfg and r["kind"] == kind]
-            ch = np.array([r["change_mm63"] for r in sel if r["change_mm63"] is not None])
-            base = {(r["photo"]): r["base_mm63"] for r in sel if r["base_mm63"] is not None}
-            out[cfg][kind] = {
-                "measurement": aw.MEASUREMENT[kind],
-                "rms_change_mm63": _rms(ch),
-                "max_change_mm63": float(np.abs(ch).max()) if ch.size else None,
-                "median_abs_value_mm63": (
-                    float(np.median(np.abs(list(base.values())))) if base else None
-                ),
-                "n": int(ch.size),
-            }
-            subsets = {"confirmed": lambda r: bool(r["confirmed"]), "frontal": _frontal}
-            for label, keep in subsets.items():
-                rows = [r for r in sel if r["change_mm63"] is not None and keep(r)]
-                out[cfg][kind][f"{label}_rms_change_mm63"] = _rms(
-                    np.array([r["change_mm63"] for r in rows])
-                )
-                out[cfg][kind][f"{label}_n"] = len(rows)
-                if model is None:
-                    continue
-                twins = [index.get((model, r["photo"], kind, r["variant"])) for r in rows]
-                paired = [t["change_mm63"] for t in twins if t and t["change_mm63"] is not None]
-                out[cfg][kind][f"{label}_model_rms_change_mm63"] = _rms(np.array(paired))
-    return out
-
-
-def _rms(values: np.ndarray) -> float | None:
-    return float(np.sqrt(np.mean(values**2))) if values.size else None
-
-
-def _cfg_order(name: str) -> int:
-    names = [c.name for c in CONFIGS]
-    return names.index(name) if name in names else len(names)
-
-
-def _f(v: Any, fmt: str = "5.2f") -> str:
-    return "  n/a" if v is None else format(v, fmt)
-
-
-def _table(
-    report: dict[str, Any], title: str, cell: Callable[[dict[str, Any], dict[str, Any]], str]
-) -> list[str]:
-    """One row per warp, one column per configuration; ``cell(summary, noise_floor)``."""
-    cfgs = list(report["summary"])
-    head = f"{'warp':<20} {'measurement':<36}" + "".join(f"{c:>34}" for c in cfgs)
-    lines = ["", title, head, "-" * len(head)]
+def _warps(pts: dict[str, tuple[float, float]], quick: bool, log: list[dict[str, Any]],
+           photo: str) -> list[aw.Warp]:  # fmt: skip
+    out = []
     for kind in aw.KINDS:
-        row = f"{kind:<20} {aw.MEASUREMENT[kind]:<36}"
-        for c in cfgs:
-            s, nf = report["summary"][c][kind], report["noise_floor"][c][kind]
-            row += f"{'n/a' if not s.get('n') else cell(s, nf):>34}"
-        lines.append(row)
-    return lines
+        levels = aw.LEVELS_MM[kind][-1:] if quick else aw.LEVELS_MM[kind]
+        for side, direction in aw.VARIANTS[kind]:
+            for level in levels:
+                try:
+                    out.append(aw.make_warp(kind, pts, level, side, direction))
+                except ValueError as exc:
+                    log.append({"photo": photo, "kind": kind, "side": side,
+                                "direction": direction, "level_mm": level, "why": str(exc)})  # fmt: skip
+    return out
 
 
-def _model(nf: dict[str, Any], label: str) -> str:
-    """" (m 0.59)": the landmark model alone on the same pairs, for a "+refine" column."""
-    key = f"{label}_model_rms_change_mm63"
-    return f" (m {_f(nf[key], '.2f')})" if key in nf else ""
+def run(split: str = "reporting", quick: bool = False, n_photos: int | None = None,
+        configs: tuple[str, ...] = DEFAULT_CONFIGS) -> dict[str, Any]:  # fmt: skip
+    from analysis.types import Photo
 
-
-def format_tables(report: dict[str, Any]) -> str:
-    lines = _table(
-        report,
-        "Reported / injected asymmetry: LS gain over all photos and magnitudes "
-        "(median per-photo gain) [photos within +/-20 %]",
-        lambda s, _: (
-            f"{_f(s['gain'])} ({_f(s['median_gain'])}) [{s['photos_within_20pct']}/{s['photos']}]"
-        ),
-    )
-    lines += _table(
-        report,
-        "Confirmed by the photo (neither value flagged asymmetry_unconfirmed): LS gain "
-        "[measurements kept / all] | RMS change on re-encode/shift, mm at a 63 mm IPD "
-        "(m: the landmark model alone on the same photos and variants)",
-        lambda s, nf: (
-            f"{_f(s['confirmed_gain'])} [{s['confirmed_n']}/{s['n']}] | "
-            f"{_f(nf['confirmed_rms_change_mm63'])}{_model(nf, 'confirmed')}"
-        ),
-    )
-    lines += _table(
-        report,
-        "Values with no other flag (frontal enough, neutral expression, …): LS gain over all "
-        "of them [confirmed / all]",
-        lambda s, _: f"{_f(s['clean_gain'])} [{s['clean_confirmed_n']}/{s['clean_n']}]",
-    )
-    lines += _table(
-        report,
-        "Values from a frontal pose (no head_rotated flag; expression allowed): LS gain "
-        "[confirmed / all] | RMS change on re-encode/shift, mm at a 63 mm IPD (m: model alone)",
-        lambda s, nf: (
-            f"{_f(s['frontal_gain'])} [{s['frontal_confirmed_n']}/{s['frontal_n']}] | "
-            f"{_f(nf['frontal_rms_change_mm63'])}{_model(nf, 'frontal')}"
-        ),
-    )
-    lines += _table(
-        report,
-        "Noise floor, mm at a 63 mm IPD: RMS change on re-encode/shift | median |value| unwarped",
-        lambda _, nf: f"{_f(nf['rms_change_mm63'])} | {_f(nf['median_abs_value_mm63'])}",
-    )
-    photos_used = [p["photo"] for p in report["photos"] if "ipd_px" in p]
-    lines += [
-        "",
-        f"photos: {len(photos_used)} ({', '.join(photos_used)}); {report['seconds']:.0f} s",
-    ]
-    return "\n".join(lines[1:])
+    analyzers = make_analyzers(list(configs))
+    if not analyzers:
+        raise SystemExit("no configuration could be loaded")
+    ref_name = next(iter(analyzers))
+    warm = Photo(astronaut())  # first calls pay one-off set-up: kept out of the timings
+    for an in analyzers.values():
+        an.analyze(warm)
+    limit = QUICK_PHOTOS if quick and n_photos is None else n_photos
+    timed = _Timed()
+    rows: list[dict[str, Any]] = []
+    noise: list[dict[str, Any]] = []
+    used: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for photo, img in faces(None if split == "both" else split):  # type: ignore[arg-type]
+        if limit is not None and sum("ipd_px" in u for u in used) >= limit:
+            break
+        ref = timed(ref_name, analyzers[ref_name].analyze, Photo(img))
+        why = unusable(ref)
+        if why:
+            used.append({"photo": photo.name, "person": photo.person, "skipped": why})
+            continue
+        ref_pts = dict(ref.semantic.points)
+        ipd = aw.face_axes(ref_pts).ipd_px
+        mm63 = aw.ASSUMED_IPD_MM / ipd
+        pose = ref.quality.pose
+        used.append({"photo": photo.name, "person": photo.person, "ipd_px": ipd,
+                     "yaw_deg": pose.yaw if pose else None,
+                     "flags": [str(f) for f in ref.quality.flags]})  # fmt: skip
+        warps = _warps(ref_pts, quick, refused, photo.name)
+        warped = [(w, w.apply(img)) for w in warps]
+        variants = {k: (fn(img), f) for k, (fn, f) in NOISE_VARIANTS.items()}
+        detector = analyzers[ref_name].backend
+        for vimg in (img, *(v for v, _ in variants.values())):
+            timed("detect", detector.detect, vimg)
+        for cfg, an in analyzers.items():
+            base = ref if cfg == ref_name else timed(cfg, an.analyze, Photo(img))
+            if not same_face(base, ref_pts, ipd):
+                used[-1].setdefault("config_skipped", []).append(cfg)
+                continue
+            b = values(base)
+            for vname, (vimg, factor) in variants.items():
+                res = timed(cfg, an.analyze, Photo(vimg))
+                same = same_face(res, {k: (x * factor, y * factor) for k, (x, y) in ref_pts.items()},
+                                 ipd * factor)  # fmt: skip
+                v = values(res) if same else {}
+                for kind in aw.KINDS:
+                    mid = aw.MEASUREMENT[kind]
+                    b0, v1 = b.get(mid), v.get(mid)
+                    if b0 is None:
+                        continue
+                    noise.append({
+                        "photo": photo.name, "config": cfg, "kind": kind, "variant": vname,
+                        "change_mm63": None if v1 is None else (v1.px / factor - b0.px) * mm63,
+                        "confirmed": v1 is not None and b0.confirmed and v1.confirmed,
+                    })  # fmt: skip
+            assert base.semantic is not None
+            base_pts = dict(base.semantic.points)
+            for w, wimg in warped:
+                res = timed(cfg, an.analyze, Photo(wimg), record=False)
+                mid = aw.MEASUREMENT[w.kind]
+                f0, f1 = formula_px(base_pts, mid), formula_px(w.injected(base_pts), mid)
+                b0 = b.get(mid)
+                v1 = values(res).get(mid) if same_face(res, ref_pts, ipd) else None
+                expected = None if f0 is None or f1 is None else (f1 - f0) * mm63
+                measured = None if b0 is None or v1 is None else (v1.px - b0.px) * mm63
+                u = (None if b0 is None or v1 is None or b0.u_px is None or v1.u_px is None
+                     else float(np.hypot(b0.u_px, v1.u_px)) * mm63)  # fmt: skip
+                flags = res.quality.flags if res.quality is not None else ()
+                rows.append({
+                    "photo": photo.name, "person": photo.person, "config": cfg,
+                    "kind": w.kind, "side": w.side, "direction": w.direction,
+                    "level_mm": w.level_mm, "min_jacobian": round(w.min_jacobian, 3),
+                    "expected_mm63": expected, "measured_mm63": measured, "u_mm63": u,
+                    "confirmed": b0 is not None and v1 is not None and b0.confirmed
+                    and v1.confirmed,
+                    "warped_head_rotated": Flag.HEAD_ROTATED in flags,
+                })  # fmt: skip
+        print(f"  {photo.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr,
+              flush=True)  # fmt: skip
+    return {
+        "split": split,
+        "quick": quick,
+        "photos": used,
+        "configs": list(analyzers),
+        "warps": {
+            k: {
+                "measurement": aw.MEASUREMENT[k],
+                "levels_mm": aw.LEVELS_MM[k],
+                "variants": aw.VARIANTS[k],
+            }
+            for k in aw.KINDS
+        },  # fmt: skip
+        "skipped_warps": refused,
+        "rows": rows,
+        "noise": noise,
+        "summary": summarise(rows),
+        "noise_floor": summarise_noise(noise),
+        "timing": summarise_timing(timed.times),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="astronaut only, three magnitudes")
+    ap.add_argument("--split", choices=("tuning", "reporting", "both"), default="reporting")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"{QUICK_PHOTOS} photos, the larger magnitude only")  # fmt: skip
+    ap.add_argument("--photos", type=int, default=None, help="at most N usable faces")
+    ap.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
+                    help=f"comma-separated, first is the reference; of {', '.join(CONFIGS)}")  # fmt: skip
     ap.add_argument("--out", type=Path, default=REPO / "bench-results" / "asymmetry.json")
     args = ap.parse_args(argv)
-    report = run(quick=args.quick)
+    names = tuple(n for n in args.configs.split(",") if n)
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        ap.error(f"unknown configuration(s) {unknown}; choose from {', '.join(CONFIGS)}")
+    report = run(args.split, args.quick, args.photos, names)
     write_json(args.out, report)
     print(format_tables(report))
+    print("\nREADME's table (the first configuration; the second as reference):\n")
+    print(markdown_table(report))
     print(f"\nwritten: {args.out}")
     return 0
 
