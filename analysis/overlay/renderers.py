@@ -4,10 +4,10 @@ result (e.g. no midline on a profile view).
 
 Frontal geometry (midline, thirds and fifths, canthal tilts) is drawn only on the views the
 frontal measurements are made for. Left/right comparisons (the midline, alone on the
-landmarks or with its offsets and the mirror axis, the mirrored composites) are drawn only when the pose check accepts
-the photo for them (:func:`left_right_comparable`): a frontal view whose head is not
-turned or tilted (no ``head_rotated`` flag). A composite of a head turned 56° shows two
-absurd half-faces; it is better not made.
+landmarks or with its offsets and the mirror axis, the mirrored composites) are drawn only
+when the pose check accepts the photo for them (:func:`left_right_comparable`): a frontal
+view whose head is not turned or tilted (no ``head_rotated`` flag). A composite of a head
+turned 56° shows two absurd half-faces; it is better not made.
 
 Every line that stands for the face's geometry is the one the measurements use: the face
 frame and the mirror axis of :mod:`analysis.geometry`, computed from the same landmarks
