@@ -1,12 +1,15 @@
 """Series stability: a series is complete after ``stable_age_s`` without new instances,
-however many associations it arrived over; then exactly one job is queued for it."""
+however many associations it arrived over; then exactly one job is queued for it.
+
+:func:`seconds_until_stable` tells the node's ticker when to look next, so a series is
+queued when it becomes stable, not up to a polling interval later."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from node.db import Job, JobState, Series, SeriesState, utcnow
@@ -46,3 +49,21 @@ def queue_stable_series(
             created.append(job.id)
             log.info("series stable after %.0f s; queued job %d", stable_age_s, job.id)
     return created
+
+
+def seconds_until_stable(
+    sessions: sessionmaker[Session], stable_age_s: float, now: dt.datetime | None = None
+) -> float | None:
+    """Seconds until the quietest series still receiving becomes stable (0 if it is
+    already); None when no series is receiving."""
+    now = now or utcnow()
+    with sessions() as session:
+        oldest = session.scalar(
+            select(func.min(Series.last_received_at)).where(
+                Series.state == SeriesState.RECEIVING
+            )
+        )
+    if oldest is None:
+        return None
+    due = oldest + dt.timedelta(seconds=stable_age_s)
+    return max(0.0, (due - now).total_seconds())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from functools import partial
+from typing import Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,12 +24,17 @@ from node.peers import OnAssociation
 from node.pipeline import Analyzers, run_job
 from node.scp import start_scp
 from node.sender import DicomSender, Sender
-from node.series import queue_stable_series
+from node.series import queue_stable_series, seconds_until_stable
 from node.storage import Storage
 from node.worker import WorkerRunner
 from node.worker_task import PhotoRunner
 
 log = logging.getLogger(__name__)
+
+#: The ticker's longest sleep (s) when nothing is due: stable series, results to deliver.
+TICK_S: Final = 1.0
+#: Its shortest (s): a series due now is queued by this tick, never in a busy loop.
+MIN_TICK_S: Final = 0.01
 
 
 class Node:
@@ -110,9 +116,22 @@ class Node:
         finally:
             self._kick.set()
 
+    def _next_tick_s(self) -> float:
+        """How long the ticker sleeps: until the next series becomes stable, at most
+        :data:`TICK_S`, and at most half the stable age, so that a series that arrives
+        between ticks is seen before it is due. With a fixed 1 s tick, a series waited
+        up to 1 s beyond its stable age (a median 0.5 s of every round trip)."""
+        wait = min(TICK_S, self.settings.stable_age_s / 2)
+        try:
+            due = seconds_until_stable(self.sessions, self.settings.stable_age_s)
+        except Exception:
+            log.exception("could not read the receiving series; ticking as usual")
+            due = None
+        return max(MIN_TICK_S, wait if due is None else min(wait, due))
+
     def _tick_loop(self) -> None:
         while not self._stop.is_set():
-            self._kick.wait(1.0)
+            self._kick.wait(self._next_tick_s())
             self._kick.clear()
             if self._stop.is_set():
                 break

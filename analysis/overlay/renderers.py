@@ -3,11 +3,11 @@ composites (:data:`OVERLAYS`). A renderer returns None when it has nothing to sh
 result (e.g. no midline on a profile view).
 
 Frontal geometry (midline, thirds and fifths, canthal tilts) is drawn only on the views the
-frontal measurements are made for. Left/right comparisons (the midline with its offsets
-and the mirror axis, the mirrored composites) are drawn only when the pose check accepts
-the photo for them (:func:`left_right_comparable`): a frontal view whose head is not
-turned or tilted (no ``head_rotated`` flag). A composite of a head turned 56° shows two
-absurd half-faces; it is better not made.
+frontal measurements are made for. Left/right comparisons (the midline, alone on the
+landmarks or with its offsets and the mirror axis, the mirrored composites) are drawn only
+when the pose check accepts the photo for them (:func:`left_right_comparable`): a frontal
+view whose head is not turned or tilted (no ``head_rotated`` flag). A composite of a head
+turned 56° shows two absurd half-faces; it is better not made.
 
 Every line that stands for the face's geometry is the one the measurements use: the face
 frame and the mirror axis of :mod:`analysis.geometry`, computed from the same landmarks
@@ -120,14 +120,15 @@ def _draw_midline(
 
 
 def render_landmarks(photo: Photo, result: PhotoAnalysis) -> ImageArray | None:
-    """All landmarks, the facial midline (non-profile views) and the key measurements."""
+    """All landmarks, the facial midline (when the pose check accepts the photo for
+    left/right comparison) and the key measurements."""
     points = landmark_points(result)
     if not points:
         return None
     img = photo.pixels.copy()
     style = Style.for_image(photo.width, photo.height)
     marks.draw_contours(img, points, style)
-    frame = _frontal_frame(result, points)
+    frame = _frontal_frame(result, points) if left_right_comparable(result) else None
     if frame is not None:
         _draw_midline(img, frame, points, style)
     radius = style.radius if len(points) <= 150 else max(1, style.radius // 2)  # dense raw sets

@@ -101,16 +101,29 @@ def test_without_eyes_there_is_no_midline_to_draw(photo):
     assert render_landmarks(photo, no_eyes) is not None
 
 
+def _cyan(img: np.ndarray) -> int:  # the midline colour (0, 220, 255), anti-aliased
+    r, g, b = (img[..., i].astype(int) for i in range(3))
+    return int(((r < 90) & (g > 150) & (b > 200)).sum())
+
+
 def test_profile_views_get_no_midline(photo):
     front = render_overlays(photo, make_photo_analysis(view=View.FRONTAL))[0][1]
     profile = render_overlays(photo, make_photo_analysis(view=View.PROFILE_RIGHT))[0][1]
     assert not np.array_equal(front, profile)
+    assert _cyan(front) > _cyan(profile) + 20
 
-    def cyan(img: np.ndarray) -> int:  # the midline colour (0, 220, 255), anti-aliased
-        r, g, b = (img[..., i].astype(int) for i in range(3))
-        return int(((r < 90) & (g > 150) & (b > 200)).sum())
 
-    assert cyan(front) > cyan(profile) + 20
+def test_a_turned_head_gets_no_midline_on_its_landmarks(photo):
+    """The midline is a left/right reference: not drawn where the pose check rejects the
+    photo for left/right comparison, not even on the landmarks overlay (issue 12)."""
+    front = make_photo_analysis(view=View.FRONTAL)
+    turned = make_photo_analysis(view=View.FRONTAL, flags=(Flag.HEAD_ROTATED,))
+    straight_img, turned_img = (render_landmarks(photo, r) for r in (front, turned))
+    assert straight_img is not None and turned_img is not None
+    assert _cyan(straight_img) > _cyan(turned_img) + 20
+    titles = {t for t, _ in render_overlays(photo, turned)}
+    assert "Landmarks" in titles
+    assert not titles & {"Facial midline", "Mirrored composites"}
 
 
 def test_caption_lists_measurements_scale_and_unreliability():

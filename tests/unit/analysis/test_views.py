@@ -10,10 +10,14 @@ oblique result and the overlay gating without a model.
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pydicom.dataset import Dataset
 
 from analysis import quality
 from analysis.overlay import render_overlays
@@ -116,16 +120,23 @@ def test_the_astronaut_stays_frontal_with_its_left_right_overlays(
     assert LEFT_RIGHT_OVERLAYS <= _titles(photo, result)
 
 
-def test_a_real_oblique_photo_says_what_was_not_made_and_why(analyzer: PhotoAnalyzer) -> None:
-    photo = Photo(_shared(OBLIQUE))
+@pytest.mark.parametrize("view", [View.OBLIQUE_RIGHT, View.OBLIQUE_LEFT])
+def test_a_real_oblique_photo_says_what_was_not_made_and_why(
+    analyzer: PhotoAnalyzer, view: View
+) -> None:
+    rgb = _shared(OBLIQUE)
+    if view is View.OBLIQUE_LEFT:  # the mirror image turns the head the other way
+        rgb = np.ascontiguousarray(rgb[:, ::-1])
+    photo = Photo(rgb)
     result = analyzer.analyze(photo)
     q = result.quality
-    assert q is not None and q.pose is not None and 20.0 < q.pose.yaw < 45.0
-    assert (q.view, q.view_source) == (View.OBLIQUE_RIGHT, ViewSource.POSE)
+    assert q is not None and q.pose is not None and 20.0 < abs(q.pose.yaw) < 45.0
+    assert (q.view, q.view_source) == (view, ViewSource.POSE)
     assert result.measurements == ()
-    assert "oblique right view: no catalogue measurement is valid for it" in result.message
-    assert "not valid for an oblique right view: a turned head foreshortens" in result.message
-    assert _titles(photo, result) == {"Landmarks"}
+    side = view.value.replace("_", " ")
+    assert f"{side} view: no catalogue measurement is valid for it" in result.message
+    assert f"not valid for an {side} view: a turned head foreshortens" in result.message
+    assert _titles(photo, result) == {"Landmarks"}  # no midline, composite or fifths
 
 
 def _turned(yaw_deg: float) -> dict[str, tuple[float, float]]:
@@ -217,3 +228,66 @@ def test_an_outline_alone_is_no_face_unless_it_is_clearly_one(analyzer: PhotoAna
     pixels = cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     result = analyzer.analyze(Photo(np.ascontiguousarray(pixels)))
     assert not result.face_found and "No face" in result.message
+
+
+# --- the result objects of a mirrored (left) lateral photo ---------------------------------
+
+
+def _content(items: Sequence[Dataset]) -> Iterator[Dataset]:
+    for item in items:
+        yield item
+        yield from _content(item.get("ContentSequence", []))
+
+
+def _code_of(sr: Dataset, concept: str) -> str:
+    [item] = [i for i in _content(sr.ContentSequence)
+              if i.ConceptNameCodeSequence[0].CodeMeaning == concept]  # fmt: skip
+    return str(item.ConceptCodeSequence[0].CodeMeaning)
+
+
+def _pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (Debian package poppler-utils) is not installed")
+    path = tmp_path / "r.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                         text=True, check=True, timeout=60)  # fmt: skip
+    return " ".join(out.stdout.split())
+
+
+def test_a_mirrored_lateral_is_reported_as_a_left_profile_and_says_how_sure(
+    analyzer: PhotoAnalyzer, tmp_path: Path
+) -> None:
+    """The right-lateral portrait flipped: the landmark model barely finds this face, so
+    the view rests on the photo's profile outline. Every result object calls it a left
+    profile; none compares left with right; the low confidence is stated, not hidden."""
+    from dicom.context import ResultContext
+    from dicom.photo import dataset_to_photo
+    from dicom.results import build_results
+    from dicom.wrap import wrap_rgb_image
+
+    source = wrap_rgb_image(np.ascontiguousarray(_shared(LATERAL)[:, ::-1]))
+    photo = dataset_to_photo(source)
+    assert photo.view_hint is None  # no View Code Sequence: the photo decides
+    result = analyzer.analyze(photo)
+    q = result.quality
+    assert q is not None and (q.view, q.view_source) == (View.PROFILE_LEFT, ViewSource.PHOTO)
+    right = analyzer.analyze(Photo(_shared(LATERAL)))
+    for mid in ("nasolabial_angle", "nasofrontal_angle"):  # a mirror keeps every angle
+        assert result.measurement(mid).value == pytest.approx(right.measurement(mid).value,
+                                                               abs=1.0)  # fmt: skip
+    overlays = render_overlays(photo, result)
+    assert {t for t, _ in overlays} == {"Landmarks", "Angles"}
+    sr, *scs, pdf = build_results(source, result, overlays, ResultContext.new())
+    assert len(scs) == len(overlays)
+    assert _code_of(sr, "Image View") == "left lateral"
+    text = _pdf_text(bytes(pdf.EncapsulatedDocument), tmp_path)
+    assert "profile left (estimated)" in text
+    assert "The view (profile left) was estimated from the photo" in text
+    if result.reliable:
+        assert _code_of(sr, "Result reliability") == "Reliable"
+    else:  # low confidence: said in the SR, the report and the message
+        assert _code_of(sr, "Result reliability") == "Unreliable"
+        assert "UNRELIABLE" in text and "UNRELIABLE" in result.message
+        for flag in q.flags:
+            assert flag in result.message
