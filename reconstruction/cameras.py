@@ -58,7 +58,8 @@ def run_sfm(
     prior. ``camera_model``: SIMPLE_RADIAL (one radial term, for real lenses) or
     SIMPLE_PINHOLE (for undistorted or rendered images). ``shared_camera``: one set of
     intrinsics for every view (one camera at one zoom: better constrained); otherwise one
-    per view. Raises
+    per view. ``num_threads`` (−1: all cores): with one thread and a fixed ``seed`` the
+    result repeats exactly; more threads are faster but not bit-exact. Raises
     :class:`TooFewViewsError` when fewer than ``min_views`` views register and
     :class:`InvalidInputError` for malformed input.
     """
