@@ -13,7 +13,9 @@ working. Messages say what was found and what was expected::
     ├── AnalysisError                              analysis.types
     │   ├── InvalidInputError (ValueError)         analysis.types
     │   ├── BackendUnavailableError (RuntimeError) analysis.types
-    │   └── GeometryError (ValueError)             analysis.geometry
+    │   ├── GeometryError (ValueError)             analysis.geometry
+    │   └── ReconstructionError                    reconstruction.errors
+    │       └── TooFewViewsError                   reconstruction.errors
     ├── ManifestError (ValueError)                 models.manifest
     ├── DicomInputError                            dicom.errors
     │   ├── NotAPhotoError (ValueError)            dicom.errors

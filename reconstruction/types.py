@@ -207,3 +207,44 @@ class PinholeCamera:
             px = uv[:, :2] / z[:, None]
         return np.asarray(px), np.asarray(z)
 
+
+@dataclass(frozen=True, eq=False)
+class SfmResult:
+    """What structure from motion recovered from N input views.
+
+    ``cameras[i]`` is view i's undistorted pinhole camera in the reconstruction's arbitrary
+    frame and units (a similarity away from millimetres until a scale is applied), or None
+    where the view did not register. ``radial_k1[i]`` is its first radial distortion
+    coefficient (COLMAP SIMPLE_RADIAL = OpenCV ``distCoeffs = (k1, 0, 0, 0)``; 0 for a pure
+    pinhole): the photo must be undistorted with it before ``cameras[i]`` maps pixels
+    exactly. ``points`` (P×3) and ``point_colors`` (P×3 uint8) are the sparse cloud;
+    ``mean_reprojection_error_px`` is COLMAP's over every observation after bundle adjustment.
+    """
+
+    cameras: tuple[PinholeCamera | None, ...]
+    radial_k1: tuple[float, ...]
+    points: FloatArray
+    point_colors: ImageArray
+    mean_reprojection_error_px: float
+
+    @property
+    def n_views(self) -> int:
+        return len(self.cameras)
+
+    @property
+    def n_registered(self) -> int:
+        return sum(c is not None for c in self.cameras)
+
+
+@dataclass(frozen=True)
+class BoardScale:
+    """The metric scale a marker board gave: ``factor`` multiplies reconstruction units into
+    millimetres (``x_mm = factor · x``); ``scale`` is its provenance and relative 1-sigma
+    uncertainty; ``n_corners`` triangulated corners and ``n_pairs`` corner pairs measured."""
+
+    factor: float
+    scale: MeshScale
+    n_corners: int
+    n_pairs: int
+    corners: FloatArray  # K×3 triangulated corners, reconstruction units
+    corner_ids: IndexArray  # K board corner ids
