@@ -45,8 +45,9 @@ Robustness
     (:data:`MULTI_SCALE`, :data:`TIP_SCALES`) must agree within :data:`AGREE_IPD`. A
     partial correction (the fade-in this module once had) moves a point by a share of a
     shift whose direction nothing checked: on unseen bearded faces it reported −3.53 mm
-    for a 1.86 mm chin shift the model alone put at −0.02. The nasal tip is read at its tightest window, from the trend over its window sizes
-    (``read_smallest``): wider windows also see the alae, which a tip change moves less.
+    for a 1.86 mm chin shift the model alone put at −0.02. The nasal tip is read at its
+    tightest window, from the trend over its window sizes (``read_smallest``): wider
+    windows also see the alae, which a tip change moves less.
     The chin, whose beard, shadow or double chin can hold a second symmetric structure,
     searches wide (so a large deviation is not cut off at the border) but must pass a
     reverse match (``reverse_tol``) and may not move more than ``max_correction`` (5 mm
