@@ -42,8 +42,10 @@ class AnalysisOptions:
     ``tables`` are the norm table and finding rules, loaded once by the caller
     (:func:`config.norms.load_tables`; with no arguments it gives the shipped ones).
     ``confirm`` repeats the landmark model and the refinement on perturbed copies of the
-    photo (:mod:`analysis.confirm`, ≈ 3 more model runs): without it no asymmetry is
-    confirmed beyond the one photo's match and the spread is not in the uncertainty.
+    photo (:mod:`analysis.confirm`, 3 more model runs on the face's crop) and withholds the
+    asymmetry values that do not hold; without it (tests, benchmarks) a value is confirmed
+    by the one photo's match, the spread is not in its uncertainty, and an unconfirmed
+    value is reported as the model's, flagged.
     """
 
     tables: FindingTables = field(kw_only=True)
@@ -107,7 +109,7 @@ class PhotoAnalyzer:
         chosen = faces[main]
         with timer.stage("semantic"):
             semantic = profile_only or to_semantic(chosen)
-        versions: list[dict[str, tuple[float, float]]] = []
+        versions: list[confirm.Version | None] = []
         if profile_only is None:
             model = semantic
             with timer.stage("refine"):
@@ -117,8 +119,8 @@ class PhotoAnalyzer:
                 # (nothing matched on the photo itself: no copy can confirm anything)
                 with timer.stage("perturb"):
                     copies = confirm.perturbed_versions(self.backend, photo, model)
-                    own = confirm.version_of(model, report)
-                    semantic, versions = confirm.combine(semantic, [own, *copies])
+                    versions = [confirm.version_of(model, report), *copies]
+                    semantic, _ = confirm.combine(semantic, versions)
         with timer.stage("quality"):
             # the view step traces the profile outline when it needs it (its evidence, or
             # a profile view to measure); it is measured, not traced again
@@ -127,11 +129,15 @@ class PhotoAnalyzer:
             semantic = _merge(semantic, outline)
         with timer.stage("scale"):
             sc = scale.estimate(photo, semantic, assumed_ipd_mm=opts.assumed_ipd_mm)
-        with timer.stage("measurements"):
-            ms = measurements.compute(semantic, sc, q)
+        spreads: dict[str, float] = {}
         if versions:
             with timer.stage("confirm"):
-                ms = confirm.check(ms, semantic, versions, sc, q)
+                settled = confirm.settle(semantic, versions, sc, q)
+                semantic, spreads = settled.semantic, settled.spreads
+        with timer.stage("measurements"):
+            ms = measurements.compute(semantic, sc, q)
+            if opts.refine and opts.confirm and profile_only is None:
+                ms = confirm.with_spread(ms, spreads)
         with timer.stage("findings"):
             fs = findings.evaluate(ms, q, sex=photo.sex, tables=opts.tables)
         message = f"{len(faces)} face(s) detected"

@@ -7,6 +7,7 @@ zero, so every asymmetry value must come out confirmed, near zero, with a small 
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, replace
 
@@ -70,15 +71,21 @@ def test_a_symmetric_face_is_confirmed_near_zero_with_a_small_uncertainty(
 ) -> None:
     result = PhotoAnalyzer(OPTIONS, backend=mediapipe).analyze(symmetric_photo)
     assert "perturb" in result.timings_ms and "confirm" in result.timings_ms
+    plain = PhotoAnalyzer(replace(OPTIONS, confirm=False), backend=mediapipe)
+    engine_only = _asymmetry(plain.analyze(symmetric_photo))  # landmark σ, no spread
     ms = _asymmetry(result)
     assert set(ms) == set(ASYMMETRY)
     for m in ms.values():
         assert ASYMMETRY_UNCONFIRMED not in m.flags, (m.id, m.value, m.uncertainty)
+        sigma = engine_only[m.id].uncertainty
         if m.unit == "mm":
             assert abs(m.value) < 1.0, m.id
-            assert 0 < m.uncertainty < 1.5, m.id
+            # the copies agree: the spread adds < 0.5 mm to the landmark uncertainty (3 %:
+            # the median landmarks give the iris scale a little change of its own)
+            assert 0.97 * sigma <= m.uncertainty < 1.03 * float(np.hypot(sigma, 0.5)), m.id
         else:  # the fissure height ratio
-            assert abs(m.value - 1.0) < 0.1 and 0 < m.uncertainty < 0.1
+            assert abs(m.value - 1.0) < 0.1
+            assert 0.97 * sigma <= m.uncertainty < 1.03 * float(np.hypot(sigma, 0.05))
 
 
 def test_without_confirmation_the_model_runs_once(mediapipe: LandmarkBackend) -> None:
@@ -212,15 +219,34 @@ class Jittery:
 
 
 def test_the_uncertainty_grows_when_the_landmark_model_is_jittery(
+    mediapipe: LandmarkBackend, symmetric_photo: Photo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for kind in list(confirm.MAX_SPREAD):  # no stability test: every matched value reported
+        monkeypatch.setitem(confirm.MAX_SPREAD, kind, math.inf)
+    steady = _asymmetry(PhotoAnalyzer(OPTIONS, backend=mediapipe).analyze(symmetric_photo))
+    shaky_backend = Jittery(mediapipe, 1.0, mediapipe.identity)
+    shaky = _asymmetry(PhotoAnalyzer(OPTIONS, backend=shaky_backend).analyze(symmetric_photo))
+    both = [k for k in ASYMMETRY if k in shaky and k in steady]
+    assert len(both) >= 3, (sorted(steady), sorted(shaky))
+    grew = [k for k in both if shaky[k].uncertainty > steady[k].uncertainty]
+    assert len(grew) >= len(both) - 1, {
+        k: (steady[k].uncertainty, shaky[k].uncertainty) for k in both
+    }
+
+
+def test_values_that_do_not_hold_are_withheld_and_none_reported_is_flagged(
     mediapipe: LandmarkBackend, symmetric_photo: Photo
 ) -> None:
-    steady = _asymmetry(PhotoAnalyzer(OPTIONS, backend=mediapipe).analyze(symmetric_photo))
     shaky_backend = Jittery(mediapipe, 1.5, mediapipe.identity)
-    shaky = _asymmetry(PhotoAnalyzer(OPTIONS, backend=shaky_backend).analyze(symmetric_photo))
-    grew = [k for k in ASYMMETRY if k in shaky and shaky[k].uncertainty > steady[k].uncertainty]
-    assert len(grew) >= 4, {k: (steady[k].uncertainty, shaky.get(k)) for k in ASYMMETRY}
-    # and a jitter this large (1.5 % of the face per point) is not confirmed everywhere
-    assert any(ASYMMETRY_UNCONFIRMED in m.flags for m in shaky.values())
+    result = PhotoAnalyzer(OPTIONS, backend=shaky_backend).analyze(symmetric_photo)
+    shaky = _asymmetry(result)
+    assert len(shaky) < len(ASYMMETRY)  # a jitter of 1.5 % of the face per point
+    assert not any(ASYMMETRY_UNCONFIRMED in m.flags for m in result.measurements)
+    assert result.semantic is not None and result.semantic.unconfirmed  # the points say so
+    # without confirmation (tests, benchmarks) the model's value is reported, flagged
+    plain = PhotoAnalyzer(replace(OPTIONS, confirm=False), backend=shaky_backend)
+    flagged = [m for m in plain.analyze(symmetric_photo).measurements if m.flags]
+    assert all(m.id in ASYMMETRY or ASYMMETRY_UNCONFIRMED not in m.flags for m in flagged)
 
 
 def test_the_spread_is_the_sample_sd_of_the_versions(mediapipe: LandmarkBackend) -> None:
