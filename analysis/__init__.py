@@ -5,6 +5,7 @@ The stages, in the order a photo meets them (:mod:`analysis.pipeline` runs them)
 =================  ==========================================================================
 ``landmarks/``     find the face and its landmarks (MediaPipe, dlib, FAN, insightface, ensemble)
 ``refine.py``      give back the asymmetry the landmark model averaged away (mirror registration)
+``confirm.py``     model + refinement again on perturbed copies: confirmed only what holds
 ``quality/``       is the photo fit to measure (checks) and which way the head faces (pose, view)
 ``scale.py``       millimetres per pixel, best source first, with its uncertainty
 ``measurements/``  the measurement catalogue: distances, angles, ratios, symmetry, profile

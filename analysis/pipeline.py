@@ -1,5 +1,6 @@
-"""The 2D analysis of one photo: detect → landmarks → refine → quality → scale →
-measurements → findings. Pure numpy in, :class:`PhotoAnalysis` out.
+"""The 2D analysis of one photo: detect → landmarks → refine → perturb (confirm the
+asymmetry on perturbed copies) → quality → scale → measurements → findings. Pure numpy
+in, :class:`PhotoAnalysis` out.
 
 Each stage lives in its own module; this one only orders them, times them and turns
 "no face" into a result that says so (never an exception).
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import findings, measurements, quality, refine, scale
+from analysis import confirm, findings, measurements, quality, refine, scale
 from analysis.landmarks import LandmarkBackend, get_backend
 from analysis.landmarks.semantic import to_semantic
 from analysis.profile import find_profile_points, trace_either_facing
@@ -40,6 +41,11 @@ class AnalysisOptions:
 
     ``tables`` are the norm table and finding rules, loaded once by the caller
     (:func:`config.norms.load_tables`; with no arguments it gives the shipped ones).
+    ``confirm`` repeats the landmark model and the refinement on perturbed copies of the
+    photo (:mod:`analysis.confirm`, 3 more model runs on the face's crop) and withholds the
+    asymmetry values that do not hold; without it (tests, benchmarks) a value is confirmed
+    by the one photo's match, the spread is not in its uncertainty, and an unconfirmed
+    value is reported as the model's, flagged.
     """
 
     tables: FindingTables = field(kw_only=True)
@@ -47,6 +53,7 @@ class AnalysisOptions:
     model_dir: Path | None = None  # provisioned weights (models provision --from)
     assumed_ipd_mm: float = 63.0
     refine: bool = True
+    confirm: bool = True
 
 
 class _Timer:
@@ -102,11 +109,18 @@ class PhotoAnalyzer:
         chosen = faces[main]
         with timer.stage("semantic"):
             semantic = profile_only or to_semantic(chosen)
+        versions: list[confirm.Version | None] = []
         if profile_only is None:
+            model = semantic
             with timer.stage("refine"):
-                semantic = (
-                    refine.refine(photo, semantic) if opts.refine else refine.unrefined(semantic)
-                )
+                report = refine.refine_report(photo, semantic) if opts.refine else None
+                semantic = report.semantic if report else refine.unrefined(semantic)
+            if opts.confirm and report is not None and any(f.applied for f in report.features):
+                # (nothing matched on the photo itself: no copy can confirm anything)
+                with timer.stage("perturb"):
+                    copies = confirm.perturbed_versions(self.backend, photo, model)
+                    versions = [confirm.version_of(model, report), *copies]
+                    semantic, _ = confirm.combine(semantic, versions)
         with timer.stage("quality"):
             # the view step traces the profile outline when it needs it (its evidence, or
             # a profile view to measure); it is measured, not traced again
@@ -115,8 +129,15 @@ class PhotoAnalyzer:
             semantic = _merge(semantic, outline)
         with timer.stage("scale"):
             sc = scale.estimate(photo, semantic, assumed_ipd_mm=opts.assumed_ipd_mm)
+        spreads: dict[str, float] = {}
+        if versions:
+            with timer.stage("confirm"):
+                settled = confirm.settle(semantic, versions, sc, q)
+                semantic, spreads = settled.semantic, settled.spreads
         with timer.stage("measurements"):
             ms = measurements.compute(semantic, sc, q)
+            if opts.refine and opts.confirm and profile_only is None:
+                ms = confirm.with_spread(ms, spreads)
         with timer.stage("findings"):
             fs = findings.evaluate(ms, q, sex=photo.sex, tables=opts.tables)
         message = f"{len(faces)} face(s) detected"

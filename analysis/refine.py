@@ -39,35 +39,35 @@ Robustness
     photo or without texture, correlation below the feature's ``min_score``, best match on
     the border of the search range, or (per-point features) fewer than all but one of its
     windows matched. Near-equal rival peaks (a symmetric structure matched one part over)
-    are settled in favour of the one nearest the model's estimate. Above ``min_score`` the
-    correction fades in over :data:`SCORE_RAMP`, and for the features that can match one
-    part over (lids, nasal tip) it is also scaled by how well window sizes
-    (:data:`MULTI_SCALE`, :data:`TIP_SCALES`) agree — so a doubtful photo gets a partial
-    correction, not a jump. The nasal tip takes all or nothing (``min_weight``): a partial
-    correction of a midline point was seen to add false deviation on re-encoded photos. It
-    is read at its tightest window, from the trend over its window sizes
-    (``read_smallest``): wider windows also see the alae, which a tip change moves less.
+    are settled in favour of the one nearest the model's estimate. A correction is applied
+    whole or not at all: the match must clear ``min_score`` by :data:`SURE_MARGIN`, and for
+    the features that can match one part over (lids, nasal tip) the window sizes
+    (:data:`MULTI_SCALE`, :data:`TIP_SCALES`) must agree within :data:`AGREE_IPD`. A
+    partial correction (the fade-in this module once had) moves a point by a share of a
+    shift whose direction nothing checked: on unseen bearded faces it reported −3.53 mm
+    for a 1.86 mm chin shift the model alone put at −0.02. The nasal tip is read at its
+    tightest window, from the trend over its window sizes (``read_smallest``): wider
+    windows also see the alae, which a tip change moves less.
     The chin, whose beard, shadow or double chin can hold a second symmetric structure,
     searches wide (so a large deviation is not cut off at the border) but must pass a
     reverse match (``reverse_tol``) and may not move more than ``max_correction`` (5 mm
     at a 63 mm IPD) from the model — twice that when the match is strong
     (:data:`STRONG_MATCH_SCORE`): a clear chin 6–10 mm off is a finding, not a doubt.
 
-    A moved point's confidence becomes ``model confidence × (0.75 + 0.25 × weight)``
-    (never higher than the model's); the refinement is named in ``sources``
-    (:data:`IDENTITY`). :func:`refine_report` says, per feature, what was found, the weight
-    applied and why a feature was not refined. Only frontal-looking faces are refined (eye
+    A moved point keeps the model's confidence; the refinement is named in ``sources``
+    (:data:`IDENTITY`). :func:`refine_report` says, per feature, what was found, whether
+    it was applied and why a feature was not refined. Only frontal-looking faces are refined (eye
     contours present, eyes at least :data:`MIN_IPD_PX` apart, eye widths within
     :data:`MAX_EYE_WIDTH_RATIO` of each other).
 
 Confirmation
-    Where the photo did not confirm a feature (not refined, or refined with weight below
-    :data:`CONFIRMED_WEIGHT`; or the face not refinable at all) its points are named in
-    ``SemanticLandmarks.unconfirmed``: the value there is the model's, which understates
-    asymmetry. The measurement engine flags the asymmetry measurements built on them
-    ``asymmetry_unconfirmed``, and a finding that fires on one says the asymmetry could not
-    be confirmed in the photo and may be larger — rather than passing the model's value
-    off as a measured asymmetry.
+    Where the photo did not confirm a feature (not refined, or the face not refinable at
+    all) its points are the model's, unchanged, and named in
+    ``SemanticLandmarks.unconfirmed``: the model's value understates asymmetry. The
+    measurement engine flags the asymmetry measurements built on them
+    ``asymmetry_unconfirmed``. A match on one photo is necessary, not sufficient:
+    :mod:`analysis.confirm` repeats the model and this refinement on perturbed copies of
+    the photo and confirms a value only where every copy matched and the values agree.
 
 Cost: ≈ 15–19 ms per face on one core (≈ 45 correlations of small windows, in canonical
 images at two resolutions).
@@ -104,24 +104,21 @@ HALF_WIDTH_IPD: Final = 1.45
 TOP_IPD: Final = -1.0
 BOTTOM_IPD: Final = 2.6
 MIN_IPD_PX: Final = 20.0
-#: Above min_score the correction fades in linearly over this score range, so a match
-#: near the threshold moves the points a little, not all or nothing.
-SCORE_RAMP: Final = 0.15
+#: A correction is applied (whole) only when the match clears the feature's min_score by
+#: this much; below, the points stay the model's (where the former fade-in reached full).
+SURE_MARGIN: Final = 0.15
 #: Registration passes: the second re-centres both windows where the first found the
 #: features and searches SECOND_PASS_SEARCH of the first range around that.
 REFINE_PASSES: Final = 2
 SECOND_PASS_SEARCH: Final = 0.4
-#: Window sizes (× the feature's sigma) whose answers must agree within AGREE_IPD, for
-#: the features that can match one part over (midline points, lids).
+#: Window sizes (× the feature's sigma) whose answers must agree within AGREE_IPD (else
+#: nothing is applied), for the features that can match one part over (midline points, lids).
 MULTI_SCALE: Final = (0.75, 1.0, 1.4)
 AGREE_IPD: Final = 0.02
 MAX_EYE_WIDTH_RATIO: Final = 1.35
 #: The nasal tip's window sizes: tighter than MULTI_SCALE, so the lobule (which moves with
 #: the tip) outweighs the alar creases (which move ≈ 0.75 as much).
 TIP_SCALES: Final = (0.85, 1.0, 1.2)
-#: A feature is *confirmed* by the photo when its correction was applied in full; below
-#: this weight its points are named in ``SemanticLandmarks.unconfirmed``.
-CONFIRMED_WEIGHT: Final = 0.99
 #: A match at least this strong is not a beard, shadow or double chin matched one part
 #: over (those scored 0.39–0.76 on the bench's photos, a clear chin 0.85–0.94): the
 #: feature's ``max_correction`` is multiplied by STRONG_MATCH_CAP_FACTOR, so that a large
@@ -152,7 +149,6 @@ class Feature:
     ``rep`` is the :class:`CanonicalImages` representation matched; ``min_score`` the
     correlation a match needs; ``min_margin`` how close a rival peak must come to count
     as one; ``scales`` the window sizes (× ``sigma``) whose answers must agree.
-    ``min_weight``: below it the correction is not applied at all (all or nothing).
     ``reverse_tol`` (IPD, 0 = off): the match is repeated the other way round — the
     photo's window sought in the mirror — and must land back within this distance.
     ``max_correction`` (IPD): a larger disagreement between photo and model is not
@@ -175,7 +171,6 @@ class Feature:
     min_score: float = 0.5
     min_margin: float = 0.02
     scales: tuple[float, ...] = (1.0,)
-    min_weight: float = 0.0
     reverse_tol: float = 0.0
     max_correction: float = math.inf
     ipd_px: float = CANON_IPD_PX
@@ -247,7 +242,6 @@ FEATURES: Final[tuple[Feature, ...]] = (
         rep="grad",
         min_score=0.6,
         scales=TIP_SCALES,
-        min_weight=CONFIRMED_WEIGHT,
         ipd_px=MIDLINE_IPD_PX,
         read_smallest=True,
     ),
@@ -297,7 +291,7 @@ class FeatureResult:
     applied: bool
     reason: str
     score: float
-    weight: float  # 0..1, the share of the image's correction that was applied
+    weight: float  # 1 when the image's correction was applied (whole), else 0
     correction_px: tuple[float, float]  # image px, of the right point (left gets its mirror)
     relative_model: tuple[float, float]  # t_model (u, v) in canonical px
     relative_image: tuple[float, float]  # t from the image (u, v) in canonical px
@@ -337,7 +331,6 @@ def refine_report(
         return RefineReport(_unconfirm(semantic, every), (), None, why)
     views: dict[float, tuple[CanonicalFrame, CanonicalImages]] = {}
     new_points = dict(semantic.points)
-    new_conf = dict(semantic.confidence)
     results: list[FeatureResult] = []
     unconfirmed: set[str] = set()
     for feat in features:
@@ -349,19 +342,18 @@ def refine_report(
             views[feat.ipd_px] = (f, CanonicalImages(photo.pixels, f))
         res, moves = _register(feat, pts, *views[feat.ipd_px])
         results.append(res)
-        if not res.applied or res.weight < CONFIRMED_WEIGHT:
+        if not res.applied:
             unconfirmed.update(n for pair in feat.pairs for n in pair if n in pts)
         if not res.applied:
             continue
         for name, delta in moves.items():
             x, y = new_points[name]
             new_points[name] = (float(x + delta[0]), float(y + delta[1]))
-            new_conf[name] = float(new_conf.get(name, 1.0)) * (0.75 + 0.25 * res.weight)
     if not any(r.applied for r in results):
         out = _unconfirm(semantic, unconfirmed)
         return RefineReport(out, tuple(results), frame, "no confident feature")
     sources = semantic.sources if IDENTITY in semantic.sources else (*semantic.sources, IDENTITY)
-    out = replace(semantic, points=new_points, confidence=new_conf, sources=sources)
+    out = replace(semantic, points=new_points, sources=sources)
     return RefineReport(_unconfirm(out, unconfirmed), tuple(results), frame)
 
 
@@ -489,7 +481,7 @@ def _register(
         windows = [(centres[i], tms[i]) for i in range(len(feat.pairs))]
     else:
         windows = [(centres.mean(axis=0), tm)]
-    found: dict[int, tuple[FloatArray, float, float]] = {}  # window → t, score, agreement
+    found: dict[int, tuple[FloatArray, float, bool]] = {}  # window → t, score, sizes agree
     first_failure = ("", 0.0)
     for i, (centre, t_model) in enumerate(windows):
         t, score, why, agree = _match_scales(feat, images, centre, t_model)
@@ -500,10 +492,11 @@ def _register(
     if len(found) < _quorum(len(windows)):
         return _failed(feat, first_failure[0], first_failure[1], tm), {}
     score = float(np.mean([f[1] for f in found.values()]))
-    weight = float(np.clip((score - feat.min_score) / SCORE_RAMP, 0.0, 1.0))
-    weight *= float(np.mean([f[2] for f in found.values()]))
-    if weight < feat.min_weight:
-        return _failed(feat, f"unsure (weight {weight:.2f} < {feat.min_weight})", score, tm), {}
+    if score < feat.min_score + SURE_MARGIN:
+        return _failed(feat, f"unsure (score {score:.2f} < {feat.min_score + SURE_MARGIN:.2f})",
+                       score, tm), {}  # fmt: skip
+    if not all(f[2] for f in found.values()):
+        return _failed(feat, "window sizes disagree", score, tm), {}
     corr = {i: _masked((f[0] - windows[i][1]) / 2.0, feat.components) for i, f in found.items()}
     mean_corr: FloatArray = np.mean(np.array(list(corr.values())), axis=0)
     disagree = float(np.abs(mean_corr).max()) / frame.ipd_px
@@ -513,9 +506,9 @@ def _register(
         return _failed(feat, why, score, tm), {}
     deltas: list[FloatArray]
     if feat.per_pair:
-        deltas = [weight * corr.get(i, mean_corr) for i in range(len(windows))]
+        deltas = [corr.get(i, mean_corr) for i in range(len(windows))]
     else:
-        deltas = [weight * mean_corr] * len(feat.pairs)
+        deltas = [mean_corr] * len(feat.pairs)
     moves: dict[str, FloatArray] = {}
     for (r, left_name), d in zip(feat.pairs, deltas, strict=True):
         moves[r] = frame.displacement_to_image(d)
@@ -524,7 +517,7 @@ def _register(
     first = moves[feat.pairs[0][0]]
     t_img = tm + 2.0 * mean_corr
     res = FeatureResult(
-        feat.name, True, "", score, weight, (float(first[0]), float(first[1])),
+        feat.name, True, "", score, 1.0, (float(first[0]), float(first[1])),
         (float(tm[0]), float(tm[1])), (float(t_img[0]), float(t_img[1])),
     )  # fmt: skip
     return res, moves
@@ -549,14 +542,14 @@ def _failed(feat: Feature, reason: str, score: float, tm: FloatArray) -> Feature
 
 def _match_scales(
     feat: Feature, images: CanonicalImages, centre: FloatArray, t_model: FloatArray
-) -> tuple[FloatArray | None, float, str, float]:
+) -> tuple[FloatArray | None, float, str, bool]:
     """:func:`_match_twice` with the window's Gaussian at several sizes (``feat.scales``).
 
     A symmetric structure can match one part over at one window size but not at all of
-    them: the median answer is kept, and the agreement (1 when the sizes agree within
-    :data:`AGREE_IPD`, falling to 0 at twice that) scales the correction. With
-    ``feat.read_smallest`` and every size matched, the answer is instead the straight line
-    through (size², answer) read at the smallest size (:func:`_read_at_smallest`).
+    them: the median answer is kept, with whether the sizes agree within :data:`AGREE_IPD`
+    (if not, the feature stays as the model gave it). With ``feat.read_smallest`` and
+    every size matched, the answer is instead the straight line through (size², answer)
+    read at the smallest size (:func:`_read_at_smallest`).
     """
     ts: list[FloatArray] = []
     sizes: list[float] = []
@@ -572,10 +565,10 @@ def _match_scales(
             ts.append(t)
             sizes.append(k)
     if len(ts) < _quorum(len(feat.scales)):
-        return None, float(np.median(scores)), why, 0.0
+        return None, float(np.median(scores)), why, False
     t_med = np.median(np.array(ts), axis=0)
     spread = max(float(np.abs(_masked(t - t_med, feat.components)).max()) for t in ts)
-    agree = float(np.clip(2.0 - spread / (AGREE_IPD * images.frame.ipd_px), 0.0, 1.0))
+    agree = spread <= AGREE_IPD * images.frame.ipd_px
     answer = t_med
     if feat.read_smallest and len(ts) == len(feat.scales) >= 3:
         answer = _read_at_smallest(np.array(sizes), np.array(ts))

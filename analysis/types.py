@@ -244,8 +244,9 @@ class SemanticLandmarks:
     """Named points (see :mod:`analysis.landmark_names`) with per-point confidence.
 
     ``unconfirmed`` names the points whose left/right or midline position the photo could
-    not confirm (:mod:`analysis.refine`): there the value is the landmark model's, which is
-    known to understate asymmetry, and measurements of asymmetry built on them are flagged.
+    not confirm (:mod:`analysis.refine`, :mod:`analysis.confirm`): there the position is the
+    landmark model's, which is known to understate asymmetry, and measurements of asymmetry
+    built on them are flagged.
     """
 
     points: dict[str, tuple[float, float]]
@@ -313,9 +314,11 @@ class Quality:
         return not self.flags
 
 
-#: Measurement flag: the photo did not confirm the asymmetry this value reports; it is the
-#: landmark model's, which understates asymmetry (set by the measurement engine from
-#: ``SemanticLandmarks.unconfirmed``; see analysis.refine).
+#: Measurement flag: the photo did not confirm the asymmetry this value reports — the mirror
+#: registration did not match on the photo and all its perturbed copies, or the value did
+#: not hold across them —; the value is the landmark model's, which understates asymmetry
+#: (set by the measurement engine from ``SemanticLandmarks.unconfirmed``; see
+#: analysis.refine and analysis.confirm).
 ASYMMETRY_UNCONFIRMED: Final = Flag.ASYMMETRY_UNCONFIRMED
 
 

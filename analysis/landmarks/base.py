@@ -39,6 +39,15 @@ class LandmarkBackend(Protocol):
         ...
 
 
+@runtime_checkable
+class FaceCropBackend(Protocol):
+    """A backend with a faster path for a photo cut out around one face."""
+
+    def detect_face_crop(self, image: ImageArray) -> list[LandmarkSet]:
+        """:meth:`LandmarkBackend.detect` for a photo that is one face with a margin."""
+        ...
+
+
 def require(module: str, extra: str) -> ModuleType:
     """Import ``module`` or say which extra installs it.
 

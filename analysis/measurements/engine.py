@@ -24,8 +24,9 @@ confidence downgrade and every other flag as disqualifying)
     * ``view_not_ideal`` outside the definition's ideal views (e.g. an unknown view);
     * ``low_landmark_confidence`` when a landmark used is below :data:`LOW_CONFIDENCE`;
     * ``asymmetry_unconfirmed`` when a point the definition's ``confirm`` names is one the
-      photo did not confirm (``SemanticLandmarks.unconfirmed``, set by the refinement):
-      the value is the landmark model's, which understates asymmetry;
+      photo did not confirm (``SemanticLandmarks.unconfirmed``, set by the refinement and
+      its perturbation test, :mod:`analysis.confirm`): the value is the landmark model's,
+      which understates asymmetry;
     * ``scale_assumed`` (mm from the assumed IPD, or in part: an iris scale that disagreed
       with it and was combined with it), ``scale_from_this_measurement`` (the IPD
       itself under that assumption: the value only restates it), ``no_scale`` (reported in
