@@ -242,9 +242,9 @@ class _Timed:
 
 
 def _warps(pts: dict[str, tuple[float, float]], quick: bool, log: list[dict[str, Any]],
-           photo: str) -> list[aw.Warp]:  # fmt: skip
+           photo: str, kinds: tuple[str, ...] = aw.KINDS) -> list[aw.Warp]:  # fmt: skip
     out = []
-    for kind in aw.KINDS:
+    for kind in kinds:
         levels = aw.LEVELS_MM[kind][-1:] if quick else aw.LEVELS_MM[kind]
         for side, direction in aw.VARIANTS[kind]:
             for level in levels:
@@ -257,7 +257,8 @@ def _warps(pts: dict[str, tuple[float, float]], quick: bool, log: list[dict[str,
 
 
 def run(split: str = "reporting", quick: bool = False, n_photos: int | None = None,
-        configs: tuple[str, ...] = DEFAULT_CONFIGS) -> dict[str, Any]:  # fmt: skip
+        configs: tuple[str, ...] = DEFAULT_CONFIGS,
+        kinds: tuple[str, ...] = aw.KINDS) -> dict[str, Any]:  # fmt: skip
     from analysis.types import Photo
 
     analyzers = make_analyzers(list(configs))
@@ -289,7 +290,7 @@ def run(split: str = "reporting", quick: bool = False, n_photos: int | None = No
         used.append({"photo": photo.name, "person": photo.person, "ipd_px": ipd,
                      "yaw_deg": pose.yaw if pose else None,
                      "flags": [str(f) for f in ref.quality.flags]})  # fmt: skip
-        warps = _warps(ref_pts, quick, refused, photo.name)
+        warps = _warps(ref_pts, quick, refused, photo.name, kinds)
         warped = [(w, w.apply(img)) for w in warps]
         variants = {k: (fn(img), f) for k, (fn, f) in NOISE_VARIANTS.items()}
         detector = analyzers[ref_name].backend
@@ -371,13 +372,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos", type=int, default=None, help="at most N usable faces")
     ap.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
                     help=f"comma-separated, first is the reference; of {', '.join(CONFIGS)}")  # fmt: skip
+    ap.add_argument("--warps", default=",".join(aw.KINDS),
+                    help=f"comma-separated warp kinds (A/B runs on one feature); of {', '.join(aw.KINDS)}")  # fmt: skip
     ap.add_argument("--out", type=Path, default=REPO / "bench-results" / "asymmetry.json")
     args = ap.parse_args(argv)
     names = tuple(n for n in args.configs.split(",") if n)
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         ap.error(f"unknown configuration(s) {unknown}; choose from {', '.join(CONFIGS)}")
-    report = run(args.split, args.quick, args.photos, names)
+    kinds = tuple(k for k in args.warps.split(",") if k)
+    if not kinds or set(kinds) - set(aw.KINDS):
+        ap.error(f"--warps: choose from {', '.join(aw.KINDS)}")
+    report = run(args.split, args.quick, args.photos, names, kinds)
     write_json(args.out, report)
     print(format_tables(report))
     print("\nREADME's table (the first configuration; the second as reference):\n")
