@@ -255,10 +255,12 @@ def bilinear(tex: ImageArray, xy: FloatArray) -> FloatArray:
 
 
 def visible(
-    scene: RayScene, cam: PinholeCamera, points: FloatArray, tol_mm: float = 1.0
+    scene: RayScene, cam: PinholeCamera, points: FloatArray, tol_mm: float = 5.0
 ) -> npt.NDArray[np.bool_]:
     """Whether each point is seen by ``cam``: in front of it, inside the image, and the
-    first surface along its ray lies no nearer than ``tol_mm`` before it."""
+    first surface along its ray lies no nearer than ``tol_mm`` before it (a ray grazing
+    the silhouette, e.g. to the nasal tip in profile, enters the surface a few mm early;
+    an occluded point lies centimetres behind)."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     px, z = cam.project(pts)
     inside = (z > 0) & np.all(np.isfinite(px), axis=1)
