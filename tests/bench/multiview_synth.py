@@ -22,8 +22,9 @@ Deviations (:func:`deform`): a smooth Gaussian bump, ``d · exp(−r²/2σ²) ·
 ``r`` the 3D distance to a landmark, moves the surface and every landmark by the same
 field, so the true displaced landmarks are known exactly.
 
-Rendering (:func:`render`): Open3D's ``RaycastingScene`` (no GPU, no display) casts one ray
-through each pixel centre of a :class:`reconstruction.types.PinholeCamera` (OpenCV
+Rendering (:func:`render`, on the ray-cast core of :mod:`reconstruction.render` that also
+renders the node's 3D Secondary Captures): Open3D's ``RaycastingScene`` (no GPU, no
+display) casts one ray through each pixel centre of a :class:`reconstruction.types.PinholeCamera` (OpenCV
 convention, pixel centres at integer coordinates); the hit triangle's barycentric
 coordinates interpolate the texture UVs (bilinear lookup, OBJ's v origin at the bottom) and
 the vertex normals (Lambert shading under one fixed light, plus ambient), on a plain grey
@@ -35,15 +36,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-import open3d as o3d
 
+from reconstruction import render as rr
 from reconstruction.mesh_io import read_obj_file
+from reconstruction.render import look_at
 from reconstruction.types import PinholeCamera
 from tests.bench.photos import data_root
 
@@ -231,16 +233,6 @@ class BoardSpec:
 # ---- cameras -----------------------------------------------------------------------------
 
 
-def look_at(centre: FloatArray, target: FloatArray, up: FloatArray) -> FloatArray:
-    """World→camera rotation (OpenCV axes) of a camera at ``centre`` looking at ``target``."""
-    z = np.asarray(target, dtype=np.float64) - centre
-    z /= np.linalg.norm(z)
-    x = np.cross(z, np.asarray(up, dtype=np.float64))  # image x: right, image y: down
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    return np.vstack([x, y, z])
-
-
 def arc_cameras(
     n: int = 16,
     size: int = 1024,
@@ -271,39 +263,18 @@ def arc_cameras(
 # ---- rendering ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
-class Scene:
-    """Triangles of every textured surface, ready to ray-cast (face first, then board)."""
-
-    vertices: FloatArray
-    triangles: IntArray
-    normals: FloatArray  # per vertex, unit
-    corner_uv: FloatArray  # M×3×2 texture pixel coordinates per triangle corner
-    texture_of: IntArray  # M: which texture each triangle samples
-    textures: tuple[Image, ...]
-    raycaster: o3d.t.geometry.RaycastingScene = field(repr=False)
-
-
-def _tensor(a: npt.NDArray[np.generic]) -> o3d.core.Tensor:
-    return o3d.core.Tensor.from_numpy(np.ascontiguousarray(a))
-
-
-def _vertex_normals(v: FloatArray, tri: IntArray) -> FloatArray:
-    fn = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
-    vn = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(vn, tri[:, k], fn)
-    return np.asarray(vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12))
+#: Triangles of every textured surface, ready to ray-cast (face first, then board): the
+#: renderer's scene (:class:`reconstruction.render.RayScene`).
+Scene = rr.RayScene
 
 
 def build_scene(face: FaceModel, board: BoardSpec | None = BoardSpec()) -> Scene:
     """The face (and the board, when given) as one ray-castable, textured scene."""
     th, tw = face.texture.shape[:2]
-    uv = face.uv[face.uv_triangles]  # M×3×2
-    face_px = np.stack([uv[..., 0] * tw - 0.5, (1.0 - uv[..., 1]) * th - 0.5], axis=-1)
+    face_px = rr.texture_pixels(face.uv[face.uv_triangles], tw, th)  # M×3×2
     verts, tris, corner, which = [face.vertices], [face.triangles], [face_px], [0]
     textures: list[Image] = [face.texture]
-    normals = [_vertex_normals(face.vertices, face.triangles)]
+    normals = [rr.vertex_normals(face.vertices, face.triangles)]
     if board is not None:
         w, h = board.size_mm
         quad = np.array([[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]])
@@ -320,9 +291,10 @@ def build_scene(face: FaceModel, board: BoardSpec | None = BoardSpec()) -> Scene
     tex_of = np.concatenate(
         [np.full(len(tr), k, np.int64) for tr, k in zip(tris, which, strict=True)]
     )
-    rc = o3d.t.geometry.RaycastingScene()
-    rc.add_triangles(_tensor(v.astype(np.float32)), _tensor(t.astype(np.uint32)))
-    return Scene(v, t, np.vstack(normals), np.concatenate(corner), tex_of, tuple(textures), rc)
+    return rr.make_scene(
+        v, t, normals=np.vstack(normals), corner_uv=np.concatenate(corner), texture_of=tex_of,
+        textures=textures,
+    )  # fmt: skip
 
 
 LIGHT = (0.25, 0.45, 1.0)  # toward the light, face frame
@@ -339,49 +311,13 @@ def render(
 ) -> Image:
     """The RGB view of ``scene`` from ``cam`` (module docstring), deterministic per seed."""
     h, w = cam.height, cam.width
-    kinv = np.linalg.inv(cam.K).astype(np.float32)
-    jj = np.arange(w, dtype=np.float32) * kinv[0, 0] + kinv[0, 2]
-    ii = np.arange(h, dtype=np.float32) * kinv[1, 1] + kinv[1, 2]
-    r = cam.R.astype(np.float32)  # world ray = R.T @ (x, y, 1)
-    grid = np.empty((h, w, 6), np.float32)
-    grid[..., :3] = cam.centre.astype(np.float32)
-    grid[..., 3:] = jj[None, :, None] * r[0] + ii[:, None, None] * r[1] + r[2]
-    rays = grid.reshape(-1, 6)
-    rays[:, 3:] /= np.linalg.norm(rays[:, 3:], axis=1, keepdims=True)
-    hit = scene.raycaster.cast_rays(_tensor(rays))
-    idx = np.nonzero(np.isfinite(hit["t_hit"].numpy()))[0]
-    p = hit["primitive_ids"].numpy()[idx].astype(np.int64)
-    b = hit["primitive_uvs"].numpy()[idx].astype(np.float64)
-    wts = (1.0 - b[:, 0] - b[:, 1], b[:, 0], b[:, 1])  # weights of corners v0, v1, v2
-    cuv, vn = scene.corner_uv[p], scene.normals[scene.triangles[p]]
-    tex_xy = sum(wk[:, None] * cuv[:, k] for k, wk in enumerate(wts))
-    nrm = sum(wk[:, None] * vn[:, k] for k, wk in enumerate(wts))
-    nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
-    facing_away = np.sum(nrm * rays[idx, 3:], axis=1) > 0  # the back of a surface
-    nrm[facing_away] *= -1.0
-    light = np.asarray(LIGHT) / np.linalg.norm(LIGHT)
-    shade = ambient + (1.0 - ambient) * np.clip(nrm @ light, 0.0, 1.0)
-    colour = np.zeros((len(idx), 3))
-    for k, tex in enumerate(scene.textures):
-        sel = scene.texture_of[p] == k
-        if sel.any():
-            colour[sel] = _bilinear(tex, tex_xy[sel])
+    hits = rr.cast(scene, cam)
+    shade = rr.lambert(rr.surface_normals(scene, hits), np.asarray(LIGHT), ambient)
+    colour = rr.surface_colours(scene, hits)
     rng = np.random.default_rng(seed)
     img = rng.standard_normal((h * w, 3), dtype=np.float32) * np.float32(noise) + BACKGROUND
-    img[idx] += (colour * shade[:, None] - BACKGROUND).astype(np.float32)
+    img[hits.pixels] += (colour * shade[:, None] - BACKGROUND).astype(np.float32)
     return np.asarray(np.clip(np.rint(img), 0, 255).astype(np.uint8).reshape(h, w, 3))
-
-
-def _bilinear(tex: Image, xy: FloatArray) -> FloatArray:
-    """Bilinear samples of ``tex`` at N pixel positions (cv2.remap on a folded map: its
-    maps must be narrower than 32767)."""
-    n, cols = len(xy), 4096
-    rows = -(-n // cols)
-    m = np.zeros((2, rows * cols), np.float32)
-    m[:, :n] = xy.T
-    mx, my = m[0].reshape(rows, cols), m[1].reshape(rows, cols)
-    out = cv2.remap(tex, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return np.asarray(out.reshape(-1, 3)[:n], dtype=np.float64)
 
 
 # ---- the whole ground-truth set ----------------------------------------------------------
@@ -428,7 +364,7 @@ def make_set(
 def surface_texture_xy(scene: Scene, points: FloatArray) -> tuple[IntArray, FloatArray]:
     """(texture index, texture pixel xy) of the surface point closest to each of ``points``:
     where the renderer samples the colour of that point."""
-    q = _tensor(np.asarray(points, dtype=np.float32))
+    q = rr.tensor(np.asarray(points, dtype=np.float32))
     res = scene.raycaster.compute_closest_points(q)
     p = res["primitive_ids"].numpy().astype(np.int64)
     b = res["primitive_uvs"].numpy().astype(np.float64)
