@@ -206,7 +206,8 @@ def refine_midline(
     ``ibug_08`` (bottom of the chin's frontal outline) are not the profile's soft-tissue
     nasion and menton, so they keep their triangulated height and take their sideways
     position from the surface: the crest of the nose root and the lowest point of the
-    chin's coronal section through the triangulated point. Each keeps its triangulated position in ``triangulated``."""
+    chin's coronal section through the triangulated point. Each keeps its triangulated
+    position in ``triangulated``."""
     out = dict(landmarks)
     tip = landmarks.get("ibug_30")
     hint = None if tip is None else plane.to_face(tip.position)
