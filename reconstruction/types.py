@@ -248,3 +248,140 @@ class BoardScale:
     n_pairs: int
     corners: FloatArray  # K×3 triangulated corners, reconstruction units
     corner_ids: IndexArray  # K board corner ids
+
+
+class LandmarkSource(StrEnum):
+    """How a 3D landmark was placed."""
+
+    #: Triangulated from the 2D landmarks of several views, then snapped to the mesh.
+    TRIANGULATED = "triangulated"
+    #: Found on the mesh surface itself (an extremal point of the mid-sagittal profile),
+    #: starting from the triangulated point where there was one.
+    SURFACE = "surface"
+
+
+@dataclass(frozen=True, eq=False)
+class Landmark3D:
+    """One named 3D landmark (names of :mod:`analysis.landmark_names`), in the mesh's frame.
+
+    ``uncertainty_mm`` is the 1-sigma radius (√trace of the covariance); ``views`` the input
+    views whose 2D point it stands on (empty for a surface-only point); ``reprojection_px``
+    the RMS reprojection residual over them; ``triangulated`` the position before surface
+    refinement (None when the point was never triangulated).
+    """
+
+    name: str
+    position: FloatArray
+    uncertainty_mm: float
+    source: LandmarkSource
+    views: tuple[int, ...] = ()
+    reprojection_px: float = float("nan")
+    triangulated: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        p = np.asarray(self.position, dtype=np.float64)
+        if p.shape != (3,) or not np.isfinite(p).all():
+            raise InvalidInputError(f"landmark {self.name!r} position must be 3 finite values")
+        object.__setattr__(self, "position", _readonly(p))
+        if self.triangulated is not None:
+            object.__setattr__(
+                self, "triangulated", _readonly(np.asarray(self.triangulated, np.float64))
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class MidSagittalPlane:
+    """The face's mid-sagittal plane and the face frame built on it.
+
+    ``axes`` rows are the face frame's x (the plane normal, toward the subject's left), y
+    (up, menton → nasion) and z (x × y, out of the face); ``origin`` lies on the plane.
+    Face-frame coordinates are ``(p − origin) @ axes.T``, so x is the signed distance from
+    the plane (+ = subject's left). ``icp_rms_mm``: the mirror registration's inlier RMS.
+    """
+
+    axes: FloatArray
+    origin: FloatArray
+    icp_rms_mm: float = float("nan")
+    icp_fitness: float = float("nan")
+
+    def __post_init__(self) -> None:
+        a = np.asarray(self.axes, dtype=np.float64)
+        o = np.asarray(self.origin, dtype=np.float64)
+        if a.shape != (3, 3) or not np.allclose(a @ a.T, np.eye(3), atol=1e-6):
+            raise InvalidInputError("plane axes must be a 3×3 rotation (orthonormal rows)")
+        if o.shape != (3,) or not np.isfinite(o).all():
+            raise InvalidInputError("plane origin must be 3 finite values")
+        object.__setattr__(self, "axes", _readonly(a))
+        object.__setattr__(self, "origin", _readonly(o))
+
+    @property
+    def normal(self) -> FloatArray:
+        return np.asarray(self.axes[0])
+
+    def to_face(self, points: FloatArray) -> FloatArray:
+        """Face-frame coordinates (N×3 or 3) of points in the mesh's frame."""
+        return np.asarray((np.asarray(points, dtype=np.float64) - self.origin) @ self.axes.T)
+
+    def from_face(self, points: FloatArray) -> FloatArray:
+        """Mesh-frame coordinates of face-frame points."""
+        return np.asarray(np.asarray(points, dtype=np.float64) @ self.axes + self.origin)
+
+    def signed_distance(self, points: FloatArray) -> FloatArray:
+        """Distance from the plane, + toward the subject's left (mm)."""
+        return np.asarray((np.asarray(points, dtype=np.float64) - self.origin) @ self.normal)
+
+    def reflect(self, points: FloatArray) -> FloatArray:
+        """Mirror images of points about the plane."""
+        p = np.asarray(points, dtype=np.float64)
+        return np.asarray(p - 2.0 * np.outer(self.signed_distance(p), self.normal).reshape(p.shape))
+
+
+@dataclass(frozen=True)
+class RegionAsymmetry:
+    """Asymmetry of one face region: mean and max |signed distance| (mm) of its vertices to
+    the mirrored surface, and the signed value of largest magnitude."""
+
+    region: str
+    mean_abs_mm: float
+    max_abs_mm: float
+    peak_signed_mm: float
+    n_vertices: int
+
+
+@dataclass(frozen=True, eq=False)
+class SymmetryResult:
+    """Mid-sagittal plane, per-vertex asymmetry map and per-region asymmetry of one mesh.
+
+    ``vertex_asymmetry_mm[i]`` is vertex i's signed distance to the mirrored surface (+ =
+    the vertex lies outside it, along the outward normal; NaN where the mirrored surface
+    has no counterpart within reach).
+    """
+
+    plane: MidSagittalPlane
+    vertex_asymmetry_mm: FloatArray
+    regions: tuple[RegionAsymmetry, ...]
+
+    def region(self, name: str) -> RegionAsymmetry:
+        for r in self.regions:
+            if r.region == name:
+                return r
+        raise KeyError(f"region {name!r} not in this result")
+
+
+@dataclass(frozen=True)
+class Measurement3D:
+    """One 3D value of the measurement catalogue (ids of :mod:`analysis.measurements`, so
+    norms and findings apply), with its metric scale's provenance.
+
+    ``uncertainty`` is 1-sigma in ``unit``: the landmarks' uncertainties propagated through
+    the formula, plus the scale's relative uncertainty for lengths.
+    """
+
+    id: str
+    name: str
+    value: float
+    unit: str
+    uncertainty: float
+    landmarks: tuple[str, ...]
+    scale: MeshScale
+    description: str = ""

@@ -1,0 +1,244 @@
+"""Midline landmarks found on the surface itself: the mid-sagittal profile and its extrema.
+
+2D landmark models pull midline points toward the face's symmetry, so a chin or nasal tip
+that is shifted sideways comes out (nearly) on the midline. Here they are placed on the
+mesh's geometry:
+
+1. **Profile.** The mesh is cut by the mid-sagittal plane (face frame x = 0); the longest
+   section polyline, top to bottom with the nose forward, is the soft-tissue profile, and
+   :func:`analysis.profile.locate_on_curve` — the same point definitions the 2D profile
+   analysis uses on a photo's outline — names its points: pronasale (most anterior point of
+   the nose), soft-tissue nasion (deepest point behind the glabella–pronasale chord),
+   subnasale (deepest between tip and upper lip), pogonion (the chin's most anterior
+   point in the facial line), menton (where the submental tangent touches the chin), lips,
+   glabella, columella.
+2. **Sideways.** A shifted structure is not on the plane, so each point is then moved to
+   its own extremum across the face: the nasal tip and pogonion are peaks (the highest
+   point of the surface's height field in z over a small x–y window around the profile
+   point); nasion and subnasale are the crest of the nose root / columella base (the
+   highest point of the horizontal section through them); menton the lowest point of the
+   coronal section through it.
+
+Uncertainty per point: the mesh's own (``surface_sigma_mm``) and the extremum's spread —
+the region within 0.1 mm of the extreme value, a flat chin being less sharply placed than
+a pointed nose.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+
+import numpy as np
+
+from analysis.profile import locate_on_curve
+from analysis.profile.curve import resample_curve
+from reconstruction.landmarks3d import MeshQuery
+from reconstruction.types import (
+    FloatArray,
+    Landmark3D,
+    LandmarkSource,
+    MidSagittalPlane,
+    SurfaceMesh,
+)
+
+#: Curve units per millimetre handed to the 2D profile search (it works in pixels; its
+#: windows are fractions of the nasal length, so only the sampling density matters).
+UNITS_PER_MM = 4.0
+#: Profile point → the iBUG-68 point it stands for (both keys are returned).
+IBUG_FOR = {"pronasale": "ibug_30", "subnasale": "ibug_33"}
+PEAKS = ("pronasale", "soft_tissue_pogonion")
+CRESTS = ("soft_tissue_nasion", "subnasale", "labrale_superius", "labrale_inferius")
+LOWEST = ("soft_tissue_menton",)
+FAR = 400.0  # mm: ray origins outside any face
+
+
+def section(mesh: SurfaceMesh, plane: MidSagittalPlane, x_mm: float = 0.0) -> FloatArray:
+    """The longest polyline of the mesh cut by the face-frame plane x = ``x_mm``, as N×3
+    face-frame points from top (largest y) to bottom; empty when the plane misses."""
+    f = plane.to_face(mesh.vertices)
+    s = f[:, 0] - x_mm
+    s = np.where(np.abs(s) < 1e-9, 1e-9, s)
+    tri = mesh.triangles
+    st = s[tri]
+    cross = np.flatnonzero((st.min(axis=1) < 0) & (st.max(axis=1) > 0))
+    links: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    point: dict[tuple[int, int], FloatArray] = {}
+    for t in cross:
+        keys = []
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            i, j = int(tri[t, a]), int(tri[t, b])
+            if (s[i] < 0) != (s[j] < 0):
+                key = (min(i, j), max(i, j))
+                if key not in point:
+                    w = s[i] / (s[i] - s[j])
+                    point[key] = f[i] + w * (f[j] - f[i])
+                keys.append(key)
+        if len(keys) == 2:
+            links[keys[0]].append(keys[1])
+            links[keys[1]].append(keys[0])
+    seen: set[tuple[int, int]] = set()
+    best: list[tuple[int, int]] = []
+    starts = [k for k, v in links.items() if len(v) == 1] + list(links)
+    for start in starts:
+        if start in seen:
+            continue
+        chain, prev, cur = [start], None, start
+        seen.add(start)
+        while True:
+            nxt = [k for k in links[cur] if k != prev and k not in seen]
+            if not nxt:
+                break
+            prev, cur = cur, nxt[0]
+            seen.add(cur)
+            chain.append(cur)
+        if len(chain) > len(best):
+            best = chain
+    if not best:
+        return np.zeros((0, 3))
+    out = np.array([point[k] for k in best])
+    return out if out[0, 1] >= out[-1, 1] else out[::-1]
+
+
+def profile_points(
+    mesh: SurfaceMesh,
+    plane: MidSagittalPlane,
+    x_mm: float = 0.0,
+    tip_hint: FloatArray | None = None,
+) -> dict[str, FloatArray]:
+    """Named profile points (face frame, mm) of the section at x = ``x_mm``; empty when the
+    section does not make a face."""
+    sec = section(mesh, plane, x_mm)
+    if len(sec) < 20:
+        return {}
+    curve = resample_curve(np.column_stack([sec[:, 2], -sec[:, 1]]) * UNITS_PER_MM, 1.0, 0.5)
+    hint = None if tip_hint is None else np.array([tip_hint[2], -tip_hint[1]]) * UNITS_PER_MM
+    found = locate_on_curve(curve, hint)
+    if found is None:
+        return {}
+    pts, _, _ = found
+    return {k: np.array([x_mm, -y / UNITS_PER_MM, x / UNITS_PER_MM]) for k, (x, y) in pts.items()}
+
+
+class _Field:
+    """Height fields of the mesh in the face frame, by ray casting."""
+
+    def __init__(self, query: MeshQuery, plane: MidSagittalPlane) -> None:
+        self.q, self.plane = query, plane
+
+    def _cast(self, face_origins: FloatArray, face_dir: FloatArray) -> FloatArray:
+        o = self.plane.from_face(face_origins)
+        d = np.tile(face_dir @ self.plane.axes, (len(o), 1))
+        return self.q.cast(o, d)
+
+    def front(self, x: FloatArray, y: FloatArray) -> FloatArray:
+        """Surface z seen from the front at face (x, y) (NaN on a miss)."""
+        t = self._cast(np.column_stack([x, y, np.full(len(x), FAR)]), np.array([0.0, 0.0, -1.0]))
+        return np.where(np.isfinite(t), FAR - t, np.nan)
+
+    def below(self, x: FloatArray, z: FloatArray) -> FloatArray:
+        """Surface y seen from below at face (x, z)."""
+        t = self._cast(np.column_stack([x, np.full(len(x), -FAR), z]), np.array([0.0, 1.0, 0.0]))
+        return np.where(np.isfinite(t), t - FAR, np.nan)
+
+
+def _cap(
+    values: FloatArray, coords: FloatArray, sign: float, cap: float
+) -> tuple[FloatArray, float]:
+    """(centroid, RMS spread) of the coords whose sign·value lies within ``cap`` mm of the
+    extreme: the centre of a broad tip or chin, steadier than the single extreme sample
+    on a coarse mesh; NaNs when every sample missed."""
+    v = sign * values
+    if not np.isfinite(v).any():
+        return np.full(coords.shape[1], np.nan), math.nan
+    near = np.isfinite(v) & (v >= np.nanmax(v) - cap)
+    c = coords[near].mean(axis=0)
+    return c, float(np.sqrt(np.mean(np.sum((coords[near] - c) ** 2, axis=1))))
+
+
+def _peak(
+    field: _Field, p: FloatArray, half: float, step: float, cap: float
+) -> tuple[FloatArray, float]:
+    g = np.arange(-half, half + step / 2, step)
+    xx, yy = (a.ravel() for a in np.meshgrid(p[0] + g, p[1] + g))
+    c, spread = _cap(field.front(xx, yy), np.column_stack([xx, yy]), 1.0, cap)
+    z = field.front(c[:1], c[1:2])
+    return np.array([c[0], c[1], z[0]]), spread
+
+
+def _crest(
+    field: _Field, p: FloatArray, half: float, step: float, cap: float
+) -> tuple[FloatArray, float]:
+    x = p[0] + np.arange(-half, half + step / 2, step)
+    c, spread = _cap(field.front(x, np.full(len(x), p[1])), x[:, None], 1.0, cap)
+    z = field.front(c, np.array([p[1]]))
+    return np.array([c[0], p[1], z[0]]), spread
+
+
+def _lowest(
+    field: _Field, p: FloatArray, half: float, step: float, cap: float
+) -> tuple[FloatArray, float]:
+    x = p[0] + np.arange(-half, half + step / 2, step)
+    c, spread = _cap(field.below(x, np.full(len(x), p[2])), x[:, None], -1.0, cap)
+    y = field.below(c, np.array([p[2]]))
+    return np.array([c[0], y[0], p[2]]), spread
+
+
+def _before(lm: Landmark3D) -> FloatArray:
+    return lm.triangulated if lm.triangulated is not None else lm.position
+
+
+def refine_midline(
+    landmarks: Mapping[str, Landmark3D],
+    mesh: SurfaceMesh,
+    plane: MidSagittalPlane,
+    *,
+    half_window_mm: float = 8.0,
+    step_mm: float = 0.25,
+    cap_mm: float = 0.2,
+    surface_sigma_mm: float = 0.2,
+) -> dict[str, Landmark3D]:
+    """``landmarks`` with the midline points placed on the surface (module docstring).
+
+    The profile points are added; ``ibug_30`` and ``ibug_33`` become pronasale and
+    subnasale (the same anatomical points). ``ibug_27`` (top of the nasal bridge) and
+    ``ibug_08`` (bottom of the chin's frontal outline) are not the profile's soft-tissue
+    nasion and menton, so they keep their triangulated height and take their sideways
+    position from the surface: the crest of the nose root and the lowest point of the
+    chin's coronal section through the triangulated point. Each keeps its triangulated
+    position in ``triangulated``."""
+    out = dict(landmarks)
+    tip = landmarks.get("ibug_30")
+    hint = None if tip is None else plane.to_face(tip.position)
+    field = _Field(MeshQuery(mesh), plane)
+    found: dict[str, tuple[FloatArray, float]] = {}
+    for name, p in profile_points(mesh, plane, 0.0, hint).items():
+        if name in PEAKS:
+            found[name] = _peak(field, p, half_window_mm, step_mm, cap_mm)
+        elif name in CRESTS:
+            found[name] = _crest(field, p, half_window_mm, step_mm, cap_mm)
+        elif name in LOWEST:
+            found[name] = _lowest(field, p, half_window_mm, step_mm, cap_mm)
+        else:
+            found[name] = (p, 0.0)
+    for key, how in (("ibug_27", _crest), ("ibug_08", _lowest)):
+        if key in landmarks:
+            found[key] = how(field, plane.to_face(landmarks[key].position), half_window_mm,
+                             step_mm, cap_mm)  # fmt: skip
+    for name, (q, spread) in found.items():
+        if not np.isfinite(q).all():
+            continue
+        sigma = math.hypot(surface_sigma_mm, spread)
+        for key in (name, *([IBUG_FOR[name]] if name in IBUG_FOR else [])):
+            before = landmarks.get(key)
+            out[key] = Landmark3D(
+                name=key,
+                position=plane.from_face(q),
+                uncertainty_mm=sigma,
+                source=LandmarkSource.SURFACE,
+                views=before.views if before is not None else (),
+                reprojection_px=before.reprojection_px if before is not None else math.nan,
+                triangulated=None if before is None else _before(before),
+            )
+    return out

@@ -1,0 +1,147 @@
+"""Mid-sagittal plane by mirror + ICP, the asymmetry map, surface-refined midline points and
+the 3D measurements, on the true james mesh with and without injected deviations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reconstruction import measurements3d, profile3d, symmetry3d
+from reconstruction.types import (
+    Landmark3D,
+    LandmarkSource,
+    MeshScale,
+    MeshScaleSource,
+    MidSagittalPlane,
+)
+from tests.bench import multiview_synth as ms
+from tests.unit.reconstruction.test_landmarks3d import as_mesh
+
+pytestmark = pytest.mark.skipif(
+    not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
+)
+SCALE = MeshScale(MeshScaleSource.SOURCE_DATA, 0.002)
+
+
+def true_landmarks(face: ms.FaceModel) -> dict[str, Landmark3D]:
+    return {
+        f"ibug_{i:02d}": Landmark3D(
+            f"ibug_{i:02d}", face.landmarks[i], 0.5, LandmarkSource.TRIANGULATED
+        )
+        for i in range(68)
+    }
+
+
+class Case:
+    def __init__(self, face: ms.FaceModel) -> None:
+        self.face, self.mesh, self.lm = face, as_mesh(face), true_landmarks(face)
+        self.sym = symmetry3d.analyse(self.mesh, self.lm)
+        self.refined = profile3d.refine_midline(self.lm, self.mesh, self.sym.plane)
+        self.m = {m.id: m for m in measurements3d.measure(self.refined, self.sym.plane, SCALE)}
+
+
+@pytest.fixture(scope="module")
+def cases() -> dict[float, Case]:
+    base = ms.load_face()
+    return {
+        d: Case(ms.deform(base, ms.standard_deviations(d)) if d else base) for d in (0.0, 2.0, 4.0)
+    }
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return math.degrees(math.acos(min(1.0, abs(float(a @ b)))))
+
+
+def test_plane_of_the_undeformed_face_is_the_surfaces_mirror_plane(
+    cases: dict[float, Case],
+) -> None:
+    """The ICP plane lies 2.5° from the generator's x = 0 plane (that one is the mean of the
+    annotated landmark pairs' directions, not the surface's symmetry) and it is the better
+    mirror: the surface's mean mirror distance halves."""
+    c = cases[0.0]
+    plane = c.sym.plane
+    assert angle_deg(plane.normal, np.array([1.0, 0.0, 0.0])) < 3.0
+    assert abs(plane.signed_distance(np.zeros(3))) < 1.5
+    first = symmetry3d.initial_plane(symmetry3d.positions(c.lm))
+    assert angle_deg(first.normal, np.array([1.0, 0.0, 0.0])) < 0.2
+    sel = symmetry3d.face_vertices(c.mesh, symmetry3d.positions(c.lm), plane)
+    icp = np.nanmean(np.abs(c.sym.vertex_asymmetry_mm[sel]))
+    lm_plane = np.nanmean(np.abs(symmetry3d.asymmetry_map(c.mesh, first)[sel]))
+    assert icp < 0.6 * lm_plane, (icp, lm_plane)
+
+
+def test_plane_follows_a_rigid_motion_of_the_mesh(cases: dict[float, Case]) -> None:
+    c = cases[0.0]
+    a = math.radians(20.0)
+    rot = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+    shift = np.array([30.0, -10.0, 400.0])
+    moved = ms.FaceModel(c.face.vertices @ rot.T + shift, c.face.triangles, c.face.uv,
+                         c.face.uv_triangles, c.face.texture, c.face.landmarks @ rot.T + shift)  # fmt: skip
+    plane = symmetry3d.fit_plane(as_mesh(moved), symmetry3d.positions(true_landmarks(moved)))
+    assert angle_deg(plane.normal, rot @ c.sym.plane.normal) < 0.2
+    assert abs(plane.signed_distance(c.sym.plane.origin @ rot.T + shift)) < 0.2
+
+
+def test_asymmetry_map_shows_the_injected_deviations(cases: dict[float, Case]) -> None:
+    """Each vertex's distance to the mirrored surface is its asymmetry *along the surface
+    normal*: a sideways shift of the chin or tip shows where the surface faces sideways,
+    about half the shift on the chin (broad, mostly facing down and forward) and three
+    quarters on the nose (see README)."""
+    base = cases[0.0].sym.vertex_asymmetry_mm
+    lm = symmetry3d.positions(cases[0.0].lm)
+    mesh = cases[0.0].mesh
+    for d in (2.0, 4.0):
+        change = cases[d].sym.vertex_asymmetry_mm - base
+        regions = {r.region: r for r in symmetry3d.region_asymmetry(mesh, change, lm)}
+        assert 0.35 * d < regions["chin"].max_abs_mm < 1.0 * d
+        assert 0.5 * d < regions["nose"].max_abs_mm < 1.0 * d
+        assert 0.35 * d < regions["brows"].max_abs_mm < 1.0 * d
+        assert regions["cheeks"].max_abs_mm < 0.3  # far from every bump
+    assert cases[4.0].sym.region("nose").max_abs_mm > cases[0.0].sym.region("nose").max_abs_mm + 1.0
+
+
+def test_surface_refined_midline_points_recover_the_injected_shifts(
+    cases: dict[float, Case],
+) -> None:
+    for key in ("chin_deviation", "nasal_tip_deviation"):
+        got = [cases[d].m[key].value - cases[0.0].m[key].value for d in (2.0, 4.0)]
+        assert got[0] == pytest.approx(2.0, abs=0.5), (key, got)
+        assert got[1] == pytest.approx(4.0, abs=0.6), (key, got)
+    tip = cases[0.0].refined["ibug_30"]
+    assert tip.source is LandmarkSource.SURFACE and tip.triangulated is not None
+    assert np.linalg.norm(tip.position - cases[0.0].face.landmarks[30]) < 2.0
+    assert {"soft_tissue_pogonion", "subnasale", "columella", "soft_tissue_nasion"} <= set(
+        cases[0.0].refined
+    )
+
+
+def test_distances_on_true_landmarks_match_the_true_values(cases: dict[float, Case]) -> None:
+    c = cases[0.0]
+    lm = c.face.landmarks
+    truth = {
+        "intercanthal_width": np.linalg.norm(lm[39] - lm[42]),
+        "outer_canthal_width": np.linalg.norm(lm[36] - lm[45]),
+        "mouth_width": np.linalg.norm(lm[48] - lm[54]),
+        "alar_width": np.linalg.norm(lm[31] - lm[35]),
+        "palpebral_fissure_width_r": np.linalg.norm(lm[36] - lm[39]),
+    }
+    for key, value in truth.items():
+        m = c.m[key]
+        assert m.value == pytest.approx(value, rel=0.01), key
+        assert m.unit == "mm" and m.scale is SCALE
+        assert 0.002 * value < m.uncertainty < 1.5  # landmark σ 0.5 mm and the scale's 0.2 %
+    for key in ("nasolabial_angle", "nasofrontal_angle", "goode_ratio", "nasal_tip_protrusion"):
+        assert key in c.m
+    assert 80 < c.m["nasolabial_angle"].value < 140
+    assert 110 < c.m["nasofrontal_angle"].value < 170
+
+
+def test_plane_type_reflects_and_maps_frames() -> None:
+    a = math.radians(10.0)
+    axes = np.array([[math.cos(a), math.sin(a), 0], [-math.sin(a), math.cos(a), 0], [0, 0, 1.0]])
+    plane = MidSagittalPlane(axes, np.array([1.0, 2.0, 3.0]))
+    p = np.array([[5.0, -1.0, 2.0], [0.0, 0.0, 0.0]])
+    assert np.allclose(plane.from_face(plane.to_face(p)), p)
+    assert np.allclose(plane.signed_distance(plane.reflect(p)), -plane.signed_distance(p))
