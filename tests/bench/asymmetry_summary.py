@@ -67,15 +67,22 @@ def stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The figures of one set of warp rows (one warp kind, one or both sides)."""
     ok = [r for r in rows if r["expected_mm63"] is not None and r["measured_mm63"] is not None]
     conf = [r for r in ok if r["confirmed"]]
+    # a value the analysis withheld (unconfirmed asymmetry is not reported) is a frontal
+    # value it did not confirm: it counts against coverage, not as missing
+    withheld = [r for r in rows if r["expected_mm63"] is not None and r["measured_mm63"] is None
+                and r.get("withheld")]  # fmt: skip
+    frontal = len(ok) + len(withheld)
 
     def em(sel: Sequence[dict[str, Any]]) -> tuple[list[float], list[float]]:
         return [r["expected_mm63"] for r in sel], [r["measured_mm63"] for r in sel]
 
     out: dict[str, Any] = {
         "n": len(ok),
-        "n_missing": len(rows) - len(ok),
+        "n_missing": len(rows) - len(ok) - len(withheld),
+        "n_withheld": len(withheld),
+        "n_frontal": frontal,
         "n_confirmed": len(conf),
-        "coverage": len(conf) / len(ok) if ok else None,
+        "coverage": len(conf) / frontal if frontal else None,
         "gain_all": gain(*em(ok)),
         "gain_confirmed": gain(*em(conf)),
         "wrong_sign_confirmed": wrong_signs(conf),
@@ -175,7 +182,7 @@ def warp_table(summary: dict[str, dict[str, Any]], config: str) -> list[str]:
             s = by_side[side]
             label = kind if side == "both" else f"  {_side_label(kind, side)}"
             lines.append(
-                f"{label:<24}{s['n']:>5}{_f(s['gain_all']):>10}{_f(s['gain_confirmed']):>10}"
+                f"{label:<24}{s['n_frontal']:>5}{_f(s['gain_all']):>10}{_f(s['gain_confirmed']):>10}"
                 f"{_pct(s['coverage']):>10}"
                 f"{str(s['wrong_sign_confirmed']) + '/' + str(s['wrong_sign_all']):>16}"
                 f"{_f(s['rms_error_all']):>9}{_pct(s['within1u_confirmed']):>7}"
@@ -260,7 +267,7 @@ def markdown_table(report: dict[str, Any], config: str | None = None,
             f"| **{_f(b['gain_confirmed'])}** ({_f(r['gain_confirmed'])} / "
             f"{_f(l_['gain_confirmed'])}) "
             f"| {_f(b['gain_all'])} ({_f(r['gain_all'])} / {_f(l_['gain_all'])}) "
-            f"| {_pct(b['coverage'])} [{b['n_confirmed']}/{b['n']}] "
+            f"| {_pct(b['coverage'])} [{b['n_confirmed']}/{b['n_frontal']}] "
             f"| {b['wrong_sign_confirmed']} "
             f"| {_pct(b['within1u_confirmed'])} / {_pct(b['within2u_confirmed'])} "
             f"| {_f(n.get('rms_all'))} / {_f(n.get('rms_confirmed'))} |"

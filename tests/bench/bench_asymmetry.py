@@ -324,7 +324,8 @@ def run(split: str = "reporting", quick: bool = False, n_photos: int | None = No
                 mid = aw.MEASUREMENT[w.kind]
                 f0, f1 = formula_px(base_pts, mid), formula_px(w.injected(base_pts), mid)
                 b0 = b.get(mid)
-                v1 = values(res).get(mid) if same_face(res, ref_pts, ipd) else None
+                same = same_face(res, ref_pts, ipd)
+                v1 = values(res).get(mid) if same else None
                 expected = None if f0 is None or f1 is None else (f1 - f0) * mm63
                 measured = None if b0 is None or v1 is None else (v1.px - b0.px) * mm63
                 u = (None if b0 is None or v1 is None or b0.u_px is None or v1.u_px is None
@@ -338,6 +339,8 @@ def run(split: str = "reporting", quick: bool = False, n_photos: int | None = No
                     "confirmed": b0 is not None and v1 is not None and b0.confirmed
                     and v1.confirmed,
                     "warped_head_rotated": Flag.HEAD_ROTATED in flags,
+                    # the face was analysed but the value left out (unconfirmed, withheld)
+                    "withheld": b0 is None or (same and v1 is None),
                 })  # fmt: skip
         print(f"  {photo.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr,
               flush=True)  # fmt: skip

@@ -47,6 +47,14 @@ def test_gains_are_least_squares_slopes_over_their_own_values() -> None:
     assert left["coverage"] == pytest.approx(2 / 3)
 
 
+def test_withheld_values_count_against_coverage_not_as_missing() -> None:
+    withheld = {**_row("l", 2.0, None, False), "withheld": True}
+    s = summarise([*ROWS, withheld])["c"]["chin_shift"]["both"]
+    assert (s["n"], s["n_withheld"], s["n_frontal"], s["n_missing"]) == (5, 1, 6, 1)
+    assert s["coverage"] == pytest.approx(4 / 6)
+    assert s["gain_all"] == pytest.approx(4.88 / 16.16)  # over the values reported
+
+
 def test_wrong_signs_count_confirmed_values_opposite_a_real_expected_change() -> None:
     s = summarise(ROWS)["c"]["chin_shift"]
     assert s["both"]["wrong_sign_confirmed"] == 1  # not the 0.4 mm one
