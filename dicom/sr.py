@@ -24,6 +24,10 @@ first pixel (our pixel-centre coordinates + 0.5)::
     │   │   └── NUM per measurement (≤ 5 in the first group) + UCUM unit, with
     │   │       method = scale source, ± 1 SD uncertainty, CODE Reliability flag per
     │   │       flag, TEXT Landmarks (the landmark keys the value stands on)
+    │   ├── per measurement: Measurement Group, Tracking Identifier = Cornerstone3D's
+    │   │   ArrowAnnotate (what OHIF's measurement panel lists once tracked,
+    │   │   :mod:`dicom.sr_arrows`): arrow at its landmark, Comment "<name>: <value>
+    │   │   <unit>", text position on a ladder right of the face
     │   └── per face region: Measurement Group (TID 1501) "Landmarks: eyes"
     │       ├── NUM Landmarks in region ── INFERRED FROM SCOORD MULTIPOINT (in order)
     │       └── NUM per landmark, named by the landmark, valued by its confidence
@@ -36,8 +40,8 @@ first pixel (our pixel-centre coordinates + 0.5)::
         ├── CODE per finding (value = severity; + certainty, description, evidence)
         └── TEXT Disclaimer "AI result - not a diagnosis"
 
-No group is drawn as a lone POINT or a 4/5-point POLYLINE: OHIF would offer to "track"
-those as its probe / rectangle tools and re-measure them in pixels (see
+No group is drawn as a lone POINT or a 4/5-point POLYLINE: OHIF would "track" those as
+its probe / rectangle tools and re-measure them in pixels (only the arrows are tracked) (see
 :func:`_not_a_rectangle`). A result without landmarks (no face) has one group: the photo's
 outline labelled with the number of faces (0), as OHIF fails on an SR without a measurement.
 
@@ -77,6 +81,7 @@ from dicom.equipment import (
     model_device_uid,
 )
 from dicom.source import is_multiframe, reference_header
+from dicom.sr_arrows import arrow_groups
 from dicom.sr_families import SHOWN, family_of, family_order, rank
 from dicom.uids import new_uid
 
@@ -134,6 +139,8 @@ def build_sr(source: Dataset, result: PhotoAnalysis, ctx: ResultContext) -> Data
     if result.face_found:
         points = _points(result)
         groups.extend(_family_groups(result.measurements, points, image))
+        at = {k: p for k, (p, _) in points.items()}
+        groups.extend(arrow_groups(result.measurements, at, _SCALE_REFERENCE, image, SCOORD_OFFSET))
         groups.extend(_landmark_groups(points, image))
     if not groups:
         groups.append(_whole_photo_group(result, image, header))

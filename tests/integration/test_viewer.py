@@ -20,18 +20,24 @@ overlap (> 2 px) and that all lie inside the viewport, on a 1920 × 1080 page. A
 fit-to-window the whole 512-px photo shows the face ≈ 200 px tall for ≈ 640 px of label
 text, and the boxes overlap whatever the shapes; that count is only reported.
 
-The measurement panel stays empty ("Measurements (0)"): OHIF lists only measurements it
-*tracks* (hydrated into cornerstone tools), and the SR is deliberately not trackable
-(``tests/support/ohif_sr_model.rehydratable``): the tools that hydrate from a polyline or
-point re-measure the shape in pixels (wrong values on a photo). An adapter that keeps SR
-text, ``ArrowAnnotate`` (@cornerstonejs/adapters ``getMeasurementData``: its text is the
-group's Finding / comment label; OHIF's ``ArrowAnnotate.toMeasurement`` shows it as the
-panel's label and ``displayText.primary``), needs a tracking identifier
-``Cornerstone3DTools@^0.1.0:ArrowAnnotate`` and a 1–2-point arrow *per* listed measurement:
-38 arrows back on the face, hydrated only after the user accepts tracking (and, as the
-bundle reads, the hydrated image then shows the tracked tools, not the SR's family labels).
-Read in the bundles only, not tried in the browser, and not done; a panel of the SR
-viewport and the dist's other modes were not examined.
+The measurement panel lists only measurements OHIF *tracks*: when the SR opens, its
+viewport asks "Do you want to continue tracking measurements for this study?" (3.12.10
+and 3.13.2 alike, ``TrackedMeasurementsContext`` → ``promptHydrateStructuredReport``;
+a click elsewhere dismisses it for good, and the SR badge offers no "load" for an SR), and
+"Yes" hydrates every group whose Tracking Identifier names a cornerstone tool
+(``hydrateStructuredReport`` → @cornerstonejs/adapters ``MeasurementReport
+.generateToolState``). The families are not such groups (the measuring tools re-measure a
+shape in pixels on a photo: ``tests/support/ohif_sr_model.remeasured``); each measurement
+also has an ``ArrowAnnotate`` group (``dicom/sr_arrows.py``): an arrow at its landmark whose
+text is the group's Comment "<name>: <value> <unit>" and whose text box sits on a ladder
+right of the face (Cornerstone3D's "Text Annotation Position"). So a second page opens the
+SR, answers "Yes", and the test asserts: the panel lists every measurement of the SR by
+name with its value and unit ("Additional Findings (55)" on the astronaut), nothing in px,
+the photo then shows the same texts, and zoomed to the face no two arrow boxes overlap (the
+ladder is then taller than the viewport: the user pans). The adapter probes every group
+for a tool and logs "Unable to generate tool state" (a TypeError it catches) for each
+landmark group, which has no region: expected, and the only console error allowed there.
+Before tracking, the SR view draws each arrow as a short tick at its landmark, no text.
 
 Screenshots: ``test-artifacts/viewer/``.
 """
@@ -57,12 +63,13 @@ from config.norms import load_tables
 from dicom.context import ResultContext
 from dicom.photo import dataset_to_photo
 from dicom.results import build_results
+from dicom.sr_arrows import ARROW_TRACKING_ID
 from dicom.sr_families import SHOWN
 from dicom.sr_layout import FACE_SCREEN_PX
 from dicom.wrap import wrap_rgb_image
 from tests.support.ohif_server import OHIF_VERSIONS, OhifServer, ohif_dist
 from tests.support.orthanc import DICOMWEB_PLUGIN, new_orthanc
-from tests.support.viewer import CHROMIUM, Drawn, chromium, png_rgb, viewer_page
+from tests.support.viewer import CHROMIUM, FAILURE, Drawn, chromium, png_rgb, viewer_page
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +123,9 @@ def _study(case: str, out: Path) -> Study:
         view=View.FRONTAL,
         series_description="Facial photographs – frontal",
     )
-    result = PhotoAnalyzer(AnalysisOptions(backend=backend, tables=load_tables())).analyze(dataset_to_photo(photo))
+    result = PhotoAnalyzer(AnalysisOptions(backend=backend, tables=load_tables())).analyze(
+        dataset_to_photo(photo)
+    )
     assert result.face_found and result.scale is not None and result.landmarks is not None
     assert result.scale.source == scale_source, result.scale
     assert result.landmarks.box is not None
@@ -155,11 +164,23 @@ def browser() -> Iterator[Any]:
 
 
 def _drawn_groups(sr: hd.sr.Comprehensive3DSR) -> list[Any]:
-    """The first group of each Tracking UID: OHIF merges the others into its annotation."""
+    """The first group of each family's Tracking UID: OHIF merges the others into its
+    annotation (the measurements' arrows are not families)."""
     first: dict[str, Any] = {}
     for g in sr.content.get_planar_roi_measurement_groups():
-        first.setdefault(str(g.tracking_uid), g)
+        if g.tracking_identifier != ARROW_TRACKING_ID:
+            first.setdefault(str(g.tracking_uid), g)
     return list(first.values())
+
+
+def _arrow_labels(sr: hd.sr.Comprehensive3DSR) -> dict[str, tuple[float, str]]:
+    """Every measurement of the SR (all NUMs of the families): name → (value, unit), as
+    its arrow's comment must state them."""
+    return {
+        m.name.meaning: (float(m.value), m.unit.value)
+        for g in sr.content.get_planar_roi_measurement_groups()
+        for m in g.get_measurements()
+    }
 
 
 def _expected_labels(sr: hd.sr.Comprehensive3DSR) -> dict[str, tuple[float, str]]:
@@ -170,6 +191,20 @@ def _expected_labels(sr: hd.sr.Comprehensive3DSR) -> dict[str, tuple[float, str]
         for m in group.get_measurements()[:SHOWN]:
             out[m.name.meaning] = (float(m.value), m.unit.value)
     return out
+
+
+def _stated(lines: list[str], name: str, value: float, unit: str) -> bool:
+    """Whether a line reads "<name>: <value> <unit>" with the NUM's value and unit (the
+    arrow's text has the full name where a Code Meaning ends "..." at 64 characters)."""
+    for line in lines:
+        match = LABEL.match(line)
+        if match is None or match["unit"] != unit:
+            continue
+        said = match["name"]
+        if said == name or (name.endswith("...") and said.startswith(name[:-3])):
+            if abs(float(match["value"]) - value) < 0.0051:
+                return True
+    return False
 
 
 def _regions(sr: hd.sr.Comprehensive3DSR) -> list[np.ndarray]:
@@ -240,6 +275,19 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
             viewer.screenshot(ARTIFACTS / f"ohif-{version}-{case}-face.png", close.viewport_box)
             console = list(viewer.console)
             failures = viewer.failures()
+        # 6. tracked (a fresh page: the prompt comes when the SR opens)
+        listed = _arrow_labels(study.sr)
+        with viewer_page(browser) as viewer:
+            viewer.open_study(server.url, study.uid)
+            panel_tracked = viewer.open_sr_and_track(rows=len(listed))
+            tracked = viewer.drawn()
+            viewer.screenshot(ARTIFACTS / f"ohif-{version}-{case}-tracked.png")
+            viewer.zoom_to(centre, zoom)
+            tracked_close = viewer.drawn()
+            viewer.screenshot(
+                ARTIFACTS / f"ohif-{version}-{case}-tracked-face.png", tracked_close.viewport_box
+            )
+            after = list(viewer.console)
     finally:
         server.stop()
 
@@ -281,7 +329,9 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
     lo = drawn.to_canvas(np.array([f.x0 - margin, f.y0 - margin]))
     hi = drawn.to_canvas(np.array([f.x1 + margin, f.y1 + margin]))
     assert ((landmarks >= lo) & (landmarks <= hi)).all()
-    assert ((drawn.to_canvas(regions) >= lo) & (drawn.to_canvas(regions) <= hi)).all()
+    # each family's outline on the face; its leader point (first) sets the label's place
+    outlines = drawn.to_canvas(np.concatenate([r[1:] for r in _regions(study.sr)]))
+    assert ((outlines >= lo) & (outlines <= hi)).all()
 
     # 5. zoomed to the face, the label boxes form a ladder right of it: none overlaps
     #    another, and all lie inside the viewport (at fit-to-window they cannot: see above)
@@ -291,3 +341,19 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
     (_, _, vw, vh) = close.viewport_box
     assert (x >= 0).all() and (y >= 0).all() and (x + w <= vw).all() and (y + h <= vh).all()
     assert _nearest(close.to_canvas(regions), close.vertices).max() < 1.5
+
+    # 6. once tracked, the panel lists every measurement by name with the SR's value and
+    #    unit (the arrows' comments), none re-measured in pixels; the photo shows the
+    #    arrows with the same text, their boxes a ladder that does not overlap close up
+    lines = [line.strip() for line in panel_tracked.splitlines()]
+    assert f"({len(listed)})" in panel_tracked
+    for name, (value, unit) in listed.items():
+        assert _stated(lines, name, value, unit), name
+        assert _stated(tracked.labels, name, value, unit), name
+    assert len(tracked.labels) == len(listed)
+    assert not re.search(r"\bpx\b", panel_tracked + "\n".join(tracked.labels))
+    assert tracked_close.overlaps() == []
+    # the adapter probes every group for a tool; the landmark groups (no region) make it
+    # warn "Unable to generate tool state" and skip them, as it should
+    errors = [c for c in after if FAILURE.search(c) and "Unable to generate tool state" not in c]
+    assert errors == [], "\n".join(errors[:5])

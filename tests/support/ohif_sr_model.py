@@ -23,9 +23,11 @@ Source: the prebuilt ``@ohif/app`` bundles, extension ``cornerstone-dicom-sr``
   ``_determineCorners``; see :func:`text_box_anchor`);
 * at most five label lines are drawn, a value of exactly 0 without its number;
   MULTIPOINT draws dots and no label;
-* an SR is offered for "tracking" (re-measured by OHIF's tools, in pixels on a photo) when
-  a group's tracking identifier names a cornerstone tool, or its graphic is an Image
-  Region (DCM 111030) POINT of 1–2 points or POLYLINE of 4–5 points.
+* an SR is offered for "tracking" when a group's tracking identifier names a cornerstone
+  tool, or its graphic is an Image Region (DCM 111030) POINT of 1–2 points or POLYLINE of
+  4–5 points; tracking hydrates each such group into that tool (``hydrateStructuredReport``):
+  the measuring tools (probe, rectangle, length…) re-measure the shape in pixels on a
+  photo, ``ArrowAnnotate`` keeps the group's Comment text (see :func:`hydrated_as`).
 """
 
 from __future__ import annotations
@@ -156,3 +158,21 @@ def rehydratable(anns: list[Annotation]) -> bool:
             if (graphic == "POINT" and points <= 2) or (graphic == "POLYLINE" and points in (4, 5)):
                 return True
     return False
+
+
+def hydrated_as(a: Annotation) -> str | None:
+    """The cornerstone tool OHIF hydrates annotation ``a`` into when tracked (None: none)."""
+    for prefix in TOOL_PREFIXES:
+        if a.tracking_identifier.startswith(prefix):
+            return a.tracking_identifier.removeprefix(prefix).split(":")[0]
+    for graphic, points, code in a.graphics[:1] if a.region else []:
+        if code == IMAGE_REGION and graphic == "POINT" and points <= 2:
+            return "Probe"
+        if code == IMAGE_REGION and graphic == "POLYLINE" and points in (4, 5):
+            return "RectangleROI"
+    return None
+
+
+def remeasured(anns: list[Annotation]) -> list[Annotation]:
+    """The annotations tracking would hand to a tool that measures (in pixels on a photo)."""
+    return [a for a in anns if hydrated_as(a) not in (None, "ArrowAnnotate")]

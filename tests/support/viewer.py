@@ -27,6 +27,7 @@ _SR_THUMBNAIL = '[data-cy="study-browser-thumbnail-no-image"]'
 _PANEL_BUTTON = '[data-cy="trackedMeasurements-btn"]'
 _PANEL = '[data-cy="trackedMeasurements-panel"]'
 _VIEWPORT = '[data-cy="viewport-pane"]'
+_TRACK_YES = '[data-cy="yes-hydrate-btn"]'  # the SR viewport's tracking prompt
 
 
 @dataclass
@@ -112,6 +113,31 @@ class ViewerPage:
         )
         self.page.wait_for_timeout(500)  # the last frame settles
 
+    def open_sr_and_track(self, rows: int, timeout_ms: int = 60_000) -> str:
+        """Open the SR and accept OHIF's "continue tracking measurements?" (its hydration
+        prompt in the SR viewport); return the measurement panel's text once it lists
+        ``rows`` entries. The prompt must be answered first: a click elsewhere (opening
+        the panel) dismisses it, and OHIF then does not ask again for that SR.
+        """
+        skip = self.page.get_by_text("Skip all")
+        if skip.count() and skip.first.is_visible():
+            skip.first.click()
+        self.page.locator(_SR_THUMBNAIL).filter(has_text="SR").first.dblclick()
+        self.page.locator(_TRACK_YES).first.click(timeout=timeout_ms)
+        self.page.wait_for_timeout(1000)
+        if not self.page.locator(_PANEL).count():
+            self.page.locator(_PANEL_BUTTON).first.click()
+        self.page.wait_for_function(
+            """([sel, n]) => { const p = document.querySelector(sel);
+                 return p && p.innerText.includes('(' + n + ')'); }""",
+            arg=[_PANEL, rows],
+            timeout=timeout_ms,
+        )
+        self.page.wait_for_timeout(500)
+        self.page.evaluate("window.dispatchEvent(new Event('resize'))")
+        self.page.wait_for_timeout(1000)  # the hydrated tools' first frame
+        return self.panel_text()
+
     def panel_text(self) -> str:
         panel = self.page.locator(_PANEL)
         return str(panel.first.inner_text(timeout=5_000)) if panel.count() else ""
@@ -139,7 +165,9 @@ class ViewerPage:
                 .map(t => t.textContent).filter(Boolean);
               // on screen, relative to the layer (getBBox would ignore the box's translate)
               const l = layer.getBoundingClientRect();
-              const boxes = Array.from(layer.querySelectorAll('text')).map(t => {
+              // (an annotation without label lines leaves an empty <text>: not a box)
+              const boxes = Array.from(layer.querySelectorAll('text'))
+                .filter(t => t.textContent.trim()).map(t => {
                 const b = t.getBoundingClientRect();
                 return [b.x - l.x, b.y - l.y, b.width, b.height]; });
               const v = [], c = [];

@@ -4,6 +4,7 @@ import logging
 import math
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from analysis.types import Flag, Measurement, PhotoAnalysis, View
 from dicom import codes
 from dicom.context import ResultContext
 from dicom.sr import CHARACTER_SET, LANDMARK_GROUP_PREFIX, build_sr, outline
+from dicom.sr_arrows import ARROW_TRACKING_ID
 from dicom.sr_families import FAMILIES, SHOWN, family_of, rank
 from dicom.uids import device_uid
 from tests.factories import (
@@ -31,7 +33,9 @@ from tests.support.ohif_sr_model import (
     TEXT_BOX_OFFSET_PX,
     TEXT_LINE_PX,
     annotations,
+    hydrated_as,
     rehydratable,
+    remeasured,
     text_box_anchor,
 )
 
@@ -86,6 +90,17 @@ def _measurements(sr: Comprehensive3DSR) -> dict[str, tuple[object, object]]:
             assert m.name.value.startswith("m:")
             out[m.name.value.removeprefix("m:")] = (g, m)
     return out
+
+
+def _family_groups(sr: Comprehensive3DSR) -> list[Any]:
+    """The TID 1410 groups of the families (not the measurements' arrows)."""
+    groups = sr.content.get_planar_roi_measurement_groups()
+    return [g for g in groups if g.tracking_identifier != ARROW_TRACKING_ID]
+
+
+def _arrow_groups(sr: Comprehensive3DSR) -> list[Any]:
+    groups = sr.content.get_planar_roi_measurement_groups()
+    return [g for g in groups if g.tracking_identifier == ARROW_TRACKING_ID]
 
 
 def _landmark_groups(sr: Comprehensive3DSR) -> dict[str, object]:
@@ -202,14 +217,15 @@ def test_observer_is_the_node_device(written, module_ctx):
 
 
 @pytest.mark.parametrize("version", OHIF_VERSIONS)
-def test_ohif_draws_one_labelled_region_per_family_and_does_not_retrack(
-    written, analysis, version
-):
+def test_ohif_draws_one_labelled_region_per_family_and_does_not_retrack(written, analysis, version):
     raw, _ = written
     anns = annotations(raw, version)
     assert anns, "the viewer gets annotations"
     assert [a for a in anns if a.crashes or a.warnings] == []
-    assert not rehydratable(anns), "OHIF would re-measure our values in pixels"
+    assert remeasured(anns) == [], "OHIF would re-measure our values in pixels"
+    arrows = [a for a in anns if hydrated_as(a) == "ArrowAnnotate"]
+    assert rehydratable(anns) and len(arrows) == len(analysis.measurements)
+    assert all(a.graphics[0][:2] == ("POLYLINE", 2) and not a.text_lines for a in arrows)
     boxes = {a.tracking_identifier: a for a in anns if a.text_lines}
     families = {family_of(m.id) for m in analysis.measurements}
     assert set(boxes) == families  # one label box per family, not one per measurement
@@ -265,7 +281,9 @@ def test_label_boxes_do_not_overlap_once_the_face_is_zoomed_to(photo_ds, ctx, tm
     for group in _children(root, "125007"):
         (uid,) = _children(group, "112040")
         regions = [i for i in group.ContentSequence if i.ValueType == "SCOORD"]
-        if uid.UID in seen or not regions:  # a family's second group, or landmarks
+        (ident,) = _children(group, "112039")
+        if uid.UID in seen or not regions or ident.TextValue == ARROW_TRACKING_ID:
+            continue  # a family's second group, landmarks, or a measurement's arrow
             continue
         seen.add(uid.UID)
         (region,) = regions
@@ -294,7 +312,7 @@ def test_a_large_family_is_one_annotation_of_two_groups(photo_ds, ctx, tmp_path)
     result = PhotoAnalysis(**{**base.__dict__, "measurements": extra})
     raw = _write_read(build_sr(photo_ds, result, ctx), tmp_path)
     sr = Comprehensive3DSR.from_dataset(raw)
-    groups = sr.content.get_planar_roi_measurement_groups()
+    groups = _family_groups(sr)
     assert [len(g.get_measurements()) for g in groups] == [SHOWN, len(eye_ids) - SHOWN]
     assert len({g.tracking_uid for g in groups}) == 1
     (ann,) = [a for a in annotations(raw) if a.text_lines]
@@ -357,7 +375,7 @@ def test_family_regions_outline_their_measurements_landmarks(written, analysis, 
     assert analysis.semantic is not None
     face_right = max(x for x, _ in analysis.semantic.points.values()) + 0.5
     seen: set[object] = set()
-    for group in sr.content.get_planar_roi_measurement_groups():
+    for group in _family_groups(sr):
         pts = []
         for item in group.get_measurements():
             (text,) = _children(item[0], codes.LANDMARKS_USED.value)
@@ -408,7 +426,7 @@ def test_one_point_and_four_corner_regions_are_not_offered_for_tracking(
     result = PhotoAnalysis(**{**base.__dict__, "measurements": only})
     raw = _write_read(build_sr(photo_ds, result, ctx), tmp_path)
     anns = annotations(raw)
-    assert not rehydratable(anns)
+    assert remeasured(anns) == []
     (ann,) = [a for a in anns if a.text_lines]
     assert ann.graphics[0][:2] == drawn
 
@@ -574,8 +592,8 @@ def test_sr_is_small(written, analysis):
     assert analysis.semantic is not None
     n_landmarks, n_measurements = len(analysis.semantic.points), len(analysis.measurements)
     items = _count(raw.ContentSequence)
-    # ≈ 10 items a measurement, 1 a landmark, 3 a region, ≈ 40 for the rest
-    assert items <= 12 * n_measurements + n_landmarks + 3 * 6 + 60, items
+    # ≈ 10 items a measurement + 8 for its arrow, 1 a landmark, 3 a region, ≈ 40 the rest
+    assert items <= 20 * n_measurements + n_landmarks + 3 * 6 + 60, items
 
 
 def test_sr_for_multiframe_and_jpeg_sources(ctx, tmp_path, dciodvfy):
@@ -676,10 +694,48 @@ def test_every_shared_photo_gives_an_sr_with_zero_dciodvfy_errors(ctx, tmp_path,
         found = dciodvfy_errors(out) + [str(w.message) for w in caught]
         raw = dcmread(out)
         anns = annotations(raw)
-        if any(a.crashes or a.warnings for a in anns) or rehydratable(anns):
+        if any(a.crashes or a.warnings for a in anns) or remeasured(anns):
             found.append("not drawable by OHIF as such")
         if found:
             problems[f"{path.parent.name}/{path.name}"] = found[:3]
         checked += 1
     assert checked >= min(10, len(photos) // 2), "most shared photos show a face"
     assert problems == {}
+
+
+def test_each_measurement_has_a_named_arrow_for_the_viewers_measurement_panel(
+    photo_ds, ctx, tmp_path
+):
+    """One ArrowAnnotate group per measurement (what OHIF lists once tracked): the comment
+    is OHIF's label of the NUM, the arrow's head on one of its landmarks, the text boxes a
+    ladder right of the face with no overlap at the layout's on-screen face height."""
+    from dicom.sr_arrows import BOX_PX, COMMENT, TEXT_POSITION, arrow_label
+    from dicom.sr_layout import FACE_SCREEN_PX
+
+    result = _full_catalogue()
+    assert result.semantic is not None
+    raw = _write_read(build_sr(photo_ds, result, ctx), tmp_path)
+    sr = Comprehensive3DSR.from_dataset(raw)  # highdicom reads them as TID 1410 groups
+    face = np.array(list(result.semantic.points.values())) + 0.5
+    scale = FACE_SCREEN_PX / np.ptp(face[:, 1])
+    labels, tops = [], []
+    assert len(_arrow_groups(sr)) == len(result.measurements)
+    for group in _children(_children(raw, "126010")[0], "125007"):
+        if _children(group, "112039")[0].TextValue != ARROW_TRACKING_ID:
+            continue
+        assert not [i for i in group.ContentSequence if i.ValueType == "NUM"]  # once, in its family
+        (comment,) = _children(group, COMMENT.value)
+        (arrow, position) = [i for i in group.ContentSequence if i.ValueType == "SCOORD"]
+        assert position.ConceptNameCodeSequence[0].CodeValue == TEXT_POSITION.value
+        head, tail = np.asarray(arrow.GraphicData, dtype=float).reshape(2, 2)
+        m = next(m for m in result.measurements if arrow_label(m) == comment.TextValue)
+        keys = [resolve(n) for n in m.landmarks]
+        assert tail[0] > head[0]
+        assert any(np.allclose(result.semantic.points[k], head - 0.5) for k in keys)
+        (x, y) = np.asarray(position.GraphicData, dtype=float)
+        assert x > face[:, 0].max()
+        labels.append(comment.TextValue)
+        tops.append(y * scale)
+    assert sorted(labels) == sorted(arrow_label(m) for m in result.measurements)
+    tops.sort()
+    assert np.diff(tops).min() >= BOX_PX - 1e-3  # GraphicData is float32
