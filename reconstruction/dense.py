@@ -18,7 +18,6 @@ PatchMatch path itself is not wired yet: with CUDA present ``"cuda"`` says so to
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -191,9 +190,12 @@ def _merge_pair_depths(
     if not maps:
         return np.full((cam.height, cam.width), np.nan, np.float32)
     stack = np.stack(maps)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels: NaN is right
-        med = np.nanmedian(stack, axis=0) if len(maps) > 1 else stack[0]
+    # The (lower) median of the known values, NaN sorting last (np.nanmedian warns per
+    # all-NaN pixel, millions of times).
+    known = np.isfinite(stack).sum(axis=0)
+    mid = np.maximum(known - 1, 0) // 2
+    med = np.take_along_axis(np.sort(stack, axis=0), mid[None], axis=0)[0]
+    with np.errstate(invalid="ignore"):
         agree = np.abs(stack - med) <= tol * med
     count = agree.sum(axis=0)
     total = np.where(agree, stack, 0.0).sum(axis=0)
@@ -244,7 +246,7 @@ def _fuse_view(
     rgb = np.asarray(images[i], np.float64)[ys, xs]
     support = np.ones(len(x), np.int64)
     for j in others:
-        px, z = cams[j].project(x)
+        px, z = _project(cams[j], x)
         dj = _bilinear(depths[j], px[:, 0], px[:, 1])
         with np.errstate(invalid="ignore"):
             ok = np.abs(dj - z) <= opt.depth_tolerance * z
@@ -263,12 +265,28 @@ def _fuse_view(
     )
 
 
+def _project(cam: PinholeCamera, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """:meth:`PinholeCamera.project` without BLAS: an N×3 @ 3×3 product through BLAS is
+    slow, and its threads spin on a busy machine."""
+    c = [
+        x[:, 0] * cam.R[k, 0] + x[:, 1] * cam.R[k, 1] + x[:, 2] * cam.R[k, 2] + cam.t[k]
+        for k in range(3)
+    ]
+    k = cam.K
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = (k[0, 0] * c[0] + k[0, 1] * c[1]) / c[2] + k[0, 2]
+        v = k[1, 1] * c[1] / c[2] + k[1, 2]
+    return np.column_stack([u, v]), c[2]
+
+
 def _backproject(cam: PinholeCamera, depth: stereo.DepthMap) -> FloatArray:
-    yy, xx = np.mgrid[0 : cam.height, 0 : cam.width]
-    pix = np.stack([xx, yy, np.ones_like(xx)], axis=-1).astype(np.float64)
-    ray = pix @ np.linalg.inv(cam.K).T
-    xc = ray * depth[..., None].astype(np.float64)
-    return np.asarray((xc - cam.t) @ cam.R)  # R^T (x_cam − t), row-vector form
+    """H×W×3 world points of a depth map, R^T (depth · K^-1 p − t) (no BLAS, see _project)."""
+    yy, xx = np.mgrid[0 : cam.height, 0 : cam.width].astype(np.float64)
+    kinv = np.linalg.inv(cam.K)
+    d = depth.astype(np.float64)
+    xc = [d * (kinv[r, 0] * xx + kinv[r, 1] * yy + kinv[r, 2]) - cam.t[r] for r in range(3)]
+    r = cam.R
+    return np.stack([r[0, k] * xc[0] + r[1, k] * xc[1] + r[2, k] * xc[2] for k in range(3)], -1)
 
 
 def _normals(world: FloatArray, centre: FloatArray) -> FloatArray:

@@ -177,9 +177,8 @@ def pair_depth(
     # Each original pixel's rectified position: h_ref⁻¹ p = (x, y, w) with w the depth ratio.
     yy, xx = np.mgrid[0 : ref.height, 0 : ref.width].astype(np.float32)
     hinv = np.linalg.inv(rect.h_ref)
-    hp = np.stack([xx, yy, np.ones_like(xx)], axis=-1) @ hinv.T.astype(np.float32)
-    w = hp[..., 2]
-    mx, my = hp[..., 0] / w, hp[..., 1] / w
+    hx, hy, w = (hinv[r, 0] * xx + hinv[r, 1] * yy + hinv[r, 2] for r in range(3))  # no BLAS
+    mx, my = (hx / w).astype(np.float32), (hy / w).astype(np.float32)
     d = cv2.remap(
         disp, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan")
     )
