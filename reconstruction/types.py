@@ -385,3 +385,42 @@ class Measurement3D:
     landmarks: tuple[str, ...]
     scale: MeshScale
     description: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class DensePointCloud:
+    """The dense stage's fused surface samples, in the input cameras' world units.
+
+    ``points``: N×3; ``colors``: N×3 RGB uint8 (mean over the agreeing views); ``normals``:
+    N×3 unit vectors facing the cameras, or None; ``support``: N views whose depth maps agree
+    on each point (the reference view included), the confidence meshing may weigh.
+    Arrays are stored read-only.
+    """
+
+    points: FloatArray
+    colors: ImageArray
+    support: IndexArray
+    normals: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        p = np.asarray(self.points, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != 3 or not np.isfinite(p).all():
+            raise InvalidInputError(f"points must be finite N×3, got shape {p.shape}")
+        c, s = np.asarray(self.colors), np.asarray(self.support)
+        if c.shape != p.shape or c.dtype != np.uint8:
+            raise InvalidInputError(f"colors must be {p.shape} uint8, got {c.shape} {c.dtype}")
+        if s.shape != (len(p),) or not np.issubdtype(s.dtype, np.integer):
+            raise InvalidInputError(
+                f"support must be ({len(p)},) integers, got {s.shape} {s.dtype}"
+            )
+        object.__setattr__(self, "points", _readonly(p))
+        object.__setattr__(self, "colors", _readonly(c))
+        object.__setattr__(self, "support", _readonly(s.astype(np.int64)))
+        if self.normals is not None:
+            n = np.asarray(self.normals, dtype=np.float64)
+            if n.shape != p.shape or not np.isfinite(n).all():
+                raise InvalidInputError(f"normals must be finite {p.shape}, got {n.shape}")
+            object.__setattr__(self, "normals", _readonly(n))
+
+    def __len__(self) -> int:
+        return int(self.points.shape[0])
