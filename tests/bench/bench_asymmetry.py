@@ -92,6 +92,8 @@ NOISE_VARIANTS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = {
 FISSURE = "palpebral_fissure_height_difference"
 #: The measurements whose flags and uncertainties make up the bench's fissure difference.
 FISSURE_PARTS = ("palpebral_fissure_height_r", "palpebral_fissure_height_l")
+#: The fissure measurement whose flag (or absence: withheld) says if the R − L asymmetry held.
+FISSURE_RATIO = "palpebral_fissure_height_ratio"
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,11 @@ def values(result: Any) -> dict[str, Value]:
         if any(g is None for g in got):
             continue
         vals = [g for g in got if g is not None]
-        flag_ids = (*parts, "palpebral_fissure_height_ratio") if mid == FISSURE else parts
-        confirmed = all(ASYMMETRY_UNCONFIRMED not in by_id[p].flags for p in flag_ids if p in by_id)
+        flag_ids = (*parts, FISSURE_RATIO) if mid == FISSURE else parts
+        # the two heights are reported whatever their asymmetry; the ratio is the value that
+        # says whether it was confirmed (withheld when it was not)
+        confirmed = all(p in by_id and ASYMMETRY_UNCONFIRMED not in by_id[p].flags
+                        for p in flag_ids)  # fmt: skip
         value = vals[0][0] - vals[1][0] if mid == FISSURE else vals[0][0]
         u = float(np.sqrt(sum(v[1] ** 2 for v in vals)))
         out[mid] = Value(value, u if np.isfinite(u) else None, confirmed)
