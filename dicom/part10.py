@@ -29,10 +29,14 @@ from pydicom.charset import need_tail_escape_sequence_encodings as _TAIL_ESCAPE
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_data_element, write_file_meta_info
+from pydicom.filewriter import (
+    correct_ambiguous_vr_element,
+    write_data_element,
+    write_file_meta_info,
+)
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
-from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
+from pydicom.valuerep import AMBIGUOUS_VR, EXPLICIT_VR_LENGTH_32
 
 _DEFAULT = "iso8859"  # pydicom's default_encoding
 _EXPLICIT_LE = (False, True)
@@ -98,16 +102,29 @@ def _encode(ds: Dataset) -> bytes:
     fp.write(b"DICM")
     write_file_meta_info(fp, file_meta, enforce_standard=True)
     out = bytearray(fp.getvalue())
-    _dataset(out, ds, _DEFAULT)
+    _dataset(out, ds, _DEFAULT, root=True)
     return bytes(out)
 
 
-def _dataset(out: bytearray, ds: Dataset, parent_encoding: Any) -> None:
-    """``ds``'s elements appended to ``out``, as pydicom's ``write_dataset``."""
+def _dataset(
+    out: bytearray, ds: Dataset, parent_encoding: Any, corrected: bool = False, root: bool = False
+) -> None:
+    """``ds``'s elements appended to ``out``, as pydicom's ``write_dataset``.
+
+    pydicom re-encodes a dataset (``convert``) that was not read as Explicit VR Little
+    Endian in its character set: it first corrects ambiguous VRs over the whole subtree,
+    parsing every raw sequence on the way (``corrected`` below it), then writes every
+    element parsed. Otherwise raw elements are written as read.
+    """
     d = ds._dict
     convert = ds.original_encoding != _EXPLICIT_LE or (
         ds.original_character_set != ds._character_set
     )
+    corrected = corrected or convert
+    if root and convert:
+        for elem in list(d.values()):
+            if elem.VR in AMBIGUOUS_VR:  # e.g. the Pixel Data "OB or OW" highdicom leaves
+                correct_ambiguous_vr_element(elem, ds, True, [ds])
     charset = parent_encoding
     if 0x00080005 in d:
         charset = ds.get("SpecificCharacterSet", parent_encoding)
@@ -118,16 +135,17 @@ def _dataset(out: bytearray, ds: Dataset, parent_encoding: Any) -> None:
         elem = d[tag]
         if type(elem) is not DataElement:
             if isinstance(elem, RawDataElement):
-                elem = ds[tag] if convert else ds.get_item(tag)
+                parse = convert or (corrected and elem.VR == "SQ")
+                elem = ds[tag] if parse else ds.get_item(tag)
             if isinstance(elem, RawDataElement):
                 _pydicom_element(out, elem, charset)
                 continue
         vr = elem.VR
         if vr == "SQ":
-            _sequence(out, elem, encodings)
+            _sequence(out, elem, encodings, corrected)
             continue
         if len(vr) != 2:
-            raise _Unsupported  # pydicom corrects ambiguous VRs first
+            raise _Unsupported  # an ambiguous VR below the root: pydicom corrects it
         value = _value(elem, vr, encodings)
         if value is None:
             _pydicom_element(out, elem, charset)
@@ -137,7 +155,7 @@ def _dataset(out: bytearray, ds: Dataset, parent_encoding: Any) -> None:
             out += value
 
 
-def _sequence(out: bytearray, elem: DataElement, encodings: list[str]) -> None:
+def _sequence(out: bytearray, elem: DataElement, encodings: list[str], corrected: bool) -> None:
     """An SQ element, items and sequence with defined length unless marked undefined."""
     out += _head(elem.tag, "SQ")
     undefined = elem.is_undefined_length
@@ -147,7 +165,7 @@ def _sequence(out: bytearray, elem: DataElement, encodings: list[str]) -> None:
         out += _ITEM
         start = len(out)
         out += _UNDEFINED
-        _dataset(out, item, encodings)
+        _dataset(out, item, encodings, corrected)
         if getattr(item, "is_undefined_length_sequence_item", False):
             out += _ITEM_END
         else:
@@ -169,6 +187,10 @@ def _value(elem: DataElement, vr: str, encodings: list[str]) -> bytes | None:
         return b""  # empty: pydicom writes no value
     if not isinstance(v, _PLAIN):
         return None
+    return _plain_value(v, t, vr, encodings)
+
+
+def _plain_value(v: Any, t: type, vr: str, encodings: list[str]) -> bytes | None:
     try:
         if vr in _TEXT:
             data = _text(v, encodings)
