@@ -51,13 +51,17 @@ def prepare_image(
 
 
 def _reduce(image: ImageArray, size: tuple[int, int], factor: float) -> ImageArray:
-    """Area-averaged reduction to ``size``: first by the whole factor ``k`` (OpenCV's fast
-    k×k block average), then to ``size``; half the time of one non-integer area reduction
-    of a large overlay, a mean difference under half a grey level."""
+    """Area-averaged reduction to ``size`` by OpenCV's fast whole-factor block averages:
+    first by the whole part ``k`` of 1 / ``factor``, then linearly up to twice ``size``
+    and 2 × 2 averaged down to it. A third of the time of one area reduction by a
+    fractional factor (~9 ms a 1.3-MP overlay), about a grey level of mean difference."""
     k = int(1.0 / factor)
     if k >= 2:
         fast = cv2.resize(image, None, fx=1.0 / k, fy=1.0 / k, interpolation=cv2.INTER_AREA)
         image = np.asarray(fast, np.uint8)
+    double = (2 * size[0], 2 * size[1])
+    if (image.shape[1], image.shape[0]) != double:
+        image = np.asarray(cv2.resize(image, double, interpolation=cv2.INTER_LINEAR), np.uint8)
     return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
 
 
