@@ -38,6 +38,8 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID
 from pydicom.valuerep import AMBIGUOUS_VR, EXPLICIT_VR_LENGTH_32
 
+from config.errors import FacenodeError
+
 _DEFAULT = "iso8859"  # pydicom's default_encoding
 _EXPLICIT_LE = (False, True)
 _ITEM = b"\xfe\xff\x00\xe0"
@@ -53,8 +55,9 @@ _MULTI = (list, MultiValue, tuple)
 _PLAIN = (str, int, float, *_MULTI)  # value types the fast paths write
 
 
-class _Unsupported(Exception):
-    """The object needs pydicom's whole writer (see the module docstring)."""
+class NeedsPydicomWriter(FacenodeError):
+    """The object needs pydicom's whole writer (see the module docstring); raised and
+    caught inside this module only."""
 
 
 def encode(ds: Dataset) -> bytes:
@@ -62,7 +65,7 @@ def encode(ds: Dataset) -> bytes:
     as ``ds.save_as(buf, enforce_file_format=True)``, with the same effects on ``ds``."""
     try:
         return _encode(ds)
-    except _Unsupported:
+    except NeedsPydicomWriter:
         buf = BytesIO()
         ds.save_as(buf, enforce_file_format=True)
         return buf.getvalue()
@@ -72,7 +75,7 @@ def _encode(ds: Dataset) -> bytes:
     """The part of pydicom's ``dcmwrite(enforce_file_format=True)`` that applies to an
     Explicit VR Little Endian dataset, then the dataset by :func:`_dataset`."""
     if any(tag >> 16 in (0, 2) for tag in ds._dict):
-        raise _Unsupported  # pydicom raises a ValueError for these
+        raise NeedsPydicomWriter  # pydicom raises a ValueError for these
     file_meta = deepcopy(ds.file_meta) if hasattr(ds, "file_meta") else FileMetaDataset()
     syntax: UID | None = file_meta.get("TransferSyntaxUID", None)
     if (
@@ -82,10 +85,10 @@ def _encode(ds: Dataset) -> bytes:
         or syntax.is_deflated
         or (syntax.is_implicit_VR, syntax.is_little_endian) != _EXPLICIT_LE
     ):
-        raise _Unsupported
+        raise NeedsPydicomWriter
     preamble = getattr(ds, "preamble", None)
     if preamble and len(preamble) != 128:
-        raise _Unsupported
+        raise NeedsPydicomWriter
     ds_class, ds_instance = ds.get("SOPClassUID", None), ds.get("SOPInstanceUID", None)
     meta_class = file_meta.get("MediaStorageSOPClassUID", None)
     if meta_class is None or (ds_class and ds_class != meta_class):
@@ -145,7 +148,7 @@ def _dataset(
             _sequence(out, elem, encodings, corrected)
             continue
         if len(vr) != 2:
-            raise _Unsupported  # an ambiguous VR below the root: pydicom corrects it
+            raise NeedsPydicomWriter  # an ambiguous VR below the root: pydicom corrects it
         value = _value(elem, vr, encodings)
         if value is None:
             _pydicom_element(out, elem, charset)
