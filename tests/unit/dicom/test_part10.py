@@ -210,3 +210,28 @@ def test_a_file_read_back_is_written_again_unchanged(tmp_path):
     data = _pydicom(ds)
     read = dcmread(BytesIO(data))
     assert part10.encode(read) == data
+
+
+@pytest.mark.slow
+def test_every_shared_photo_s_result_set_is_the_bytes_pydicom_writes(analyzers):  # type: ignore[no-untyped-def]
+    """The byte-identity on real analyses of every photo of the shared set."""
+    from tests.bench.photos import data_root, read_rgb
+
+    paths = sorted(
+        p for p in (data_root() / "photos").glob("*/*") if p.suffix.lower() in (".jpg", ".png")
+    )
+    if not paths:
+        pytest.skip("the shared photo set is not there (FACENODE_SHARED_DATA)")
+    different = []
+    for i, path in enumerate(paths):
+        rgb = read_rgb(path)
+        assert rgb is not None, path
+        source = wrap_rgb_image(rgb, patient_name="Ødegård^Zoë", patient_id="P1")
+        if i % 2:
+            del source.SpecificCharacterSet
+        _, outputs = _analysed(source, analyzers("mediapipe"))
+        fast = [part10.encode(ds) for ds in outputs]
+        if fast != [_pydicom(ds) for ds in outputs]:
+            different.append(path.name)
+    assert different == []
+    assert len(paths) >= 10  # the walk found the set
