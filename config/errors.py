@@ -26,6 +26,7 @@ working. Messages say what was found and what was expected::
     │   ├── InvalidAttributeError (ValueError)     dicom.errors    C-STORE status 0xC000
     │   ├── UnparsableDatasetError (ValueError)    dicom.errors    C-STORE status 0xC000
     │   └── TooLargeError (ValueError)             dicom.limits    C-STORE status 0xA700
+    ├── NeedsPydicomWriter                         dicom.part10    internal: its fallback
     ├── JobInterrupted                             node.jobs
     │   └── WorkerStopped                          node.worker
     ├── WorkerFailure                              node.worker

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from io import BytesIO
 from typing import Any, Protocol
 
 from pydicom import dcmread
@@ -35,6 +34,7 @@ from analysis.types import PhotoAnalysis
 from config.norms import load_tables
 from config.settings import Settings
 from config.tables import FindingTables
+from dicom import part10
 from dicom.context import ResultContext
 from dicom.equipment import OUR_MANUFACTURER, OUR_MODEL_NAME
 from dicom.errors import DicomInputError
@@ -62,15 +62,15 @@ class ResultFile:
 
     @classmethod
     def of(cls, ds: Dataset) -> ResultFile:
-        buf = BytesIO()
-        ds.save_as(buf, enforce_file_format=True)
+        """``ds`` encoded as pydicom's ``save_as`` would, by :func:`dicom.part10.encode`
+        (the SR's ~1,700 nested items took pydicom's writer ~120 ms)."""
         return cls(
             study_uid=str(ds.StudyInstanceUID),
             series_uid=str(ds.SeriesInstanceUID),
             sop_instance_uid=str(ds.SOPInstanceUID),
             sop_class_uid=str(ds.SOPClassUID),
             modality=str(ds.get("Modality", "")),
-            data=buf.getvalue(),
+            data=part10.encode(ds),
         )
 
 

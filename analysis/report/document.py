@@ -28,7 +28,6 @@ from reportlab.platypus import (
     CondPageBreak,
     Flowable,
     Frame,
-    Image,
     KeepTogether,
     PageTemplate,
     Paragraph,
@@ -41,6 +40,7 @@ from analysis import measurements as catalogue
 from analysis.quality.coverage import missing_measurements
 from analysis.report.fonts import ReportFonts, report_fonts
 from analysis.report.model import PhotoSection, ReportImage, ReportRequest
+from analysis.report.picture import JpegPicture
 from analysis.report.plot import z_plot
 from analysis.report.rows import Row, group_of, grouped_rows
 from analysis.report.wording import (
@@ -598,7 +598,7 @@ class _Story:
 
     def _image_block(self, img: ReportImage, box_w: float, box_h: float) -> list[Flowable]:
         scale = min(box_w / img.width, box_h / img.height)
-        picture = Image(io.BytesIO(img.jpeg), width=img.width * scale, height=img.height * scale)
+        picture = JpegPicture(img.jpeg, img.width * scale, img.height * scale)
         picture.hAlign = "LEFT"
         return [picture, Spacer(1, 1.5), self.p(img.title, self.s.small_muted)]
 

@@ -1,6 +1,7 @@
 """Speed and size of the node's results, in one run, on the benchmark photos (issue 12).
 
-Run: ``.venv/bin/python -m tests.bench.bench_roundtrip [--repeats 5] [--rounds 2]``.
+Run: ``.venv/bin/python -m tests.bench.bench_roundtrip [--repeats 5] [--rounds 2]``
+(``--build-only``: part 1 alone; ``--roundtrip-only``: part 2 alone).
 
 1. In this process, per photo (the astronaut, frontal portraits of the shared data, 0.25–2
    MP): the 2D analysis (``PhotoAnalyzer.analyze``), the SR, each SC (JPEG-LS lossless),
@@ -200,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="round trips per photo")
     ap.add_argument("--limit", type=int, default=0, help="only the first N photos (0: all)")
     ap.add_argument("--roundtrip-only", action="store_true", help="skip the build timings")
+    ap.add_argument("--build-only", action="store_true", help="skip the round trips")
     ap.add_argument("--out", type=Path, default=REPO / "bench-results" / "roundtrip.json")
     args = ap.parse_args(argv)
     from analysis.pipeline import AnalysisOptions, PhotoAnalyzer
@@ -221,6 +223,21 @@ def main(argv: list[str] | None = None) -> int:
           f"target ≤ 50), result set median {build_summary['result_set_ms_median']:.0f} ms "
           f"(max {build_summary['result_set_ms_max']:.0f}; target ≤ 500); dciodvfy errors "
           f"{build_summary['dciodvfy_errors']}")  # fmt: skip
+    print(f"SR built + encoded = {build_summary['ratio_sr_to_pydicom_median']:.2f} × the same "
+          f"by pydicom's writer ({build_summary['sr_pydicom_ms_median']:.0f} ms, median); CPU "
+          f"time (≈ idle wall time): SR {build_summary['sr_cpu_ms_median']:.0f} ms (pydicom's "
+          f"writer {build_summary['sr_pydicom_cpu_ms_median']:.0f}), result set median "
+          f"{build_summary['result_set_cpu_ms_median']:.0f} ms (max "
+          f"{build_summary['result_set_cpu_ms_max']:.0f})")  # fmt: skip
+    if args.build_only:
+        write_json(args.out, {
+            "load_average_1min_at_start_end": [load_at_start, os.getloadavg()[0]],
+            "cpus": os.cpu_count(),
+            "repeats": args.repeats,
+            "result_sets": builds,
+            "result_set_summary": build_summary,
+        })  # fmt: skip
+        return 0
     trips = round_trips(photos, {b["photo"]: b["objects"] for b in builds}, args.rounds)
     trip_summary = roundtrip_summary(trips)
     print_round_trips(trips, trip_summary)
