@@ -273,6 +273,11 @@ def reconstruct(
         with stages.stage("symmetry"):
             symmetry = symmetry3d.analyse(mesh, landmarks)
             landmarks = profile3d.refine_midline(landmarks, mesh, symmetry.plane)
+            if "pronasale" not in landmarks:
+                notes.append(
+                    "no mid-sagittal profile found on the mesh (a hole across the midline?): "
+                    "midline points stay triangulated, profile measurements left out"
+                )
         with stages.stage("measurements"):
             measurements = measurements3d.measure(landmarks, symmetry.plane, scale)
     else:

@@ -126,7 +126,9 @@ def surface_error(
     t = t_cams
     for radius in (4.0, 2.0, 1.0):
         t = np.asarray(
-            o3d.pipelines.registration.registration_icp(source, target, radius, t, est).transformation
+            o3d.pipelines.registration.registration_icp(
+                source, target, radius, t, est
+            ).transformation
         )
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(true_mesh))
@@ -143,7 +145,9 @@ def surface_error(
         & (aligned[:, 1] < lm[:, 1].max() + 5)
         & (aligned[:, 2] > lm[:, 2].min() - 5)
     )
-    rot_icp = np.degrees(np.arccos(np.clip((np.trace(t[:3, :3] @ t_cams[:3, :3].T) - 1) / 2, -1, 1)))
+    rot_icp = np.degrees(
+        np.arccos(np.clip((np.trace(t[:3, :3] @ t_cams[:3, :3].T) - 1) / 2, -1, 1))
+    )
     return t, {
         "cameras_only": _stats(dist(_apply(t_cams, samples))),
         "all": _stats(dist(aligned)),
@@ -216,8 +220,10 @@ def run_set(analyzer: PhotoAnalyzer, d: float, views: int, size: int) -> dict[st
     true_p = {k: v.position for k, v in true_m["refined"].items()}
     brow = {}
     if result.symmetry is not None and {"ibug_19", "ibug_24"} <= set(got_p):
-        brow = {"value": _brow_lift(got_p, result.symmetry.plane),
-                "truth": _brow_lift(true_p, true_m["sym"].plane)}
+        brow = {
+            "value": _brow_lift(got_p, result.symmetry.plane),
+            "truth": _brow_lift(true_p, true_m["sym"].plane),
+        }
     return {
         "deviation_mm": d,
         "views": views,
@@ -234,9 +240,11 @@ def run_set(analyzer: PhotoAnalyzer, d: float, views: int, size: int) -> dict[st
         "peak_rss_mb": peak,
         "registered": result.n_registered,
         "reprojection_px": result.reprojection_error_px,
-        "scale": {"source": result.scale.source.value,
-                  "relative_uncertainty": result.scale.relative_uncertainty,
-                  "error_pct": scale_err},  # fmt: skip
+        "scale": {
+            "source": result.scale.source.value,
+            "relative_uncertainty": result.scale.relative_uncertainty,
+            "error_pct": scale_err,
+        },  # fmt: skip
         "dense_points": result.dense_points,
         "mesh_triangles": result.mesh.n_triangles,
         "surface_error": surface,
@@ -302,40 +310,57 @@ def run_skull(views: int, size: int) -> dict[str, Any]:
 def _print(sets: list[dict[str, Any]], skull: dict[str, Any] | None) -> None:
     for r in sets:
         st = r["stages_s"]
-        print(f"\n--- synthetic, deviations {r['deviation_mm']:g} mm: {r['views']} views of "
-              f"{r['size']}² (load {r['load_average_1min']:.1f} on {r['cpu_count']} cores) ---")
-        print("stage s: " + ", ".join(f"{k} {v:.1f}" for k, v in st.items())
-              + f"; pipeline {r['pipeline_wall_s']:.1f} s wall / {r['pipeline_cpu_s']:.1f} s cpu; "
-              f"SfM alone {r['sfm_alone_s']:.1f} s (ratio {r['ratio_to_sfm']:.1f}); "
-              f"2D analysis {r['analysis_2d_s']:.1f} s, render {r['render_s']:.1f} s (apart)")
+        print(
+            f"\n--- synthetic, deviations {r['deviation_mm']:g} mm: {r['views']} views of "
+            f"{r['size']}² (load {r['load_average_1min']:.1f} on {r['cpu_count']} cores) ---"
+        )
+        print(
+            "stage s: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in st.items())
+            + f"; pipeline {r['pipeline_wall_s']:.1f} s wall / {r['pipeline_cpu_s']:.1f} s cpu; "
+            f"SfM alone {r['sfm_alone_s']:.1f} s (ratio {r['ratio_to_sfm']:.1f}); "
+            f"2D analysis {r['analysis_2d_s']:.1f} s, render {r['render_s']:.1f} s (apart)"
+        )
         se = r["surface_error"]
-        print(f"peak memory {r['peak_rss_mb']:.0f} MB; registered {r['registered']}, "
-              f"reprojection {r['reprojection_px']:.2f} px; scale {r['scale']['source']} "
-              f"error {r['scale']['error_pct']:+.2f} % (±{100 * r['scale']['relative_uncertainty']:.2f} %)")
+        print(
+            f"peak memory {r['peak_rss_mb']:.0f} MB; registered {r['registered']}, "
+            f"reprojection {r['reprojection_px']:.2f} px; scale {r['scale']['source']} "
+            f"error {r['scale']['error_pct']:+.2f} % (±{100 * r['scale']['relative_uncertainty']:.2f} %)"
+        )
         for k in ("cameras_only", "all", "face"):
             e = se[k]
-            print(f"surface error {k:<12} mean {e['mean_mm']:.3f}  p95 {e['p95_mm']:.3f}  "
-                  f"max {e['max_mm']:.2f} mm")
-        print(f"landmarks {r['landmarks_found']}: RMS {r['landmark_rms_mm']:.2f} mm (inner face "
-              f"{r['landmark_rms_inner_mm']:.2f}); distances within 1 %: "
-              f"{r['distances_within_1pct']:.0%} of {r['n_distances']}")
+            print(
+                f"surface error {k:<12} mean {e['mean_mm']:.3f}  p95 {e['p95_mm']:.3f}  "
+                f"max {e['max_mm']:.2f} mm"
+            )
+        print(
+            f"landmarks {r['landmarks_found']}: RMS {r['landmark_rms_mm']:.2f} mm (inner face "
+            f"{r['landmark_rms_inner_mm']:.2f}); distances within 1 %: "
+            f"{r['distances_within_1pct']:.0%} of {r['n_distances']}"
+        )
         for key, m in r["measurements"].items():
             pct = f" ({m['error_pct']:+.1f} %)" if m["error_pct"] is not None else ""
-            print(f"  {key:28s} {m['value']:8.2f} {m['truth']:8.2f} {m['error']:+7.2f} "
-                  f"{m['unit']}{pct}")
+            print(
+                f"  {key:28s} {m['value']:8.2f} {m['truth']:8.2f} {m['error']:+7.2f} "
+                f"{m['unit']}{pct}"
+            )
         for key, v in r.get("recovered", {}).items():
-            print(f"  recovered {key:22s} {v['recovered']:+.2f} mm (true {v['true']:+.2f}, "
-                  f"error {v['error']:+.2f})")
+            print(
+                f"  recovered {key:22s} {v['recovered']:+.2f} mm (true {v['true']:+.2f}, "
+                f"error {v['error']:+.2f})"
+            )
         for n in r["notes"]:
             print(f"  note: {n}")
     if skull and "error" in skull:
         print(f"\n--- skull_ccby: {skull['views']} views: {skull['error']}")
     elif skull:
-        print(f"\n--- skull_ccby: {skull['views']} views of {skull['size_px']} --- registered "
-              f"{skull['registered']}, reprojection {skull['reprojection_px']:.2f} px, "
-              f"{skull['wall_s']:.0f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in
-                                                       skull["stages_s"].items())
-              + f"), peak {skull['peak_rss_mb']:.0f} MB, mesh {skull['mesh_triangles']} triangles")
+        print(
+            f"\n--- skull_ccby: {skull['views']} views of {skull['size_px']} --- registered "
+            f"{skull['registered']}, reprojection {skull['reprojection_px']:.2f} px, "
+            f"{skull['wall_s']:.0f} s ("
+            + ", ".join(f"{k} {v:.1f}" for k, v in skull["stages_s"].items())
+            + f"), peak {skull['peak_rss_mb']:.0f} MB, mesh {skull['mesh_triangles']} triangles"
+        )
 
 
 def main() -> None:

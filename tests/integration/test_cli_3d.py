@@ -82,7 +82,7 @@ def test_a_series_becomes_a_metric_mesh_renderings_and_measurements(
     as_json = json.loads((out / "measurements.json").read_text())
     assert {m["id"] for m in as_json} == set(rows)
     landmarks = json.loads((out / "landmarks.json").read_text())
-    assert {"ibug_36", "ibug_45", "pronasale"} <= set(landmarks)
+    assert {"ibug_30", "ibug_36", "ibug_45"} <= set(landmarks)
 
 
 def test_too_few_photos_is_refused_with_a_clear_message(
