@@ -15,7 +15,8 @@ working. Messages say what was found and what was expected::
     │   ├── BackendUnavailableError (RuntimeError) analysis.types
     │   ├── GeometryError (ValueError)             analysis.geometry
     │   └── ReconstructionError                    reconstruction.errors
-    │       └── TooFewViewsError                   reconstruction.errors
+    │       ├── TooFewViewsError                   reconstruction.errors
+    │       └── ReconstructionStageError           reconstruction.errors
     ├── ManifestError (ValueError)                 models.manifest
     ├── DicomInputError                            dicom.errors
     │   ├── NotAPhotoError (ValueError)            dicom.errors

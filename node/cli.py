@@ -99,10 +99,28 @@ def cmd_echo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    if args.three_d:
+        return _analyze_3d(args, settings)
     from node.adhoc import analyze_paths
 
     csv_path = Path(args.csv) if args.csv else None
     return analyze_paths([Path(p) for p in args.paths], Path(args.output), settings, csv_path)
+
+
+def _analyze_3d(args: argparse.Namespace, settings: Settings) -> int:
+    from node.adhoc3d import Options3D, analyze_3d
+    from reconstruction.pipeline import KnownDistance
+
+    known = None
+    if args.known_distance:
+        a, b, mm = args.known_distance
+        try:
+            known = KnownDistance(a, b, float(mm))
+        except ValueError as exc:
+            print(f"facenode analyze --3d: --known-distance: {exc}", file=sys.stderr)
+            return 2
+    options = Options3D(args.min_views, args.device, args.triangles, known)
+    return analyze_3d([Path(p) for p in args.paths], Path(args.output), settings, options)
 
 
 def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
@@ -141,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write one row per photo with every measurement (value, ±, flags) to FILE",
     )
+    s.add_argument("--3d", dest="three_d", action="store_true",
+                   help="the photos are one series around a face: reconstruct a metric 3D mesh "
+                   "(STL, OBJ), renderings, 3D measurements and a summary into the folder")
+    s.add_argument("--min-views", type=int, default=8, metavar="N",
+                   help="--3d: registered views needed (default: 8)")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="--3d: where the dense stage runs (default: auto)")
+    s.add_argument("--triangles", type=int, default=100_000, metavar="N",
+                   help="--3d: triangles in the mesh (default: 100000)")
+    s.add_argument("--known-distance", nargs=3, metavar=("LANDMARK_A", "LANDMARK_B", "MM"),
+                   help="--3d: scale from a known distance between two landmarks when no "
+                   "marker board is seen (e.g. ibug_39 ibug_42 33.5)")
     s.set_defaults(handler=cmd_analyze)
     s = sub.add_parser("outbox", help="outbox maintenance")
     osub = s.add_subparsers(dest="outbox_command", required=True)

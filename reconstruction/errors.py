@@ -21,3 +21,12 @@ class TooFewViewsError(ReconstructionError):
         self.registered = registered
         self.total = total
         self.minimum = minimum
+
+
+class ReconstructionStageError(ReconstructionError):
+    """One stage of the 3D pipeline failed; ``stage`` names it (sfm, scale, dense, meshing,
+    landmarks, symmetry, measurements) and the message says what it found."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"3D reconstruction failed in the {stage} stage: {message}")
+        self.stage = stage

@@ -424,3 +424,43 @@ class DensePointCloud:
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Reconstruction3D:
+    """What the whole photogrammetric pipeline (:mod:`reconstruction.pipeline`) made of a
+    photo series, every 3D value in the mesh's frame and millimetres.
+
+    ``cameras[i]``: input view i's camera in that frame (None where it did not register);
+    ``scale`` / ``scale_factor``: the metric scale's provenance and the factor that took
+    structure-from-motion units to mm; ``face_frame``: the frame is the face frame of the
+    3D landmarks (x toward the subject's left, y up, z out of the face, origin between the
+    inner canthi) rather than SfM's own orientation. ``landmarks``, ``symmetry`` and
+    ``measurements`` are empty / None when the views came without a 2D analysis (or too few
+    landmarks were found); ``notes`` say what was skipped or fell back, and why.
+    ``timings_s``: wall seconds per stage.
+    """
+
+    mesh: SurfaceMesh
+    cameras: tuple[PinholeCamera | None, ...]
+    scale: MeshScale
+    scale_factor: float
+    face_frame: bool
+    n_registered: int
+    reprojection_error_px: float
+    dense_points: int
+    landmarks: dict[str, Landmark3D]
+    symmetry: SymmetryResult | None
+    measurements: tuple[Measurement3D, ...]
+    timings_s: dict[str, float]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_views(self) -> int:
+        return len(self.cameras)
+
+    def measurement(self, measurement_id: str) -> Measurement3D:
+        for m in self.measurements:
+            if m.id == measurement_id:
+                return m
+        raise KeyError(f"measurement {measurement_id!r} not in this reconstruction")
