@@ -95,7 +95,8 @@ def test_worker_pool_runs_jobs_off_the_caller_thread(sessions: sessionmaker[Sess
         while time.monotonic() < deadline:
             with sessions() as s:
                 states = {j.id: (j.state, j.error) for j in s.scalars(select(Job))}
-            if states[2][0] == "failed":
+            # job 1 is marked done after its run returns (after `done` is set): wait for both
+            if states[1][0] == "done" and states[2][0] == "failed":
                 break
             time.sleep(0.05)
     finally:
