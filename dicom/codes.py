@@ -32,6 +32,7 @@ from typing import Final
 
 from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from highdicom.sr import CodedConcept
+from pydicom.dataset import Dataset
 from pydicom.sr.coding import Code
 
 from analysis.landmark_names import ALIAS, resolve
@@ -293,3 +294,13 @@ def coding_scheme_item(
         version=PRIVATE_SCHEME_VERSION,
         responsible_organization=responsible_organization,
     )
+
+
+def code_item(value: str, scheme: str, meaning: str) -> Dataset:
+    """One Code Sequence item (Code Value, Coding Scheme Designator, Code Meaning), for the
+    attributes that objects built by hand carry (view, derivation, purpose of reference)."""
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = scheme
+    item.CodeMeaning = meaning
+    return item

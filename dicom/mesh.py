@@ -40,6 +40,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
+from dicom.codes import code_item
 from dicom.context import ResultContext
 from dicom.equipment import apply_general_equipment, contributing_equipment
 from dicom.pdf import copy_patient_study
@@ -232,15 +233,15 @@ def _base(
     ds.RecognizableVisualFeatures = "YES"
     ds.SourceInstanceSequence = Sequence([_source_reference(s) for s in sources])
     ds.DocumentTitle = MODEL_TITLE[2]
-    ds.ConceptNameCodeSequence = Sequence([_code(*MODEL_TITLE)])
+    ds.ConceptNameCodeSequence = Sequence([code_item(*MODEL_TITLE)])
     ds.MIMETypeOfEncapsulatedDocument = mime
     ds.EncapsulatedDocumentLength = len(document)
     ds.EncapsulatedDocument = document + (b"\x00" if len(document) % 2 else b"")
     # Manufacturing 3D Model
-    ds.MeasurementUnitsCodeSequence = Sequence([_code(*MILLIMETRE)])
+    ds.MeasurementUnitsCodeSequence = Sequence([code_item(*MILLIMETRE)])
     ds.ModelModification = "NO"
     ds.ModelMirroring = "NO"
-    ds.ModelUsageCodeSequence = Sequence([_code(*PLANNING_INTENT)])
+    ds.ModelUsageCodeSequence = Sequence([code_item(*PLANNING_INTENT)])
     ds.ContentDescription = _description(title, mesh)
     ds.DerivationAlgorithmSequence = Sequence([_algorithm(mesh)])
     # SOP Common
@@ -299,7 +300,7 @@ def _algorithm(mesh: SurfaceMesh) -> Dataset:
     provenance as its parameters."""
     model, scale = mesh.algorithm, mesh.scale
     item = Dataset()
-    item.AlgorithmFamilyCodeSequence = Sequence([_code(*RECONSTRUCTION_ALGORITHM)])
+    item.AlgorithmFamilyCodeSequence = Sequence([code_item(*RECONSTRUCTION_ALGORITHM)])
     item.AlgorithmName = (model.name or model.id)[:64]
     item.AlgorithmVersion = (model.version or "0")[:64]
     item.AlgorithmSource = f"{model.id}; licence: {model.licence or 'unknown'}"[:64]
@@ -313,19 +314,11 @@ def _algorithm(mesh: SurfaceMesh) -> Dataset:
     return item
 
 
-def _code(value: str, scheme: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = scheme
-    item.CodeMeaning = meaning
-    return item
-
-
 def _source_reference(source: Dataset) -> Dataset:
     item = Dataset()
     item.ReferencedSOPClassUID = source.SOPClassUID
     item.ReferencedSOPInstanceUID = source.SOPInstanceUID
-    item.PurposeOfReferenceCodeSequence = Sequence([_code(*SOURCE_IMAGE)])
+    item.PurposeOfReferenceCodeSequence = Sequence([code_item(*SOURCE_IMAGE)])
     return item
 
 

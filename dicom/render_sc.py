@@ -27,6 +27,7 @@ from pydicom.uid import UID
 
 from analysis.types import ImageArray
 from dicom import codes
+from dicom.codes import code_item
 from dicom.context import ResultContext
 from dicom.equipment import DISCLAIMER_TEXT, apply_general_equipment, contributing_equipment
 from dicom.source import check_source_uids, is_multiframe, reference_header
@@ -123,7 +124,7 @@ def build_render_sc(
     sc.BodyPartExamined = str(header.get("BodyPartExamined", "") or "HEAD")
     sc.ImageType = ["DERIVED", "SECONDARY"]
     sc.SourceImageSequence = Sequence([_source_item(s) for s in _unique(sources)])
-    sc.DerivationCodeSequence = Sequence([_code(*SURFACE_RENDERING)])
+    sc.DerivationCodeSequence = Sequence([code_item(*SURFACE_RENDERING)])
     sc.DerivationDescription = _short(
         f"{title}: rendering of the 3D face surface reconstructed from {len(sources)} "
         f"photos by {ctx.manufacturer} {ctx.model_name} {ctx.software_version}. "
@@ -146,14 +147,6 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _code(value: str, scheme: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = scheme
-    item.CodeMeaning = meaning
-    return item
-
-
 def _source_item(source: Dataset) -> Dataset:
     item = Dataset()
     item.ReferencedSOPClassUID = source.SOPClassUID
@@ -161,5 +154,6 @@ def _source_item(source: Dataset) -> Dataset:
     if is_multiframe(source):
         item.ReferencedFrameNumber = 1
     c = codes.SOURCE_IMAGE_FOR_PROCESSING
-    item.PurposeOfReferenceCodeSequence = Sequence([_code(c.value, c.scheme_designator, c.meaning)])
+    purpose = code_item(c.value, c.scheme_designator, c.meaning)
+    item.PurposeOfReferenceCodeSequence = Sequence([purpose])
     return item

@@ -11,16 +11,8 @@ from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
 
 from analysis.types import ImageArray, View
-from dicom.codes import VIEW_CODES
+from dicom.codes import VIEW_CODES, code_item
 from dicom.photo import VL_PHOTOGRAPHIC_IMAGE as VL_PHOTOGRAPHIC
-
-
-def _code(value: str, scheme: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = scheme
-    item.CodeMeaning = meaning
-    return item
 
 
 def wrap_rgb_image(
@@ -73,10 +65,11 @@ def wrap_rgb_image(
     ds.LossyImageCompression = "00"
     ds.BurnedInAnnotation = "NO"
     ds.AcquisitionContextSequence = Sequence()
-    ds.AnatomicRegionSequence = Sequence([_code("774007", "SCT", "Head and Neck")])
+    ds.AnatomicRegionSequence = Sequence([code_item("774007", "SCT", "Head and Neck")])
     if view in VIEW_CODES and view is not View.UNKNOWN:
         code = VIEW_CODES[view]
-        ds.ViewCodeSequence = Sequence([_code(code.value, code.scheme_designator, code.meaning)])
+        view_item = code_item(code.value, code.scheme_designator, code.meaning)
+        ds.ViewCodeSequence = Sequence([view_item])
     if pixel_spacing_mm:
         ds.PixelSpacing = [pixel_spacing_mm, pixel_spacing_mm]
     ds.SamplesPerPixel = 3

@@ -51,6 +51,7 @@ from analysis.types import (
     SemanticLandmarks,
     View,
 )
+from dicom.codes import code_item
 
 VL_PHOTOGRAPHIC = "1.2.840.10008.5.1.4.1.1.77.1.4"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
@@ -85,14 +86,6 @@ def astronaut() -> np.ndarray[Any, Any]:
     from skimage import data
 
     return np.ascontiguousarray(data.astronaut())
-
-
-def _code(value: str, scheme: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = scheme
-    item.CodeMeaning = meaning
-    return item
 
 
 def make_vl_photo(
@@ -157,14 +150,14 @@ def make_vl_photo(
         ds.ImageType = ["ORIGINAL", "PRIMARY"]
         ds.AcquisitionDateTime = now.strftime("%Y%m%d%H%M%S")
         ds.AcquisitionContextSequence = Sequence()
-        ds.AnatomicRegionSequence = Sequence([_code("774007", "SCT", "Head and Neck")])
+        ds.AnatomicRegionSequence = Sequence([code_item("774007", "SCT", "Head and Neck")])
     else:
         ds.ConversionType = "DI"
     if isinstance(view, View) and view in _VIEW_CODES:
         value, meaning = _VIEW_CODES[view]
-        ds.ViewCodeSequence = Sequence([_code(value, "SCT", meaning)])
+        ds.ViewCodeSequence = Sequence([code_item(value, "SCT", meaning)])
     elif isinstance(view, tuple):
-        ds.ViewCodeSequence = Sequence([_code(*view)])
+        ds.ViewCodeSequence = Sequence([code_item(*view)])
     if pixel_spacing is not None:
         ds.PixelSpacing = [f"{v:.6g}" for v in pixel_spacing]
     if imager_pixel_spacing is not None:
