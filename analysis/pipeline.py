@@ -21,7 +21,7 @@ from analysis import confirm, findings, measurements, quality, refine, scale
 from analysis.landmarks import LandmarkBackend, get_backend
 from analysis.landmarks.semantic import to_semantic
 from analysis.profile import find_profile_points, trace_either_facing
-from analysis.quality.coverage import coverage_note
+from analysis.quality.coverage import coverage_note, withheld_note
 from analysis.types import (
     FaceBox,
     LandmarkSet,
@@ -146,7 +146,11 @@ class PhotoAnalyzer:
         if not q.reliable:
             message += "; UNRELIABLE: " + ", ".join(q.flags)
         if q.view is not View.FRONTAL:
-            message += "; " + coverage_note((m.id for m in ms), q.view)
+            message += "; " + coverage_note((m.id for m in ms), q.view, semantic.unconfirmed)
+        else:
+            withheld = withheld_note((m.id for m in ms), q.view, semantic.unconfirmed)
+            if withheld:  # unconfirmed asymmetry is withheld: say which and why
+                message += "; " + withheld
         return PhotoAnalysis(
             face_found=True,
             message=message,

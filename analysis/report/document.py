@@ -499,7 +499,9 @@ class _Story:
             items.append(f"{n} measurement{'s' if n != 1 else ''} marked “{flag_text(flag)}”.")
         view = q.view if q is not None else View.UNKNOWN
         if a.face_found:
-            for reason, names in missing_measurements((m.id for m in a.measurements), view):
+            unconfirmed = a.semantic.unconfirmed if a.semantic is not None else frozenset()
+            present = (m.id for m in a.measurements)
+            for reason, names in missing_measurements(present, view, unconfirmed):
                 by_group: dict[str, int] = {}
                 for name_id in names:
                     g = group_of(name_id)

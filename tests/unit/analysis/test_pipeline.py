@@ -37,7 +37,11 @@ def test_a_face_runs_every_stage_in_order_and_is_measured() -> None:
     result = PhotoAnalyzer(OPTIONS, backend=backend).analyze(_photo())
     assert backend.seen == [(512, 512)]
     assert result.face_found is True
-    assert result.message == "1 face(s) detected"
+    # the blank photo behind the fake face cannot confirm any asymmetry: withheld, and said
+    head, _, withheld = result.message.partition("; not reported: ")
+    assert head == "1 face(s) detected"
+    assert "Chin (menton) deviation" in withheld and "not confirmed in this photo" in withheld
+    assert "chin_deviation" not in {m.id for m in result.measurements}
     assert list(result.timings_ms) == STAGES  # insertion order = the order the stages ran
     assert all(ms >= 0.0 for ms in result.timings_ms.values())
     assert result.models[0] == FAKE_MODEL

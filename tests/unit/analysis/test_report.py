@@ -165,6 +165,31 @@ def test_missing_measurements_say_why():
     assert len(oblique["not valid for an oblique right view"]) == len(CATALOGUE)
 
 
+def test_withheld_asymmetry_is_named_with_its_reason(tmp_path):
+    from analysis.landmark_names import resolve
+    from analysis.quality.coverage import NOT_CONFIRMED, withheld_note
+
+    chin = next(d for d in CATALOGUE if d.id == "chin_deviation")
+    unconfirmed = {resolve(n) for n in chin.confirm}
+    frontal_ids = [d.id for d in CATALOGUE if View.FRONTAL in d.views]
+    present = [i for i in frontal_ids if i != "chin_deviation"]
+    reasons = dict(missing_measurements(present, View.FRONTAL, unconfirmed))
+    assert reasons[NOT_CONFIRMED] == ["chin_deviation"]
+    assert "landmarks needed were not found" not in reasons
+    note = withheld_note(present, View.FRONTAL, unconfirmed)
+    assert note is not None and chin.name in note and "re-encoded" in note
+    assert withheld_note(frontal_ids, View.FRONTAL, unconfirmed) is None  # nothing missing
+    # the PDF says it too
+    result = make_photo_analysis()
+    sem = replace(result.semantic, unconfirmed=frozenset(unconfirmed))
+    kept = tuple(m for m in result.measurements if m.id != "chin_deviation")
+    request = _request()
+    section = replace(request.sections[0],
+                      analysis=replace(result, semantic=sem, measurements=kept))  # fmt: skip
+    text = " ".join(_text(render_report(replace(request, sections=(section,)), None), tmp_path).split())
+    assert "asymmetry not confirmed in this photo" in text
+
+
 def test_csv_row_has_every_measurement_in_its_unit(tmp_path):
     result = make_photo_analysis()
     cols = columns()
