@@ -44,7 +44,7 @@ from dicom.codes import code_item
 from dicom.context import ResultContext
 from dicom.equipment import apply_general_equipment, contributing_equipment
 from dicom.pdf import copy_patient_study
-from dicom.source import check_source_uids, reference_header
+from dicom.source import study_header
 from dicom.uids import new_uid
 from reconstruction.mesh_io import mtl_bytes, obj_bytes, stl_bytes
 from reconstruction.types import SurfaceMesh
@@ -192,18 +192,11 @@ def _base(
     document: bytes,
     title: str,
 ) -> Dataset:
-    if not sources:
-        raise ValueError("a mesh object needs at least one source photo")
     if not mesh.scale.is_metric:
         raise ValueError(
             "the mesh has no metric scale (scale source 'none'); mesh objects declare mm"
         )
-    for s in sources:
-        check_source_uids(s)
-    study = {str(s.StudyInstanceUID) for s in sources}
-    if len(study) != 1:
-        raise ValueError(f"the photos of one mesh must share one study, got {sorted(study)}")
-    header = reference_header(sources[0])
+    header = study_header(sources, "one mesh")
     now = dt.datetime.now()
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"

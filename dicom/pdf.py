@@ -41,7 +41,7 @@ from config.norms import load_norms
 from config.tables import NormTable
 from dicom.context import ResultContext
 from dicom.equipment import apply_general_equipment, contributing_equipment
-from dicom.source import check_source_uids, reference_header
+from dicom.source import study_header
 from dicom.uids import new_uid
 
 ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
@@ -122,16 +122,9 @@ def build_pdf(
     models: SequenceOf[ModelIdentity] = (),
 ) -> Dataset:
     """An Encapsulated PDF Storage dataset holding ``document``, in the sources' study."""
-    if not sources:
-        raise ValueError("an encapsulated report needs at least one source photo")
     if not document.startswith(b"%PDF-"):
         raise ValueError("document is not a PDF (it does not start with %PDF-)")
-    for s in sources:
-        check_source_uids(s)
-    study = {str(s.StudyInstanceUID) for s in sources}
-    if len(study) != 1:
-        raise ValueError(f"the photos of one report must share one study, got {sorted(study)}")
-    header = reference_header(sources[0])
+    header = study_header(sources, "one report")
     now = dt.datetime.now()
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"

@@ -19,18 +19,17 @@ from __future__ import annotations
 from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass, field
 
-import numpy as np
 from highdicom.sc import SCImage
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
 from analysis.types import ImageArray
-from dicom import codes
 from dicom.codes import code_item
 from dicom.context import ResultContext
-from dicom.equipment import DISCLAIMER_TEXT, apply_general_equipment, contributing_equipment
-from dicom.source import check_source_uids, is_multiframe, reference_header
+from dicom.equipment import DISCLAIMER_TEXT
+from dicom.sc import derived_rgb_sc, short, source_item
+from dicom.source import study_header
 from dicom.uids import new_uid
 from reconstruction.render import RenderView
 
@@ -69,18 +68,6 @@ class SeriesTarget:
             )
 
 
-def check_one_study(sources: SequenceOf[Dataset]) -> Dataset:
-    """The first source's pixel-free header, once every source is valid and in one study."""
-    if not sources:
-        raise ValueError("3D results need at least one source photo")
-    for s in sources:
-        check_source_uids(s)
-    studies = {str(s.StudyInstanceUID) for s in sources}
-    if len(studies) != 1:
-        raise ValueError(f"the photos of one reconstruction must share one study, got {studies}")
-    return reference_header(sources[0])
-
-
 def build_render_sc(
     sources: SequenceOf[Dataset],
     image: ImageArray,
@@ -91,47 +78,28 @@ def build_render_sc(
     view: RenderView | None = None,
 ) -> SCImage:
     """A Secondary Capture of a rendering (H×W×3 RGB uint8) derived from ``sources``."""
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"rendering must be H×W×3, got shape {getattr(image, 'shape', None)}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"rendering must be uint8, got {image.dtype}")
-    header = check_one_study(sources)
-    orientation = VIEW_ORIENTATION.get(view) if view is not None else None
-    sc = SCImage.from_ref_dataset(
-        ref_dataset=header,
-        pixel_array=np.ascontiguousarray(image),
-        photometric_interpretation="RGB",
-        bits_allocated=8,
-        coordinate_system="PATIENT",
-        series_instance_uid=target.series_uid,
+    header = study_header(sources, "one reconstruction")
+    sc = derived_rgb_sc(
+        header,
+        image,
+        ctx,
+        what="rendering",
+        series_uid=target.series_uid,
         series_number=target.series_number,
-        sop_instance_uid=str(new_uid()),
-        instance_number=instance_number,
-        manufacturer=ctx.manufacturer,
-        patient_orientation=orientation or ("L", "F"),
-        transfer_syntax_uid=ctx.sc_transfer_syntax,
-        contributing_equipment=contributing_equipment(ctx, ()),
         series_description=target.series_description,
-        manufacturer_model_name=ctx.model_name,
-        software_versions=ctx.software_version or "0",
-        device_serial_number=ctx.device_serial,
-        institution_name=ctx.institution_name,
+        instance_number=instance_number,
+        orientation=VIEW_ORIENTATION.get(view) if view is not None else None,
     )
-    if orientation is None:
-        sc.PatientOrientation = []  # type 2C: present, empty (a view we cannot name)
-    apply_general_equipment(sc, ctx)
-    sc.ConversionType = "WSD"
-    sc.BodyPartExamined = str(header.get("BodyPartExamined", "") or "HEAD")
     sc.ImageType = ["DERIVED", "SECONDARY"]
-    sc.SourceImageSequence = Sequence([_source_item(s) for s in _unique(sources)])
+    sc.SourceImageSequence = Sequence([source_item(s) for s in _unique(sources)])
     sc.DerivationCodeSequence = Sequence([code_item(*SURFACE_RENDERING)])
-    sc.DerivationDescription = _short(
+    sc.DerivationDescription = short(
         f"{title}: rendering of the 3D face surface reconstructed from {len(sources)} "
         f"photos by {ctx.manufacturer} {ctx.model_name} {ctx.software_version}. "
         f"{DISCLAIMER_TEXT}.",
         1024,
     )
-    sc.ImageComments = _short(f"{title} - {DISCLAIMER_TEXT}", 10240)
+    sc.ImageComments = short(f"{title} - {DISCLAIMER_TEXT}", 10240)
     sc.BurnedInAnnotation = "NO"  # the burned-in text identifies no patient
     sc.RecognizableVisualFeatures = "YES"  # a textured face
     if any(str(s.get("LossyImageCompression", "")) == "01" for s in sources):
@@ -141,19 +109,3 @@ def build_render_sc(
 
 def _unique(sources: SequenceOf[Dataset]) -> list[Dataset]:
     return list({str(s.SOPInstanceUID): s for s in sources}.values())
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _source_item(source: Dataset) -> Dataset:
-    item = Dataset()
-    item.ReferencedSOPClassUID = source.SOPClassUID
-    item.ReferencedSOPInstanceUID = source.SOPInstanceUID
-    if is_multiframe(source):
-        item.ReferencedFrameNumber = 1
-    c = codes.SOURCE_IMAGE_FOR_PROCESSING
-    purpose = code_item(c.value, c.scheme_designator, c.meaning)
-    item.PurposeOfReferenceCodeSequence = Sequence([purpose])
-    return item

@@ -7,6 +7,8 @@ values (DICOM type 2) where a sender left them out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 from pydicom.uid import UID
@@ -59,6 +61,20 @@ def reference_header(source: Dataset) -> Dataset:
     if hasattr(source, "file_meta"):
         header.file_meta = source.file_meta
     return header
+
+
+def study_header(sources: Sequence[Dataset], what: str) -> Dataset:
+    """The first source's pixel-free header, once there is a source, every one has valid
+    UIDs and all share one study: results that derive from several photos (a PDF report, a
+    mesh, its renderings) go into exactly one study. ``what`` names the result in errors."""
+    if not sources:
+        raise ValueError(f"{what} needs at least one source photo")
+    for s in sources:
+        check_source_uids(s)
+    study = {str(s.StudyInstanceUID) for s in sources}
+    if len(study) != 1:
+        raise ValueError(f"the photos of {what} must share one study, got {sorted(study)}")
+    return reference_header(sources[0])
 
 
 def is_multiframe(ds: Dataset) -> bool:

@@ -54,7 +54,8 @@ from dicom import codes
 from dicom.context import ResultContext
 from dicom.equipment import DISCLAIMER_TEXT, contributing_equipment, licence_note, model_device_uid
 from dicom.mesh import MeshTarget
-from dicom.render_sc import REPORT3D_SERIES_NUMBER, SeriesTarget, check_one_study
+from dicom.render_sc import REPORT3D_SERIES_NUMBER, SeriesTarget
+from dicom.source import study_header
 from dicom.uids import new_uid
 from reconstruction.render_figure import Figure
 from reconstruction.types import MeshScale, MeshScaleSource
@@ -169,7 +170,7 @@ def build_sr3d(
     """
     if not report.scale.is_metric:
         raise ValueError("the 3D report needs a metric scale (scale source 'none')")
-    header = check_one_study(sources)
+    header = study_header(sources, "one reconstruction")
     target = target or SeriesTarget(REPORT3D_SERIES_NUMBER, "facenode AI 3D measurements")
     sc, figure = front
     if str(sc.StudyInstanceUID) != str(header.StudyInstanceUID):
