@@ -71,6 +71,7 @@ from analysis.landmark_names import ALL_NAMES, IBUG68_REGIONS, IRIS, PROFILE, UP
 from analysis.types import Finding, ModelIdentity, PhotoAnalysis, Quality, Scale
 from analysis.types import Measurement as MeasurementResult
 from dicom import codes
+from dicom import sr_codes as tid
 from dicom import sr_items as it
 from dicom import sr_layout as layout
 from dicom.context import ResultContext
@@ -97,31 +98,10 @@ _HAS_PROPERTIES = it.HAS_PROPERTIES
 _OBS = it.HAS_OBS_CONTEXT
 
 # structural codes of the templates (TID 1500, 1410, 1501, 1600, 1001, 4019)
-_LANGUAGE = Code("121049", "DCM", "Language of Content Item and Descendants")
-_EN_US = Code("en-US", "RFC5646", "English (United States)")
-_OBSERVER_TYPE = Code("121005", "DCM", "Observer Type")
-_DEVICE_UID = Code("121012", "DCM", "Device Observer UID")
-_DEVICE_NAME = Code("121013", "DCM", "Device Observer Name")
-_DEVICE_MANUFACTURER = Code("121014", "DCM", "Device Observer Manufacturer")
-_DEVICE_MODEL = Code("121015", "DCM", "Device Observer Model Name")
-_DEVICE_SERIAL = Code("121016", "DCM", "Device Observer Serial Number")
-_PROCEDURE_REPORTED = Code("121058", "DCM", "Procedure reported")
-_IMAGE_LIBRARY = Code("111028", "DCM", "Image Library")
-_IMAGE_LIBRARY_GROUP = Code("126200", "DCM", "Image Library Group")
 _MODALITY = Code("121139", "DCM", "Modality")
 _ROWS = Code("110910", "DCM", "Pixel Data Rows")
 _COLUMNS = Code("110911", "DCM", "Pixel Data Columns")
 _PIXELS = Code("{pixels}", "UCUM", "Pixels")
-_IMAGING_MEASUREMENTS = Code("126010", "DCM", "Imaging Measurements")
-_MEASUREMENT_GROUP = Code("125007", "DCM", "Measurement Group")
-_TRACKING_ID = Code("112039", "DCM", "Tracking Identifier")
-_TRACKING_UID = Code("112040", "DCM", "Tracking Unique Identifier")
-_IMAGE_REGION = Code("111030", "DCM", "Image Region")
-_ALGORITHM_NAME = Code("111001", "DCM", "Algorithm Name")
-_ALGORITHM_VERSION = Code("111003", "DCM", "Algorithm Version")
-_ALGORITHM_MANUFACTURER = Code("122405", "DCM", "Algorithm Manufacturer")
-_ALGORITHM_PARAMETERS = Code("111002", "DCM", "Algorithm Parameters")
-_ALGORITHM_FAMILY = Code("111000", "DCM", "Algorithm Family")
 
 Point = tuple[float, float]
 Points = dict[str, tuple[Point, float]]
@@ -145,11 +125,11 @@ def build_sr(source: Dataset, result: PhotoAnalysis, ctx: ResultContext) -> Data
     if not groups:
         groups.append(_whole_photo_group(result, image, header))
     content = [
-        it.code_item(_LANGUAGE, _EN_US, it.HAS_CONCEPT_MOD),
+        it.code_item(tid.LANGUAGE, tid.EN_US, it.HAS_CONCEPT_MOD),
         *_observer(ctx),
-        it.code_item(_PROCEDURE_REPORTED, codes.IMAGING_PROCEDURE, it.HAS_CONCEPT_MOD),
+        it.code_item(tid.PROCEDURE_REPORTED, codes.IMAGING_PROCEDURE, it.HAS_CONCEPT_MOD),
         _image_library(header, image),
-        it.container(_IMAGING_MEASUREMENTS, _CONTAINS, groups),
+        it.container(tid.IMAGING_MEASUREMENTS, _CONTAINS, groups),
         _evaluations(result, ctx),
     ]
     sr = _document(header, ctx, result)
@@ -268,14 +248,14 @@ def _evidence(header: Dataset) -> Dataset:
 def _observer(ctx: ResultContext) -> list[Dataset]:
     """TID 1001 / 1004: the node is the observer device."""
     items = [
-        it.code_item(_OBSERVER_TYPE, codes.OBSERVER_DEVICE, _OBS),
-        it.uidref(_DEVICE_UID, str(ctx.node_device_uid), _OBS),
+        it.code_item(tid.OBSERVER_TYPE, codes.OBSERVER_DEVICE, _OBS),
+        it.uidref(tid.DEVICE_UID, str(ctx.node_device_uid), _OBS),
     ]
     for name, value in (
-        (_DEVICE_NAME, ctx.station_name or ctx.model_name),
-        (_DEVICE_MANUFACTURER, ctx.manufacturer),
-        (_DEVICE_MODEL, ctx.model_name),
-        (_DEVICE_SERIAL, ctx.device_serial),
+        (tid.DEVICE_NAME, ctx.station_name or ctx.model_name),
+        (tid.DEVICE_MANUFACTURER, ctx.manufacturer),
+        (tid.DEVICE_MODEL, ctx.model_name),
+        (tid.DEVICE_SERIAL, ctx.device_serial),
     ):
         if value:
             items.append(it.text(name, value, _OBS))
@@ -293,8 +273,8 @@ def _image_library(header: Dataset, image: it.ImageRef) -> Dataset:
         _int_num(_COLUMNS, int(header.Columns), "HAS ACQ CONTEXT"),
     ]
     entry = it.with_children(image.image(it.SOURCE, _CONTAINS), descriptors)
-    group = it.container(_IMAGE_LIBRARY_GROUP, _CONTAINS, [entry])
-    return it.container(_IMAGE_LIBRARY, _CONTAINS, [group])
+    group = it.container(tid.IMAGE_LIBRARY_GROUP, _CONTAINS, [entry])
+    return it.container(tid.IMAGE_LIBRARY, _CONTAINS, [group])
 
 
 @cache
@@ -324,13 +304,17 @@ def _whole_photo_group(result: PhotoAnalysis, image: it.ImageRef, header: Datase
     corners = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h), (0.0, 0.0)]
     count = result.quality.face_count if result.quality is not None else int(result.face_found)
     return it.container(
-        _MEASUREMENT_GROUP,
+        tid.MEASUREMENT_GROUP,
         _CONTAINS,
         [
-            it.text(_TRACKING_ID, "Face detection", _OBS),
-            it.uidref(_TRACKING_UID, str(new_uid()), _OBS),
+            it.text(tid.TRACKING_ID, "Face detection", _OBS),
+            it.uidref(tid.TRACKING_UID, str(new_uid()), _OBS),
             it.scoord(
-                _IMAGE_REGION, "POLYLINE", _not_a_rectangle("POLYLINE", corners), image, _CONTAINS
+                tid.IMAGE_REGION,
+                "POLYLINE",
+                _not_a_rectangle("POLYLINE", corners),
+                image,
+                _CONTAINS,
             ),
             it.num(codes.FACE_COUNT, float(count), codes.UNIT_FACES, _CONTAINS),
         ],
@@ -509,13 +493,13 @@ def _family_group(
 ) -> Dataset:
     if region is None:
         assert shape is not None
-        region = it.scoord(_IMAGE_REGION, "POLYLINE", _scoord(shape), image, _CONTAINS)
+        region = it.scoord(tid.IMAGE_REGION, "POLYLINE", _scoord(shape), image, _CONTAINS)
     return it.container(
-        _MEASUREMENT_GROUP,
+        tid.MEASUREMENT_GROUP,
         _CONTAINS,
         [
-            it.text(_TRACKING_ID, title, _OBS),
-            it.uidref(_TRACKING_UID, uid, _OBS),
+            it.text(tid.TRACKING_ID, title, _OBS),
+            it.uidref(tid.TRACKING_UID, uid, _OBS),
             region,
             *(_measurement_num(m, keys) for m, keys in members),
         ],
@@ -528,7 +512,7 @@ def _region(graphic: str, pts: list[Point], image: it.ImageRef) -> Dataset:
         (x, y), radius = pts[0], 2.0
         graphic, pts = "CIRCLE", [(x, y), (x + radius, y)]
     return it.scoord(
-        _IMAGE_REGION, graphic, _scoord(_not_a_rectangle(graphic, pts)), image, _CONTAINS
+        tid.IMAGE_REGION, graphic, _scoord(_not_a_rectangle(graphic, pts)), image, _CONTAINS
     )
 
 
@@ -584,11 +568,11 @@ def _landmark_groups(points: Points, image: it.ImageRef) -> list[Dataset]:
         )
         groups.append(
             it.container(
-                _MEASUREMENT_GROUP,
+                tid.MEASUREMENT_GROUP,
                 _CONTAINS,
                 [
-                    it.text(_TRACKING_ID, f"{LANDMARK_GROUP_PREFIX}{region}", _OBS),
-                    it.uidref(_TRACKING_UID, str(new_uid()), _OBS),
+                    it.text(tid.TRACKING_ID, f"{LANDMARK_GROUP_PREFIX}{region}", _OBS),
+                    it.uidref(tid.TRACKING_UID, str(new_uid()), _OBS),
                     carrier,
                     *(_confidence(k, points[k][1]) for k in keys),
                 ],
@@ -641,11 +625,11 @@ def _algorithm(result: PhotoAnalysis, ctx: ResultContext) -> list[Dataset]:
             params.append(f"also used: {other.name} {other.version} ({licence_note(other)})")
     mod = it.HAS_CONCEPT_MOD
     return [
-        it.text(_ALGORITHM_NAME, model.name or model.id, mod),
-        it.text(_ALGORITHM_VERSION, model.version or "unknown", mod),
-        it.text(_ALGORITHM_MANUFACTURER, ctx.manufacturer, mod),
-        *(it.text(_ALGORITHM_PARAMETERS, p, mod) for p in params),
-        it.code_item(_ALGORITHM_FAMILY, codes.ALGORITHM_FAMILY_AI, mod),
+        it.text(tid.ALGORITHM_NAME, model.name or model.id, mod),
+        it.text(tid.ALGORITHM_VERSION, model.version or "unknown", mod),
+        it.text(tid.ALGORITHM_MANUFACTURER, ctx.manufacturer, mod),
+        *(it.text(tid.ALGORITHM_PARAMETERS, p, mod) for p in params),
+        it.code_item(tid.ALGORITHM_FAMILY, codes.ALGORITHM_FAMILY_AI, mod),
     ]
 
 

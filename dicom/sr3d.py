@@ -51,6 +51,7 @@ from pydicom.sr.coding import Code
 
 from analysis.types import ModelIdentity, ScaleSource
 from dicom import codes
+from dicom import sr_codes as tid
 from dicom.context import ResultContext
 from dicom.equipment import DISCLAIMER_TEXT, contributing_equipment, licence_note, model_device_uid
 from dicom.mesh import MeshTarget
@@ -73,27 +74,7 @@ _OBS = hd.sr.RelationshipTypeValues.HAS_OBS_CONTEXT
 _INFERRED = hd.sr.RelationshipTypeValues.INFERRED_FROM
 _SELECTED = hd.sr.RelationshipTypeValues.SELECTED_FROM
 
-_LANGUAGE = Code("121049", "DCM", "Language of Content Item and Descendants")
-_EN_US = Code("en-US", "RFC5646", "English (United States)")
-_OBSERVER_TYPE = Code("121005", "DCM", "Observer Type")
-_DEVICE_UID = Code("121012", "DCM", "Device Observer UID")
-_DEVICE_NAME = Code("121013", "DCM", "Device Observer Name")
-_DEVICE_MANUFACTURER = Code("121014", "DCM", "Device Observer Manufacturer")
-_DEVICE_MODEL = Code("121015", "DCM", "Device Observer Model Name")
-_PROCEDURE_REPORTED = Code("121058", "DCM", "Procedure reported")
-_IMAGE_LIBRARY = Code("111028", "DCM", "Image Library")
-_IMAGE_LIBRARY_GROUP = Code("126200", "DCM", "Image Library Group")
-_IMAGING_MEASUREMENTS = Code("126010", "DCM", "Imaging Measurements")
-_MEASUREMENT_GROUP = Code("125007", "DCM", "Measurement Group")
-_TRACKING_ID = Code("112039", "DCM", "Tracking Identifier")
-_TRACKING_UID = Code("112040", "DCM", "Tracking Unique Identifier")
-_IMAGE_REGION = Code("111030", "DCM", "Image Region")
 _SOURCE = Code("260753009", "SCT", "Source")
-_ALGORITHM_NAME = Code("111001", "DCM", "Algorithm Name")
-_ALGORITHM_VERSION = Code("111003", "DCM", "Algorithm Version")
-_ALGORITHM_MANUFACTURER = Code("122405", "DCM", "Algorithm Manufacturer")
-_ALGORITHM_PARAMETERS = Code("111002", "DCM", "Algorithm Parameters")
-_ALGORITHM_FAMILY = Code("111000", "DCM", "Algorithm Family")
 _RECONSTRUCTION = Code("113961", "DCM", "Reconstruction Algorithm")
 
 #: Private codes of the 3D report (scheme :data:`dicom.codes.PRIVATE_SCHEME`), kept here so
@@ -185,13 +166,13 @@ def build_sr3d(
     root = hd.sr.ContainerContentItem(codes.REPORT_TITLE, template_id="1500")
     root.ContentSequence = hd.sr.ContentSequence(
         [
-            hd.sr.CodeContentItem(_LANGUAGE, _EN_US, relationship_type=_MOD),
+            hd.sr.CodeContentItem(tid.LANGUAGE, tid.EN_US, relationship_type=_MOD),
             *_observer(ctx),
             hd.sr.CodeContentItem(
-                _PROCEDURE_REPORTED, codes.IMAGING_PROCEDURE, relationship_type=_MOD
+                tid.PROCEDURE_REPORTED, codes.IMAGING_PROCEDURE, relationship_type=_MOD
             ),
             _image_library(image),
-            _container(_IMAGING_MEASUREMENTS, groups),
+            _container(tid.IMAGING_MEASUREMENTS, groups),
             _evaluations(report, ctx, landmarks, mesh_target),
         ],
         is_root=False,
@@ -275,13 +256,13 @@ def _finite(p: SequenceOf[float]) -> bool:
 
 def _observer(ctx: ResultContext) -> list[hd.sr.ContentItem]:
     items: list[hd.sr.ContentItem] = [
-        hd.sr.CodeContentItem(_OBSERVER_TYPE, codes.OBSERVER_DEVICE, relationship_type=_OBS),
-        hd.sr.UIDRefContentItem(_DEVICE_UID, str(ctx.node_device_uid), relationship_type=_OBS),
+        hd.sr.CodeContentItem(tid.OBSERVER_TYPE, codes.OBSERVER_DEVICE, relationship_type=_OBS),
+        hd.sr.UIDRefContentItem(tid.DEVICE_UID, str(ctx.node_device_uid), relationship_type=_OBS),
     ]
     for name, value in (
-        (_DEVICE_NAME, ctx.station_name or ctx.model_name),
-        (_DEVICE_MANUFACTURER, ctx.manufacturer),
-        (_DEVICE_MODEL, ctx.model_name),
+        (tid.DEVICE_NAME, ctx.station_name or ctx.model_name),
+        (tid.DEVICE_MANUFACTURER, ctx.manufacturer),
+        (tid.DEVICE_MODEL, ctx.model_name),
     ):
         items.append(_text(name, value, _OBS))
     return items
@@ -289,8 +270,8 @@ def _observer(ctx: ResultContext) -> list[hd.sr.ContentItem]:
 
 def _image_library(image: _ImageRef) -> hd.sr.ContentItem:
     entry = image.item(_SOURCE, _CONTAINS)
-    group = _container(_IMAGE_LIBRARY_GROUP, [entry])
-    return _container(_IMAGE_LIBRARY, [group])
+    group = _container(tid.IMAGE_LIBRARY_GROUP, [entry])
+    return _container(tid.IMAGE_LIBRARY, [group])
 
 
 # --- drawn on the front rendering -------------------------------------------------------
@@ -365,13 +346,13 @@ def _measurement_groups(
     for start in range(0, len(values), SHOWN):
         chunk = values[start : start + SHOWN]
         pts = [projected[k] for m in chunk for k in m.landmarks if k in projected]
-        region = _scoord(_IMAGE_REGION, "POLYLINE", _outline(pts, figure), image, _CONTAINS)
+        region = _scoord(tid.IMAGE_REGION, "POLYLINE", _outline(pts, figure), image, _CONTAINS)
         groups.append(
             _container(
-                _MEASUREMENT_GROUP,
+                tid.MEASUREMENT_GROUP,
                 [
-                    _text(_TRACKING_ID, MEASUREMENTS_TRACKING_ID, _OBS),
-                    hd.sr.UIDRefContentItem(_TRACKING_UID, uid, relationship_type=_OBS),
+                    _text(tid.TRACKING_ID, MEASUREMENTS_TRACKING_ID, _OBS),
+                    hd.sr.UIDRefContentItem(tid.TRACKING_UID, uid, relationship_type=_OBS),
                     region,
                     *(_measurement_num(m, report.scale) for m in chunk),
                 ],
@@ -391,10 +372,10 @@ def _landmark_group(projected: dict[str, np.ndarray], image: _ImageRef) -> list[
     )
     return [
         _container(
-            _MEASUREMENT_GROUP,
+            tid.MEASUREMENT_GROUP,
             [
-                _text(_TRACKING_ID, LANDMARKS_TRACKING_ID, _OBS),
-                hd.sr.UIDRefContentItem(_TRACKING_UID, str(new_uid()), relationship_type=_OBS),
+                _text(tid.TRACKING_ID, LANDMARKS_TRACKING_ID, _OBS),
+                hd.sr.UIDRefContentItem(tid.TRACKING_UID, str(new_uid()), relationship_type=_OBS),
                 _with(carrier, [coords]),
             ],
             template="1501",
@@ -403,16 +384,16 @@ def _landmark_group(projected: dict[str, np.ndarray], image: _ImageRef) -> list[
 
 
 def _empty_group(figure: Figure, image: _ImageRef) -> list[hd.sr.ContentItem]:
-    region = _scoord(_IMAGE_REGION, "POLYLINE", _outline([], figure), image, _CONTAINS)
+    region = _scoord(tid.IMAGE_REGION, "POLYLINE", _outline([], figure), image, _CONTAINS)
     count = hd.sr.NumContentItem(
         codes.LANDMARK_COUNT, 0.0, codes.UNIT_NONE, relationship_type=_CONTAINS
     )
     return [
         _container(
-            _MEASUREMENT_GROUP,
+            tid.MEASUREMENT_GROUP,
             [
-                _text(_TRACKING_ID, MEASUREMENTS_TRACKING_ID, _OBS),
-                hd.sr.UIDRefContentItem(_TRACKING_UID, str(new_uid()), relationship_type=_OBS),
+                _text(tid.TRACKING_ID, MEASUREMENTS_TRACKING_ID, _OBS),
+                hd.sr.UIDRefContentItem(tid.TRACKING_UID, str(new_uid()), relationship_type=_OBS),
                 region,
                 count,
             ],
@@ -434,11 +415,11 @@ def _algorithm(report: Report3D, ctx: ResultContext) -> list[hd.sr.ContentItem]:
     ]
     params += [f"also used: {o.name} {o.version} ({licence_note(o)})" for o in report.models]
     return [
-        _text(_ALGORITHM_NAME, model.name or model.id, _MOD),
-        _text(_ALGORITHM_VERSION, model.version or "unknown", _MOD),
-        _text(_ALGORITHM_MANUFACTURER, ctx.manufacturer, _MOD),
-        *(_text(_ALGORITHM_PARAMETERS, p, _MOD) for p in params),
-        hd.sr.CodeContentItem(_ALGORITHM_FAMILY, _RECONSTRUCTION, relationship_type=_MOD),
+        _text(tid.ALGORITHM_NAME, model.name or model.id, _MOD),
+        _text(tid.ALGORITHM_VERSION, model.version or "unknown", _MOD),
+        _text(tid.ALGORITHM_MANUFACTURER, ctx.manufacturer, _MOD),
+        *(_text(tid.ALGORITHM_PARAMETERS, p, _MOD) for p in params),
+        hd.sr.CodeContentItem(tid.ALGORITHM_FAMILY, _RECONSTRUCTION, relationship_type=_MOD),
     ]
 
 
