@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -54,27 +53,10 @@ from tests.bench import multiview_synth as ms
 from tests.bench.bench_landmarks3d import _mesh, _pipeline
 from tests.bench.bench_sfm import skull_images
 from tests.bench.photos import REPO
-from tests.bench.report import write_json
+from tests.bench.report import peak_rss_mb, reset_peak_rss, write_json
 
 #: Synthetic renders have no lens distortion and come from one camera.
 SYNTH_OPTIONS = ReconstructionOptions(camera_model="SIMPLE_PINHOLE", shared_camera=True)
-
-
-def _peak_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _reset_peak_rss() -> None:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def rigid(src: FloatArray, dst: FloatArray) -> FloatArray:
@@ -184,11 +166,11 @@ def run_set(analyzer: PhotoAnalyzer, d: float, views: int, size: int) -> dict[st
     run_sfm(list(truth.images), min_views=8, camera_model="SIMPLE_PINHOLE", shared_camera=True)
     sfm_alone_s = time.perf_counter() - t0
 
-    _reset_peak_rss()
+    reset_peak_rss()
     t0, c0 = time.perf_counter(), time.process_time()
     result = reconstruct(inputs, SYNTH_OPTIONS)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
 
     est = np.array([c.centre for c in result.cameras if c is not None])
     true_c = np.array([tc.centre for c, tc in zip(result.cameras, truth.cameras, strict=True)
@@ -288,7 +270,7 @@ def run_skull(views: int, size: int) -> dict[str, Any]:
                                                   interpolation=cv2.INTER_AREA)) for im in images]  # fmt: skip
         focal = None if focal is None else focal * s
     opts = ReconstructionOptions(shared_camera=True, board=None, scale_factor=1.0)
-    _reset_peak_rss()
+    reset_peak_rss()
     t0 = time.perf_counter()
     try:
         result = reconstruct([InputView(im, focal) for im in images], opts)
@@ -301,7 +283,7 @@ def run_skull(views: int, size: int) -> dict[str, Any]:
         "reprojection_px": result.reprojection_error_px,
         "stages_s": result.timings_s,
         "wall_s": time.perf_counter() - t0,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "dense_points": result.dense_points,
         "mesh_triangles": result.mesh.n_triangles,
     }

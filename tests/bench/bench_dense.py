@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from reconstruction.dense import DenseOptions, dense_point_cloud
 from reconstruction.meshing import MeshingOptions, poisson_mesh
 from reconstruction.types import MeshScale, MeshScaleSource, PinholeCamera
 from tests.bench.photos import REPO, data_root
-from tests.bench.report import write_json
+from tests.bench.report import peak_rss_mb, reset_peak_rss, write_json
 from tests.unit.reconstruction.face_scene import FaceScene, load_face, look_at, render
 
 
@@ -41,23 +40,6 @@ def cameras(scene: FaceScene, n_views: int, size: int) -> list[PinholeCamera]:
     yaws = np.linspace(-70.0, 70.0, per_ring)
     out = [look_at(scene, float(y), p, 450.0, size) for p in (-10.0, 10.0) for y in yaws]
     return out[:n_views]
-
-
-def _peak_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _reset_peak_rss() -> None:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 class StageClock:
@@ -134,7 +116,7 @@ def measure(n_views: int, size: int, target_triangles: int) -> dict[str, Any]:
     verts = np.asarray(scene.mesh.vertices)
     sparse = verts[rng.choice(len(verts), 3000, replace=False)] + rng.normal(0, 0.5, (3000, 3))
 
-    _reset_peak_rss()
+    reset_peak_rss()
     clock = StageClock()
     w0, c0 = time.perf_counter(), time.process_time()
     cloud = dense_point_cloud(images, cams, sparse, DenseOptions(device="cpu"), progress=clock)
@@ -145,7 +127,7 @@ def measure(n_views: int, size: int, target_triangles: int) -> dict[str, Any]:
         MeshingOptions(target_triangles=target_triangles),
     )
     w1, c1 = time.perf_counter(), time.process_time()
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
 
     legacy = o3d.geometry.TriangleMesh(
         o3d.utility.Vector3dVector(np.array(mesh.vertices)),
