@@ -62,6 +62,7 @@ from reconstruction.dense import DenseOptions, Device, dense_point_cloud
 from reconstruction.errors import ReconstructionError, ReconstructionStageError
 from reconstruction.landmarks3d import TriangulationOptions, ViewLandmarks
 from reconstruction.meshing import MeshingOptions, poisson_mesh
+from reconstruction.profile3d import ProfileOptions
 from reconstruction.similarity import Similarity
 from reconstruction.types import (
     FloatArray,
@@ -154,6 +155,8 @@ class ReconstructionOptions:
     dense: DenseOptions = field(default_factory=DenseOptions)
     meshing: MeshingOptions = field(default_factory=MeshingOptions)
     triangulation: TriangulationOptions = field(default_factory=TriangulationOptions)
+    #: How the mid-sagittal profile bridges or steps around holes across the midline.
+    profile: ProfileOptions = field(default_factory=ProfileOptions)
     #: The face frame needs this many landmarks triangulated before meshing.
     min_landmarks: int = 12
 
@@ -272,7 +275,9 @@ def reconstruct(
             landmarks = landmarks3d.triangulate(framed, mesh, options=opt.triangulation)
         with stages.stage("symmetry"):
             symmetry = symmetry3d.analyse(mesh, landmarks)
-            landmarks = profile3d.refine_midline(landmarks, mesh, symmetry.plane)
+            landmarks = profile3d.refine_midline(
+                landmarks, mesh, symmetry.plane, profile=opt.profile
+            )
             if "pronasale" not in landmarks:
                 notes.append(
                     "no mid-sagittal profile found on the mesh (a hole across the midline?): "

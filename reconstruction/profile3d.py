@@ -12,6 +12,12 @@ mesh's geometry:
    subnasale (deepest between tip and upper lip), pogonion (the chin's most anterior
    point in the facial line), menton (where the submental tangent touches the chin), lips,
    glabella, columella.
+   A Poisson mesh may have a small hole or thin gap across the midline, which cuts the
+   section into pieces: pieces whose ends lie within a few mm (:class:`ProfileOptions`)
+   and continue one another are joined into one polyline (the gap bridged by a chord).
+   When a piece of the face stays apart (a wider gap), the planes a millimetre or two
+   beside the midline are tried in turn; when each is broken inside the face, no profile
+   point is named (:func:`midline_points`).
 2. **Sideways.** A shifted structure is not on the plane, so each point is then moved to
    its own extremum across the face: the nasal tip and pogonion are peaks (the highest
    point of the surface's height field in z over a small x–y window around the profile
@@ -29,6 +35,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,11 +59,54 @@ PEAKS = ("pronasale", "soft_tissue_pogonion")
 CRESTS = ("soft_tissue_nasion", "subnasale", "labrale_superius", "labrale_inferius")
 LOWEST = ("soft_tissue_menton",)
 FAR = 400.0  # mm: ray origins outside any face
+#: Default widest gap (mm) of the section bridged: a small hole of a Poisson mesh, a few
+#: of its triangles across the midline, not a missing nose or lip.
+GAP_MM = 4.0
+#: Pieces a joined profile is grown from (the longest ones: the profile holds one of them).
+SEEDS = 8
 
 
-def section(mesh: SurfaceMesh, plane: MidSagittalPlane, x_mm: float = 0.0) -> FloatArray:
-    """The longest polyline of the mesh cut by the face-frame plane x = ``x_mm``, as N×3
-    face-frame points from top (largest y) to bottom; empty when the plane misses."""
+@dataclass(frozen=True)
+class ProfileOptions:
+    """How the profile is taken from a mesh whose section may be broken by holes."""
+
+    #: Section pieces whose ends lie within this distance (mm) are joined into one profile
+    #: (a small hole or thin gap of the mesh across the midline).
+    gap_mm: float = GAP_MM
+    #: Planes tried in turn (mm off the mid-sagittal plane) while the section stays broken.
+    offsets_mm: tuple[float, ...] = (0.0, 1.0, -1.0, 2.0, -2.0)
+    #: A piece left unjoined at least this long (mm) means the profile is broken there.
+    min_piece_mm: float = 10.0
+    #: The face's part of the profile, where a break is not tolerated: from this far (mm)
+    #: above the triangulated top of the nasal bridge (``ibug_27``: up past the glabella)
+    #: to this far below the chin's bottom (``ibug_08``: past the submental tangent).
+    face_above_mm: float = 30.0
+    face_below_mm: float = 15.0
+
+
+@dataclass(frozen=True, eq=False)
+class Section:
+    """The mesh cut by one face-frame plane x = const: the profile (N×3 face-frame points,
+    top to bottom, empty when the plane misses) and the open pieces not joined into it."""
+
+    profile: FloatArray
+    left_out: tuple[FloatArray, ...] = ()
+
+    def apart(self, min_piece_mm: float) -> tuple[FloatArray, ...]:
+        """The pieces at least ``min_piece_mm`` long left apart: each one is the profile's
+        continuation beyond a gap too wide to bridge (none: the profile is whole)."""
+        return tuple(p for p in self.left_out if _length(p) >= min_piece_mm)
+
+
+def _length(points: FloatArray) -> float:
+    return float(np.sum(np.linalg.norm(np.diff(points, axis=0), axis=1)))
+
+
+def _pieces(
+    mesh: SurfaceMesh, plane: MidSagittalPlane, x_mm: float
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """(open polylines, closed loops) of the mesh cut by the face-frame plane x = ``x_mm``,
+    face-frame points, each in walking order."""
     f = plane.to_face(mesh.vertices)
     s = f[:, 0] - x_mm
     s = np.where(np.abs(s) < 1e-9, 1e-9, s)
@@ -79,7 +129,8 @@ def section(mesh: SurfaceMesh, plane: MidSagittalPlane, x_mm: float = 0.0) -> Fl
             links[keys[0]].append(keys[1])
             links[keys[1]].append(keys[0])
     seen: set[tuple[int, int]] = set()
-    best: list[tuple[int, int]] = []
+    open_: list[FloatArray] = []
+    closed: list[FloatArray] = []
     starts = [k for k, v in links.items() if len(v) == 1] + list(links)
     for start in starts:
         if start in seen:
@@ -93,23 +144,76 @@ def section(mesh: SurfaceMesh, plane: MidSagittalPlane, x_mm: float = 0.0) -> Fl
             prev, cur = cur, nxt[0]
             seen.add(cur)
             chain.append(cur)
-        if len(chain) > len(best):
-            best = chain
-    if not best:
-        return np.zeros((0, 3))
-    out = np.array([point[k] for k in best])
-    return out if out[0, 1] >= out[-1, 1] else out[::-1]
+        pts = np.array([point[k] for k in chain])
+        loop = len(chain) > 2 and start in links[cur]
+        (closed if loop else open_).append(pts)
+    return open_, closed
 
 
-def profile_points(
-    mesh: SurfaceMesh,
-    plane: MidSagittalPlane,
-    x_mm: float = 0.0,
-    tip_hint: FloatArray | None = None,
-) -> dict[str, FloatArray]:
-    """Named profile points (face frame, mm) of the section at x = ``x_mm``; empty when the
-    section does not make a face."""
-    sec = section(mesh, plane, x_mm)
+def _tangent(points: FloatArray, reach_mm: float = 2.0) -> FloatArray:
+    """Unit direction in which the polyline leaves its last point, over ``reach_mm`` of arc."""
+    back = np.cumsum(np.linalg.norm(np.diff(points[::-1], axis=0), axis=1))
+    k = min(int(np.searchsorted(back, reach_mm)) + 1, len(points) - 1)
+    d = points[-1] - points[-1 - k]
+    return np.asarray(d / max(float(np.linalg.norm(d)), 1e-12))
+
+
+def _grow(chain: FloatArray, pieces: list[FloatArray], free: set[int], gap_mm: float) -> FloatArray:
+    """``chain`` extended at its end, piece by piece, by the nearest free piece end within
+    ``gap_mm`` that continues it: the step across the gap goes on in the direction the chain
+    leaves and the piece enters, and the two do not fold back onto each other. Used
+    pieces leave ``free``."""
+    while True:
+        end, out = chain[-1], _tangent(chain)
+        best: tuple[float, int, FloatArray] | None = None
+        for j in free:
+            for cand in (pieces[j], pieces[j][::-1]):
+                step = cand[0] - end
+                d = float(np.linalg.norm(step))
+                if d > gap_mm or (best is not None and d >= best[0]):
+                    continue
+                into = -_tangent(cand[::-1])
+                if out @ into <= 0 or (d > 1e-9 and (step @ out <= 0 or step @ into <= 0)):
+                    continue
+                best = (d, j, cand)
+        if best is None:
+            return chain
+        free.discard(best[1])
+        chain = np.vstack([chain, best[2]])
+
+
+def cut(mesh: SurfaceMesh, plane: MidSagittalPlane, x_mm: float = 0.0,
+        gap_mm: float = GAP_MM) -> Section:  # fmt: skip
+    """The section at x = ``x_mm``: its pieces joined end to end across gaps up to
+    ``gap_mm`` (:func:`_grow`, both ways from each of the longest pieces), the longest such
+    profile kept.
+    Closed loops (a tunnel or an island of the mesh) join nothing; one is the profile only
+    when nothing longer is found."""
+    pieces, loops = _pieces(mesh, plane, x_mm)
+    best: tuple[float, FloatArray, set[int]] = (-1.0, np.zeros((0, 3)), set(range(len(pieces))))
+    for i in sorted(range(len(pieces)), key=lambda i: -_length(pieces[i]))[:SEEDS]:
+        free = set(range(len(pieces))) - {i}
+        chain = _grow(_grow(pieces[i], pieces, free, gap_mm)[::-1], pieces, free, gap_mm)
+        if _length(chain) > best[0]:
+            best = (_length(chain), chain, free)
+    for loop in loops:
+        if _length(loop) > best[0]:
+            best = (_length(loop), loop, set(range(len(pieces))))
+    out = best[1]
+    if len(out) and out[0, 1] < out[-1, 1]:
+        out = out[::-1]
+    return Section(out, tuple(pieces[j] for j in sorted(best[2])))
+
+
+def section(mesh: SurfaceMesh, plane: MidSagittalPlane, x_mm: float = 0.0,
+            gap_mm: float = GAP_MM) -> FloatArray:  # fmt: skip
+    """The profile of :func:`cut`: N×3 face-frame points from top (largest y) to bottom,
+    pieces joined across gaps up to ``gap_mm``; empty when the plane misses."""
+    return cut(mesh, plane, x_mm, gap_mm).profile
+
+
+def _name(sec: FloatArray, x_mm: float, tip_hint: FloatArray | None) -> dict[str, FloatArray]:
+    """Named profile points (face frame, mm) of one section; empty when it is no face."""
     if len(sec) < 20:
         return {}
     curve = resample_curve(np.column_stack([sec[:, 2], -sec[:, 1]]) * UNITS_PER_MM, 1.0, 0.5)
@@ -119,6 +223,45 @@ def profile_points(
         return {}
     pts, _, _ = found
     return {k: np.array([x_mm, -y / UNITS_PER_MM, x / UNITS_PER_MM]) for k, (x, y) in pts.items()}
+
+
+def midline_points(
+    mesh: SurfaceMesh,
+    plane: MidSagittalPlane,
+    tip_hint: FloatArray | None = None,
+    options: ProfileOptions | None = None,
+    span: tuple[float, float] | None = None,
+) -> dict[str, FloatArray]:
+    """Named profile points of the first usable section that makes a face, among the
+    planes ``options.offsets_mm`` off the mid-sagittal one, in turn: a hole too wide to
+    bridge on the plane itself is often missed a millimetre or two beside it.
+
+    Usable: every long piece left apart (:meth:`Section.apart`) lies outside ``span``
+    (face-frame y, low to high: :func:`face_span`) — a hole at the scalp or the neck,
+    where no point that matters is named; without a span, only a whole section. A profile
+    broken inside the face names nothing (its longest piece alone would be named wrongly:
+    a profile cut at the chin reads the lower lip as pogonion). Points carry their plane's x."""
+    opt = options or ProfileOptions()
+    lo, hi = span if span is not None else (-math.inf, math.inf)
+    for x in opt.offsets_mm:
+        sec = cut(mesh, plane, x, opt.gap_mm)
+        if all(p[:, 1].min() > hi or p[:, 1].max() < lo for p in sec.apart(opt.min_piece_mm)):
+            pts = _name(sec.profile, x, tip_hint)
+            if pts:
+                return pts
+    return {}
+
+
+def face_span(
+    landmarks: Mapping[str, Landmark3D], plane: MidSagittalPlane, options: ProfileOptions
+) -> tuple[float, float] | None:
+    """The face's part of the profile, face-frame y (low, high), from the triangulated top of
+    the nasal bridge and bottom of the chin (:class:`ProfileOptions`); None without them."""
+    if "ibug_27" not in landmarks or "ibug_08" not in landmarks:
+        return None
+    top = float(plane.to_face(_before(landmarks["ibug_27"]))[1])
+    bottom = float(plane.to_face(_before(landmarks["ibug_08"]))[1])
+    return bottom - options.face_below_mm, top + options.face_above_mm
 
 
 class _Field:
@@ -198,6 +341,7 @@ def refine_midline(
     step_mm: float = 0.25,
     cap_mm: float = 0.2,
     surface_sigma_mm: float = 0.2,
+    profile: ProfileOptions | None = None,
 ) -> dict[str, Landmark3D]:
     """``landmarks`` with the midline points placed on the surface (module docstring).
 
@@ -207,13 +351,17 @@ def refine_midline(
     nasion and menton, so they keep their triangulated height and take their sideways
     position from the surface: the crest of the nose root and the lowest point of the
     chin's coronal section through the triangulated point. Each keeps its triangulated
-    position in ``triangulated``."""
+    position in ``triangulated``. The profile is :func:`midline_points`' (``profile``:
+    how holes across the midline are bridged or stepped around; :func:`face_span` where
+    a break is not tolerated)."""
     out = dict(landmarks)
     tip = landmarks.get("ibug_30")
     hint = None if tip is None else plane.to_face(tip.position)
     field = _Field(MeshQuery(mesh), plane)
     found: dict[str, tuple[FloatArray, float]] = {}
-    for name, p in profile_points(mesh, plane, 0.0, hint).items():
+    opt = profile or ProfileOptions()
+    span = face_span(landmarks, plane, opt)
+    for name, p in midline_points(mesh, plane, hint, opt, span).items():
         if name in PEAKS:
             found[name] = _peak(field, p, half_window_mm, step_mm, cap_mm)
         elif name in CRESTS:
