@@ -10,13 +10,16 @@ pairs make gross errors at occlusions and on weak texture, independent views rar
 the same one. The points are merged on a voxel grid (one point per voxel: the mean of
 its samples), which bounds their number and averages away the remaining noise.
 
-``device``: COLMAP PatchMatch stereo needs pycolmap's CUDA build. ``"cuda"`` without it
-raises :class:`BackendUnavailableError`; ``"auto"`` then runs the CPU stage. (The
-PatchMatch path itself is not wired yet: with CUDA present ``"cuda"`` says so too.)
+``device``: ``"cuda"`` runs COLMAP PatchMatch stereo and its fusion instead
+(:mod:`reconstruction.patchmatch`), which needs pycolmap's CUDA build and a visible CUDA
+device; without them ``"cuda"`` raises :class:`BackendUnavailableError` saying which is
+missing, and ``"auto"`` runs the CPU stage. Both return the same
+:class:`~reconstruction.types.DensePointCloud`, merged on the same voxel grid.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,7 +41,9 @@ Progress = Callable[[str, float], None]
 
 @dataclass(frozen=True)
 class DenseOptions:
-    """Knobs of the CPU dense stage (defaults suit 8–24 photos around a face)."""
+    """Knobs of the dense stage (defaults suit 8–24 photos around a face). All but the
+    stereo knobs (neighbours, angles, depth tolerance, stride, incidence) apply to the
+    PatchMatch path too: ``min_agreeing``, the fusion neighbourhood, the voxel edge."""
 
     device: Device = "auto"
     #: Stereo partners per view and the baseline angles (degrees) they may have.
@@ -59,31 +64,52 @@ class DenseOptions:
     stride: int | None = None
     #: Voxel edge of the merged cloud, world units; None: 1.5 × the median pixel footprint.
     voxel_size: float | None = None
+    #: PatchMatch only: the longest image side its depth maps are computed at; None: full.
+    max_image_size: int | None = None
 
 
 def resolve_device(device: str) -> Literal["cpu", "cuda"]:
     """ "cpu" or "cuda" for a requested ``device``; "cuda" must be available if asked for."""
     if device not in ("cpu", "cuda", "auto"):
         raise InvalidInputError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
-    has_cuda = _pycolmap_has_cuda()
-    if device == "cuda" and not has_cuda:
-        raise BackendUnavailableError(
-            "device 'cuda' asked for, but the installed pycolmap has no CUDA support "
-            "(PatchMatch stereo needs the CUDA build); use device 'cpu' or 'auto'"
-        )
+    if device == "cpu":
+        return "cpu"
+    problem = _cuda_problem()
+    if problem is None:
+        return "cuda"
     if device == "cuda":
         raise BackendUnavailableError(
-            "the COLMAP PatchMatch dense path is not wired yet; use device 'cpu' or 'auto'"
+            f"device 'cuda' asked for, but {problem} (PatchMatch stereo needs pycolmap's CUDA "
+            "build and a CUDA device); use device 'cpu' or 'auto'"
         )
     return "cpu"
 
 
-def _pycolmap_has_cuda() -> bool:
+def _cuda_problem() -> str | None:
+    """Why PatchMatch cannot run here, or None when it can."""
     try:
         import pycolmap
     except ImportError:
-        return False
-    return bool(getattr(pycolmap, "has_cuda", False))
+        return "pycolmap is not installed"
+    if not getattr(pycolmap, "has_cuda", False):
+        return "the installed pycolmap has no CUDA support"
+    if _cuda_device_count() == 0:
+        return "no CUDA device is visible"
+    return None
+
+
+def _cuda_device_count() -> int:
+    """CUDA devices the driver shows this process (CUDA_VISIBLE_DEVICES honoured), asked
+    of the driver library (Linux's libcuda.so.1) itself: importing torch for this would
+    cost seconds and memory. 0 where there is no driver."""
+    try:
+        lib = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0
+    count = ctypes.c_int(0)
+    if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return int(count.value)
 
 
 def dense_point_cloud(
@@ -100,11 +126,15 @@ def dense_point_cloud(
     point the optical axes converge on.
     """
     opt = options or DenseOptions()
-    resolve_device(opt.device)
+    device = resolve_device(opt.device)
     cams = list(cameras)
     _check_inputs(images, cams)
+    if device == "cuda":
+        from reconstruction import patchmatch  # pycolmap's MVS, imported only when used
+
+        return patchmatch.patchmatch_point_cloud(images, cams, sparse_points, opt, progress)
     report = progress or (lambda stage, fraction: None)
-    scene = _scene_points(cams, sparse_points)
+    scene = scene_points(cams, sparse_points)
     centre = np.median(scene, axis=0)
     pairs = stereo.choose_pairs(cams, centre, opt.neighbours, opt.angle_range, opt.target_angle)
     log.info("dense: %d views, %d stereo pairs", len(cams), len(pairs))
@@ -133,8 +163,8 @@ def dense_point_cloud(
     pts = np.concatenate([p[0] for p in parts])
     if len(pts) == 0:
         raise InvalidInputError("no surface point is seen consistently by enough views")
-    voxel = opt.voxel_size or 1.5 * _pixel_footprint(cams, scene)
-    return _voxel_merge(
+    voxel = opt.voxel_size or 1.5 * pixel_footprint(cams, scene)
+    return voxel_merge(
         pts,
         np.concatenate([p[1] for p in parts]),
         np.concatenate([p[2] for p in parts]),
@@ -157,7 +187,9 @@ def _check_inputs(images: Sequence[ImageArray], cams: list[PinholeCamera]) -> No
             )
 
 
-def _scene_points(cams: list[PinholeCamera], sparse: FloatArray | None) -> FloatArray:
+def scene_points(cams: list[PinholeCamera], sparse: FloatArray | None) -> FloatArray:
+    """The scene's extent: the sparse points when there are enough, else a 5×5×5 grid
+    spanning a cube around the point the optical axes converge on."""
     if sparse is not None and len(sparse) >= 8:
         return np.asarray(sparse, np.float64)
     # Least-squares point nearest all optical axes; the scene within 35 % of its distance.
@@ -174,7 +206,8 @@ def _scene_points(cams: list[PinholeCamera], sparse: FloatArray | None) -> Float
     return np.asarray(centre + radius * cube)
 
 
-def _pixel_footprint(cams: list[PinholeCamera], scene: FloatArray) -> float:
+def pixel_footprint(cams: list[PinholeCamera], scene: FloatArray) -> float:
+    """The median size of a pixel on the scene, world units."""
     sizes = []
     for c in cams:
         _, z = c.project(scene)
@@ -303,7 +336,7 @@ def _normals(world: FloatArray, centre: FloatArray) -> FloatArray:
     return n
 
 
-def _voxel_merge(
+def voxel_merge(
     pts: FloatArray, rgb: FloatArray, nrm: FloatArray, support: npt.NDArray[np.int64], voxel: float
 ) -> DensePointCloud:
     """One point per occupied voxel: the mean of its points, colours and normals, and the

@@ -106,9 +106,10 @@ def test_without_sparse_points_the_depth_range_comes_from_the_cameras() -> None:
     assert np.median(d) < 0.005 * scene.width_mm
 
 
-def test_cuda_without_a_cuda_build_is_refused_and_auto_runs_on_the_cpu() -> None:
-    if dense._pycolmap_has_cuda():
-        pytest.skip("this pycolmap has CUDA")
+def test_cuda_without_cuda_is_refused_and_auto_runs_on_the_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dense, "_cuda_problem", lambda: "no CUDA device is visible")
     with pytest.raises(BackendUnavailableError, match="CUDA"):
         resolve_device("cuda")
     assert resolve_device("auto") == "cpu"
@@ -117,7 +118,7 @@ def test_cuda_without_a_cuda_build_is_refused_and_auto_runs_on_the_cpu() -> None
         resolve_device("gpu")
 
 
-def test_inputs_are_checked() -> None:
+def test_inputs_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     k = np.array([[100.0, 0, 50], [0, 100.0, 50], [0, 0, 1]])
     cam = PinholeCamera(100, 100, k, np.eye(3), np.array([0, 0, 100.0]))
     img = np.zeros((100, 100, 3), np.uint8)
@@ -125,7 +126,8 @@ def test_inputs_are_checked() -> None:
         dense_point_cloud([img, img], [cam, cam])
     with pytest.raises(InvalidInputError, match="image 1"):
         dense_point_cloud([img, img[:50], img], [cam, cam, cam])
-    with pytest.raises(BackendUnavailableError):  # no CUDA, or (with it) not wired yet
+    monkeypatch.setattr(dense, "_cuda_problem", lambda: "no CUDA device is visible")
+    with pytest.raises(BackendUnavailableError, match="no CUDA device"):
         dense_point_cloud([img] * 3, [cam] * 3, options=DenseOptions(device="cuda"))
 
 
