@@ -19,7 +19,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -143,6 +143,29 @@ class Settings(BaseModel):
     outbox_retry_initial_s: float = Field(default=5.0, gt=0)
     outbox_retry_max_s: float = Field(default=600.0, gt=0)
     outbox_max_attempts: int = Field(default=100, ge=1)
+    #: Photogrammetric 3D (node/series3d.py): a series whose photos were analysed runs a 3D
+    #: reconstruction as well when it holds at least ``reconstruction_min_views`` photos
+    #: with a face (0: never) from different directions — its Series Description matches
+    #: ``reconstruction_series_pattern``, or its photos' View Code Sequences name two or more
+    #: views, or the photos' head yaw spans ``reconstruction_min_yaw_span_deg`` degrees.
+    #: 3D jobs run on their own ``reconstruction_workers`` job threads, each with one worker
+    #: process limited to ``reconstruction_memory_mb`` (0: no limit) and
+    #: ``reconstruction_timeout_s``, so a 3D job never holds up the photos' 2D analysis.
+    reconstruction_min_views: int = Field(default=8, ge=0, le=1000)
+    reconstruction_series_pattern: str = r"(?i)\b(3-?d|photogrammetr\w*|multi-?view)\b"
+    reconstruction_min_yaw_span_deg: float = Field(default=30.0, ge=0, le=360)
+    reconstruction_workers: int = Field(default=1, ge=1, le=16)
+    reconstruction_memory_mb: int = Field(default=12288, ge=0)
+    reconstruction_timeout_s: float = Field(default=3600.0, gt=0, le=86400)
+    reconstruction_target_triangles: int = Field(default=100_000, ge=1000, le=5_000_000)
+    #: A distance the clinic knows between two named landmarks, as ``A-B=MM`` (for example
+    #: ``ibug_39-ibug_42=31.5``, a measured intercanthal width): the mesh's metric scale when
+    #: no marker board is in view; empty: the iris diameter is the last resort.
+    reconstruction_known_distance: str = ""
+    #: Where the CUDA paths run (COLMAP PatchMatch stereo): ``auto`` uses a GPU when the
+    #: installed libraries and a device allow it, ``cpu`` never, ``cuda`` insists (a job
+    #: fails with the reason when there is none).
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     analysis_backend: str = "mediapipe"
     model_dir: Path | None = None  # empty: <storage_dir>/models
     assumed_ipd_mm: float = Field(default=63.0, gt=40, lt=90)
@@ -212,6 +235,25 @@ class Settings(BaseModel):
             )
         return v
 
+    @field_validator("reconstruction_series_pattern")
+    @classmethod
+    def _check_pattern(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(
+                f"reconstruction_series_pattern is not a regular expression: {exc}"
+            ) from None
+        return v
+
+    @field_validator("reconstruction_known_distance")
+    @classmethod
+    def _check_known_distance(cls, v: str) -> str:
+        v = v.strip()
+        if v:
+            parse_known_distance(v)  # raises ValueError with the expected form
+        return v
+
     @field_validator("audit_syslog")
     @classmethod
     def _check_syslog(cls, v: str) -> str:
@@ -246,6 +288,23 @@ class Settings(BaseModel):
         raise SettingsError(f"unknown destination {name!r} (known: {known})")
 
 
+KNOWN_DISTANCE_RE: Final = re.compile(
+    r"^\s*([A-Za-z0-9_]+)\s*-\s*([A-Za-z0-9_]+)\s*=\s*([0-9.]+)\s*$"
+)
+
+
+def parse_known_distance(text: str) -> tuple[str, str, float]:
+    """``A-B=MM`` → (landmark a, landmark b, millimetres > 0)."""
+    m = KNOWN_DISTANCE_RE.match(text)
+    mm = float(m[3]) if m and m[3].count(".") <= 1 else 0.0
+    if not m or not mm > 0 or m[1] == m[2]:
+        raise ValueError(
+            f"reconstruction_known_distance must look like LANDMARK-LANDMARK=MM with two "
+            f"different landmarks and a distance > 0 (e.g. ibug_39-ibug_42=31.5), got {text!r}"
+        )
+    return m[1], m[2], mm
+
+
 def _parse_destinations(text: str) -> list[dict[str, Any]]:
     """``NAME=AE@host:port;NAME2=AE2@host2:port2+tls`` into destination dicts."""
     out: list[dict[str, Any]] = []
@@ -256,8 +315,9 @@ def _parse_destinations(text: str) -> list[dict[str, Any]]:
                 f"FACENODE_DESTINATIONS entry {part!r} must look like NAME=AE_TITLE@host:port "
                 "(with +tls at the end for DICOM TLS)"
             )
-        out.append({"name": m[1], "ae_title": m[2], "host": m[3], "port": int(m[4]),
-                    "tls": bool(m[5])})
+        out.append(
+            {"name": m[1], "ae_title": m[2], "host": m[3], "port": int(m[4]), "tls": bool(m[5])}
+        )
     return out
 
 

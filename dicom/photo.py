@@ -58,7 +58,8 @@ _MONO = frozenset({"MONOCHROME1", "MONOCHROME2"})
 #: file", pydicom's "fewer frames than expected", Pillow's "truncated", …).
 _TRUNCATION_WARNING = re.compile(
     r"truncat|premature|end of (the )?(data|file|stream)|fewer|insufficient|incomplete|"
-    r"corrupt|missing", re.IGNORECASE
+    r"corrupt|missing",
+    re.IGNORECASE,
 )
 
 
@@ -152,7 +153,7 @@ def pixel_spacing(ds: Dataset) -> tuple[tuple[float, float] | None, ScaleSource 
 
 
 def patient_sex(ds: Dataset) -> str | None:
-    """"M" or "F" from Patient's Sex (0010,0040); None when absent, empty, "O" or unknown."""
+    """ "M" or "F" from Patient's Sex (0010,0040); None when absent, empty, "O" or unknown."""
     value = str(ds.get("PatientSex", "") or "").strip().upper()
     return value if value in ("M", "F") else None
 
@@ -175,6 +176,17 @@ def view_hint(ds: Dataset) -> View | None:
             str(item.get("CodeMeaning", "")),
         )
     return view
+
+
+def focal_length_px(ds: Dataset, width: int, height: int) -> float | None:
+    """The camera's focal length in pixels of this image, a prior for structure from
+    motion: from Focal Length In 35mm Film (0016,0045, as EXIF's: the
+    focal length a 36 × 24 mm frame would need for the same field of view, along the
+    image's longer side); None when the header does not say."""
+    f35 = _floats(ds.get("FocalLengthIn35mmFilm"))
+    if not f35 or not (math.isfinite(f35[0]) and f35[0] > 0) or min(width, height) <= 0:
+        return None
+    return f35[0] * max(width, height) / 36.0
 
 
 def _expected_classes() -> str:

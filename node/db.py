@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -54,6 +55,14 @@ class JobState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+class JobKind(StrEnum):
+    """What a job does: the 2D analysis of a series' new photos, or the 3D reconstruction of
+    the whole series (``node.series3d``), each claimed by its own job threads."""
+
+    ANALYZE = "analyze_series"
+    RECONSTRUCT = "reconstruct_series"
 
 
 class OutboxState(StrEnum):
@@ -176,7 +185,7 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     series_uid: Mapped[str] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(32), default="analyze_series")
+    kind: Mapped[JobKind] = mapped_column(_Vocabulary(JobKind, 32), default=JobKind.ANALYZE)
     state: Mapped[JobState] = mapped_column(
         _Vocabulary(JobState), default=JobState.QUEUED, index=True
     )
@@ -186,6 +195,10 @@ class Job(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")  # JSON of the analyses
+    #: A running job's current stage and its progress through the whole job (0–1), for
+    #: ``facenode status`` (a 3D reconstruction takes minutes); empty / None otherwise.
+    stage: Mapped[str] = mapped_column(String(32), default="")
+    progress: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class OutboxItem(Base):

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.errors import FacenodeError
-from node.db import Job, JobState, utcnow
+from node.db import Job, JobKind, JobState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +42,28 @@ def resume_interrupted(sessions: sessionmaker[Session]) -> int:
     return count
 
 
-def claim_next(sessions: sessionmaker[Session]) -> int | None:
-    """Atomically take the oldest queued job; None when there is none."""
+def claim_next(
+    sessions: sessionmaker[Session], kinds: Collection[JobKind] | None = None
+) -> int | None:
+    """Atomically take the oldest queued job (of ``kinds``; None: any); None when there is
+    none."""
     with sessions.begin() as session:
-        job_id = session.scalar(
-            select(Job.id).where(Job.state == JobState.QUEUED).order_by(Job.id).limit(1)
-        )
+        query = select(Job.id).where(Job.state == JobState.QUEUED)
+        if kinds is not None:
+            query = query.where(Job.kind.in_([JobKind(k) for k in kinds]))
+        job_id = session.scalar(query.order_by(Job.id).limit(1))
         if job_id is None:
             return None
         result = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.state == JobState.QUEUED)
-            .values(state=JobState.RUNNING, started_at=utcnow(), attempts=Job.attempts + 1)
+            .values(
+                state=JobState.RUNNING,
+                started_at=utcnow(),
+                attempts=Job.attempts + 1,
+                stage="",
+                progress=None,
+            )
         )
         return job_id if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
@@ -69,6 +79,7 @@ def finish(
         job = session.get(Job, job_id)
         if job is None:
             return
+        job.stage, job.progress = "", None
         if not error:
             job.state, job.finished_at, job.error = JobState.DONE, utcnow(), ""
         elif job.attempts >= max_attempts:
@@ -77,17 +88,31 @@ def finish(
             job.state, job.error = JobState.QUEUED, error[:4000]
 
 
+def report_progress(
+    sessions: sessionmaker[Session], job_id: int, stage: str, fraction: float
+) -> None:
+    """Record a running job's stage and progress (0–1) for ``facenode status``."""
+    with sessions.begin() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == JobState.RUNNING)
+            .values(stage=stage[:32], progress=min(max(float(fraction), 0.0), 1.0))
+        )
+
+
 def release(sessions: sessionmaker[Session], job_id: int) -> None:
     """Put a running job back in the queue without counting the start it was in."""
     with sessions.begin() as session:
         job = session.get(Job, job_id)
         if job is not None and job.state == JobState.RUNNING:
-            job.state, job.started_at = JobState.QUEUED, None
+            job.state, job.started_at, job.stage, job.progress = JobState.QUEUED, None, "", None
             job.attempts = max(0, job.attempts - 1)
 
 
 class WorkerPool:
-    """``count`` threads that run ``run(job_id)`` for each claimed job until stopped."""
+    """``count`` threads that run ``run(job_id)`` for each claimed job (of ``kinds``;
+    None: any) until stopped. The node has one pool per job kind, so that minutes-long 3D
+    jobs never hold up the photos' 2D analysis."""
 
     def __init__(
         self,
@@ -96,8 +121,12 @@ class WorkerPool:
         count: int,
         poll_s: float = 0.5,
         max_attempts: int = MAX_JOB_ATTEMPTS,
+        kinds: Collection[JobKind] | None = None,
+        name: str = "facenode-worker",
     ) -> None:
         self.sessions = sessions
+        self.kinds = kinds
+        self.name = name
         self.run = run
         self.count = count
         self.poll_s = poll_s
@@ -108,7 +137,7 @@ class WorkerPool:
 
     def start(self) -> None:
         for i in range(self.count):
-            t = threading.Thread(target=self._loop, name=f"facenode-worker-{i}", daemon=True)
+            t = threading.Thread(target=self._loop, name=f"{self.name}-{i}", daemon=True)
             t.start()
             self._threads.append(t)
 
@@ -124,7 +153,7 @@ class WorkerPool:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                job_id = claim_next(self.sessions)
+                job_id = claim_next(self.sessions, self.kinds)
             except Exception:
                 log.exception("could not claim a job")
                 job_id = None

@@ -38,6 +38,7 @@ from dicom.source import reference_header
 from node import audit
 from node.db import AuditEvent, Instance, InstanceRole, Job, OutboxItem, ResultKind, utcnow
 from node.identifiers import describe_patient, remember
+from node.series3d import queue_if_wanted
 from node.storage import Storage, write_atomic
 from node.worker import WorkerFailure, WorkerStopped
 from node.worker_task import (
@@ -62,6 +63,7 @@ __all__ = [  # the in-process analysis, used by ``facenode analyze`` and the tes
     "finding_tables",
     "node_context",
     "run_job",
+    "store_outputs",
     "write_dataset",
 ]
 
@@ -104,6 +106,7 @@ def run_job(
         for p in photos:
             p.analysed_job_id = job_id
         work = [(p.id, p.path, p.sop_instance_uid) for p in photos]
+        series_uid = job.series_uid
         starts, last_error = max(1, job.attempts), job.error
     summaries: list[dict[str, Any]] = []
     reported: list[tuple[Dataset, PhotoSection]] = []
@@ -112,15 +115,23 @@ def run_job(
         header = _read_header(path)
         patient = describe_patient(header, settings.log_patient_identifiers) if header else ""
         log.info("job %d: analysing %s%s", job_id, sop_uid, f" of {patient}" if patient else "")
-        result = _attempt(sessions, analyzers, job_id, PhotoTask(path, sop_uid, ctx), starts,
-                          last_error, settings.job_max_attempts)
+        result = _attempt(
+            sessions,
+            analyzers,
+            job_id,
+            PhotoTask(path, sop_uid, ctx),
+            starts,
+            last_error,
+            settings.job_max_attempts,
+        )
         starts, last_error = 1, ""
         if result.error:
-            _quarantine_instance(sessions, storage, instance_id, Path(path), result.error,
-                                 job_id=job_id)
+            _quarantine_instance(
+                sessions, storage, instance_id, Path(path), result.error, job_id=job_id
+            )
             summaries.append({"sop_instance_uid": sop_uid, "error": result.error})
             continue
-        _store_outputs(sessions, storage, settings, job_id, instance_id, result.files)
+        store_outputs(sessions, storage, settings, job_id, instance_id, result.files)
         summaries.append({"sop_instance_uid": sop_uid, **result.summary})
         ctx = ctx.advance(len(result.files))
         if result.section is not None and header is not None:
@@ -132,6 +143,11 @@ def run_job(
         assert job is not None
         job.summary = json.dumps(summaries)
     log.info("job %d analysed %d photo(s)", job_id, len(work))
+    if work:  # the series changed: it may now be (still) a multi-view series for 3D
+        try:
+            queue_if_wanted(sessions, settings, series_uid)
+        except Exception:  # the 2D results are stored: a failed check must not undo them
+            log.exception("job %d: could not decide on a 3D reconstruction", job_id)
 
 
 def _attempt(
@@ -151,8 +167,14 @@ def _attempt(
             return analyzers.analyse(task)
         except WorkerFailure as exc:
             last_error = str(exc)
-            log.warning("job %d: photo %s: %s (attempt %d of %d)", job_id,
-                        task.sop_instance_uid, last_error, starts, max_attempts)
+            log.warning(
+                "job %d: photo %s: %s (attempt %d of %d)",
+                job_id,
+                task.sop_instance_uid,
+                last_error,
+                starts,
+                max_attempts,
+            )
             starts += 1
             _record_start(sessions, job_id, starts, last_error)
     reason = (
@@ -202,10 +224,10 @@ def _store_series_report(
     except Exception:  # the photos' own results are stored already; this one is extra
         log.exception("series report could not be built")
         return
-    _store_outputs(sessions, storage, settings, job_id, None, [report])
+    store_outputs(sessions, storage, settings, job_id, None, [report])
 
 
-def _store_outputs(
+def store_outputs(
     sessions: sessionmaker[Session],
     storage: Storage,
     settings: Settings,

@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from node.db import Job, JobState, Series, SeriesState, utcnow
+from node.db import Job, JobKind, JobState, Series, SeriesState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ def queue_stable_series(
         for series in stable:
             pending = session.scalar(
                 select(Job.id).where(
-                    Job.series_uid == series.series_uid, Job.state == JobState.QUEUED
+                    Job.series_uid == series.series_uid,
+                    Job.kind == JobKind.ANALYZE,
+                    Job.state == JobState.QUEUED,
                 )
             )
             series.state = SeriesState.QUEUED
@@ -59,9 +61,7 @@ def seconds_until_stable(
     now = now or utcnow()
     with sessions() as session:
         oldest = session.scalar(
-            select(func.min(Series.last_received_at)).where(
-                Series.state == SeriesState.RECEIVING
-            )
+            select(func.min(Series.last_received_at)).where(Series.state == SeriesState.RECEIVING)
         )
     if oldest is None:
         return None

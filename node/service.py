@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from functools import partial
 from typing import Final
 
@@ -16,12 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from node.audit_syslog import AuditForwarder
-from node.db import open_database
+from node.db import JobKind, open_database
 from node.jobs import WorkerPool, resume_interrupted
 from node.listener import Listener
 from node.outbox import OutboxWorker
 from node.peers import OnAssociation
 from node.pipeline import Analyzers, run_job
+from node.pipeline3d import run_reconstruction_job
 from node.scp import start_scp
 from node.sender import DicomSender, Sender
 from node.series import queue_stable_series, seconds_until_stable
@@ -53,9 +55,7 @@ class Node:
         self.storage = Storage(settings.storage_dir)
         self.sessions: sessionmaker[Session] = open_database(settings.db_url)
         self.sender: Sender = sender or DicomSender.from_settings(settings)
-        self.analyzers: PhotoRunner = (
-            Analyzers(settings) if in_process else WorkerRunner(settings)
-        )
+        self.analyzers: PhotoRunner = Analyzers(settings) if in_process else WorkerRunner(settings)
         self._run = partial(
             run_job,
             sessions=self.sessions,
@@ -63,9 +63,29 @@ class Node:
             settings=settings,
             analyzers=self.analyzers,
         )
+        self._run3d = partial(
+            run_reconstruction_job,
+            sessions=self.sessions,
+            storage=self.storage,
+            settings=settings,
+            runner=self.analyzers,
+        )
         self.workers = WorkerPool(
-            self.sessions, self._run_then_deliver, settings.workers,
+            self.sessions,
+            partial(self._run_then_deliver, self._run),
+            settings.workers,
             max_attempts=settings.job_max_attempts,
+            kinds=(JobKind.ANALYZE,),
+        )
+        # 3D jobs take minutes: threads (and worker processes) of their own, so that the
+        # photos of other series are analysed meanwhile
+        self.workers3d = WorkerPool(
+            self.sessions,
+            partial(self._run_then_deliver, self._run3d),
+            settings.reconstruction_workers,
+            max_attempts=settings.job_max_attempts,
+            kinds=(JobKind.RECONSTRUCT,),
+            name="facenode-3d",
         )
         self.outbox = OutboxWorker(self.sessions, self.sender, settings)  # its own thread
         self.audit_forwarder = (
@@ -81,9 +101,11 @@ class Node:
         if self.audit_forwarder is not None:
             self.audit_forwarder.start()
         self.workers.start()
+        self.workers3d.start()
         self.outbox.start()
-        self._server = start_scp(self.settings, self.storage, self.sessions,
-                                 on_association=self.on_association)
+        self._server = start_scp(
+            self.settings, self.storage, self.sessions, on_association=self.on_association
+        )
         self._ticker = threading.Thread(target=self._tick_loop, name="facenode-ticker", daemon=True)
         self._ticker.start()
 
@@ -96,6 +118,7 @@ class Node:
             self._ticker.join(10)
         self.analyzers.close()  # a job waiting on its worker goes back to the queue
         self.workers.stop()
+        self.workers3d.stop()
         self.outbox.stop()
         if self.audit_forwarder is not None:
             self.audit_forwarder.stop()
@@ -107,12 +130,13 @@ class Node:
         """One round of housekeeping: queue stable series, deliver due results."""
         if queue_stable_series(self.sessions, self.settings.stable_age_s):
             self.workers.wake()
+        self.workers3d.wake()  # a 2D job may have queued a 3D one
         if self.settings.destinations:
             self.outbox.wake()  # delivered on the outbox thread: a slow peer stalls only it
 
-    def _run_then_deliver(self, job_id: int) -> None:
+    def _run_then_deliver(self, run: Callable[[int], None], job_id: int) -> None:
         try:
-            self._run(job_id)
+            run(job_id)
         finally:
             self._kick.set()
 

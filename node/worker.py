@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # the child imports the analysis when it starts, not with thi
     from config.settings import Settings
     from config.tables import FindingTables
     from node.worker_task import Analyzers, PhotoResult, PhotoTask, ReportTask, ResultFile
+    from node.worker_task3d import ReconstructionResult, ReconstructionTask
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ _PR_SET_PDEATHSIG: Final = 1
 _M_ARENA_MAX: Final = -8
 
 Task = Callable[[Any, Any], Any]
+#: ``on_progress(stage, fraction)``: a long task's progress, as the child reports it.
+OnProgress = Callable[[str, float], None]
 
 
 class WorkerFailure(FacenodeError):
@@ -120,15 +123,24 @@ class WorkerProcess:
             self._wait("ready", STARTUP_TIMEOUT_S, stop, "starting")
         except WorkerFailure as exc:
             raise WorkerFailure(f"analysis worker did not start: {exc}") from None
-        log.info("analysis worker started (pid %s, memory limit %s)", process.pid,
-                 f"{self.memory_mb} MB" if self.memory_mb else "none")
+        log.info(
+            "analysis worker started (pid %s, memory limit %s)",
+            process.pid,
+            f"{self.memory_mb} MB" if self.memory_mb else "none",
+        )
 
     def call(
-        self, task: Task, arg: Any, timeout_s: float, stop: threading.Event | None = None
+        self,
+        task: Task,
+        arg: Any,
+        timeout_s: float,
+        stop: threading.Event | None = None,
+        on_progress: OnProgress | None = None,
     ) -> Any:
         """``task(state, arg)`` in the child; raises :class:`WorkerFailure` when the child
         dies, runs out of memory or outlasts ``timeout_s`` (it is then killed), and
-        :class:`WorkerStopped` when ``stop`` is set meanwhile."""
+        :class:`WorkerStopped` when ``stop`` is set meanwhile. What the task reports with
+        :func:`report_progress` reaches ``on_progress`` on the calling thread."""
         self.busy = True
         try:
             if not self.alive():
@@ -138,7 +150,7 @@ class WorkerProcess:
                 self._conn.send((task, arg))
             except (OSError, ValueError) as exc:
                 raise WorkerFailure(f"analysis worker died ({self._reap()}): {exc}") from None
-            return self._wait("result", timeout_s, stop, "analysing")
+            return self._wait("result", timeout_s, stop, "analysing", on_progress)
         finally:
             self.busy = False
 
@@ -165,8 +177,14 @@ class WorkerProcess:
                 self._conn.close()
             self._process, self._conn = None, None
 
-    def _wait(self, expected: str, timeout_s: float, stop: threading.Event | None,
-              doing: str) -> Any:
+    def _wait(
+        self,
+        expected: str,
+        timeout_s: float,
+        stop: threading.Event | None,
+        doing: str,
+        on_progress: OnProgress | None = None,
+    ) -> Any:
         conn = self._conn
         assert conn is not None
         deadline = time.monotonic() + timeout_s
@@ -192,6 +210,12 @@ class WorkerProcess:
                 raise WorkerFailure(died) from None
             if kind == "log":
                 _handle_record(payload)
+            elif kind == "progress":
+                if on_progress is not None:
+                    try:
+                        on_progress(*payload)
+                    except Exception:  # a status line must not fail the task
+                        log.exception("could not record progress")
             elif kind == expected:
                 return payload
             elif kind == "failed":
@@ -245,6 +269,20 @@ class WorkerRunner:
         report: ResultFile = self._call(_series_report, task)
         return report
 
+    def reconstruct(
+        self, task: ReconstructionTask, on_progress: OnProgress | None = None
+    ) -> ReconstructionResult:
+        """A series' 3D reconstruction in this thread's worker process, under the 3D
+        limits (``reconstruction_memory_mb``, ``reconstruction_timeout_s``)."""
+        result: ReconstructionResult = self._call(
+            _reconstruct,
+            task,
+            memory_mb=self.settings.reconstruction_memory_mb,
+            timeout_s=self.settings.reconstruction_timeout_s,
+            on_progress=on_progress,
+        )
+        return result
+
     def close(self) -> None:
         """Stop every worker; calls in progress end with :class:`WorkerStopped`."""
         self._stop.set()
@@ -258,19 +296,36 @@ class WorkerRunner:
         with self._lock:
             return [p for p in (w.pid for w in self._all if w.alive()) if p is not None]
 
-    def _call(self, task: Task, arg: Any) -> Any:
+    def _call(
+        self,
+        task: Task,
+        arg: Any,
+        *,
+        memory_mb: int | None = None,
+        timeout_s: float | None = None,
+        on_progress: OnProgress | None = None,
+    ) -> Any:
+        """``task`` in this thread's worker process with ``memory_mb`` (one process per
+        thread and limit: a 3D job thread's process is not a photo thread's)."""
         if self._stop.is_set():
             raise WorkerStopped("the node is stopping")
-        worker: WorkerProcess | None = getattr(self._local, "worker", None)
+        memory = self.settings.job_memory_mb if memory_mb is None else memory_mb
+        workers: dict[int, WorkerProcess] | None = getattr(self._local, "workers", None)
+        if workers is None:
+            workers = self._local.workers = {}
+        worker = workers.get(memory)
         if worker is None:
             worker = WorkerProcess(
-                _start_analyzers, self.settings, self.settings.job_memory_mb,
+                _start_analyzers,
+                self.settings,
+                memory,
                 name=f"facenode-analysis-{threading.current_thread().name}",
             )
-            self._local.worker = worker
+            workers[memory] = worker
             with self._lock:
                 self._all.append(worker)
-        return worker.call(task, arg, self.settings.job_timeout_s, self._stop)
+        timeout = self.settings.job_timeout_s if timeout_s is None else timeout_s
+        return worker.call(task, arg, timeout, self._stop, on_progress)
 
 
 # --- in the child ----------------------------------------------------------------------
@@ -299,6 +354,29 @@ def _series_report(analyzers: Analyzers, task: ReportTask) -> ResultFile:
     return run_series_report(analyzers, task)
 
 
+def _reconstruct(analyzers: Analyzers, task: ReconstructionTask) -> ReconstructionResult:
+    from node.worker_task3d import run_reconstruction
+
+    return run_reconstruction(analyzers, task, report_progress)
+
+
+#: In a worker process: sends a progress message to the node (set by ``_child_main``).
+_progress_send: Callable[[tuple[str, Any]], None] | None = None
+_last_progress: tuple[str, int] = ("", -1)
+
+
+def report_progress(stage: str, fraction: float) -> None:
+    """A task's progress, sent to the node when the stage or the whole percent changes
+    (a no-op outside a worker process)."""
+    global _last_progress
+    key = (stage, int(100 * min(max(fraction, 0.0), 1.0)))
+    if _progress_send is None or key == _last_progress:
+        return
+    _last_progress = key
+    with contextlib.suppress(Exception):
+        _progress_send(("progress", (stage, fraction)))
+
+
 def _child_main(
     conn: Connection, init: Callable[[Any], Any], init_arg: Any, memory_mb: int, level: int
 ) -> None:
@@ -310,6 +388,8 @@ def _child_main(
         with send_lock:
             conn.send(message)
 
+    global _progress_send
+    _progress_send = send
     _forward_logs(send, level)
     _limit(memory_mb)
     try:

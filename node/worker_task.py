@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -45,6 +46,9 @@ from dicom.results import build_results
 from node import __version__
 from node.identifiers import remember
 from node.worker import WorkerFailure
+
+if TYPE_CHECKING:
+    from node.worker_task3d import ReconstructionResult, ReconstructionTask
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +119,13 @@ class PhotoRunner(Protocol):
 
     def series_report(self, task: ReportTask) -> ResultFile:
         """The series report; raises like :meth:`analyse`, or any error of the build."""
+
+    def reconstruct(
+        self,
+        task: ReconstructionTask,
+        on_progress: Callable[[str, float], None] | None = None,
+    ) -> ReconstructionResult:
+        """A series' 3D reconstruction; raises like :meth:`analyse`."""
 
     def close(self) -> None:
         """Stop analysing; a call in progress ends with :class:`WorkerStopped`."""
@@ -206,6 +217,19 @@ class Analyzers:
 
     def series_report(self, task: ReportTask) -> ResultFile:
         return run_series_report(self, task)
+
+    def reconstruct(
+        self,
+        task: ReconstructionTask,
+        on_progress: Callable[[str, float], None] | None = None,
+    ) -> ReconstructionResult:
+        """A series' 3D reconstruction on the caller's thread (:mod:`node.worker_task3d`)."""
+        from node.worker_task3d import run_reconstruction
+
+        try:
+            return run_reconstruction(self, task, on_progress)
+        except MemoryError as exc:
+            raise WorkerFailure(f"out of memory while reconstructing: {exc}") from None
 
     def close(self) -> None:
         """Nothing to stop: the calls run on the caller's thread."""

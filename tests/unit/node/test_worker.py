@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from node.worker import WORKER_NICE, WorkerFailure, WorkerProcess, WorkerStopped, describe_exit
+from node.worker import (
+    WORKER_NICE,
+    WorkerFailure,
+    WorkerProcess,
+    WorkerStopped,
+    describe_exit,
+    report_progress,
+)
 
 MEMORY_MB = 1024
 
@@ -45,6 +52,14 @@ def allocate(_state: object, megabytes: int) -> int:
 def sleep(_state: object, seconds: float) -> float:
     time.sleep(seconds)
     return seconds
+
+
+def progress(_state: object, steps: int) -> str:
+    for i in range(steps + 1):
+        report_progress("counting", i / steps)
+        report_progress("counting", i / steps)  # the same percent again: sent once
+    report_progress("done", 1.0)
+    return "finished"
 
 
 def die(_state: object, signum: int) -> None:
@@ -115,3 +130,24 @@ def test_exit_descriptions() -> None:
     assert describe_exit(-9) == "killed by SIGKILL"
     assert describe_exit(3) == "exit code 3"
     assert describe_exit(None) == "exit status unknown"
+
+
+def test_a_task_reports_progress_to_the_calling_thread(worker: WorkerProcess) -> None:
+    seen: list[tuple[str, float]] = []
+    caller = threading.current_thread()
+    threads: set[threading.Thread] = set()
+
+    def on_progress(stage: str, fraction: float) -> None:
+        seen.append((stage, fraction))
+        threads.add(threading.current_thread())
+
+    assert worker.call(progress, 4, timeout_s=60, on_progress=on_progress) == "finished"
+    assert seen == [("counting", 0.0), ("counting", 0.25), ("counting", 0.5),
+                    ("counting", 0.75), ("counting", 1.0), ("done", 1.0)]  # fmt: skip
+    assert threads == {caller}
+    # without a listener the reports are dropped, the task is unaffected
+    assert worker.call(progress, 2, timeout_s=60) == "finished"
+
+
+def test_report_progress_outside_a_worker_does_nothing() -> None:
+    report_progress("anything", 0.5)  # the node's own process: no pipe, no error
