@@ -41,6 +41,7 @@ from reconstruction.types import (
 from tests.bench import multiview_synth as ms
 from tests.factories import make_vl_photo
 from tests.support.dciodvfy import dciodvfy_errors, stl_proxy
+from tests.support.ohif_sr_model import annotations
 from tests.unit.dicom.test_dicom_pdf import _text as pdf_text
 from tests.unit.reconstruction.test_symmetry3d import true_landmarks
 
@@ -164,9 +165,10 @@ def test_mesh_and_sr_share_one_frame_of_reference_and_the_sr_draws_on_the_front(
     front = outputs[3]
     assert "front view" in front.ImageComments
     drawn = [i for i in _walk(sr.ContentSequence) if i.get("ValueType") == "SCOORD"]
-    assert drawn
     refs = {i.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID for i in drawn}
     assert refs == {front.SOPInstanceUID}
+    anns = annotations(sr)  # as OHIF draws it: every group, none crashing
+    assert len(anns) == 2 and not any(a.crashes or a.warnings for a in anns)
 
 
 def test_sr_reads_back_to_the_landmarks(sr, recon) -> None:  # type: ignore[no-untyped-def]
