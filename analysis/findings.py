@@ -75,13 +75,25 @@ def evaluate(
     tables: FindingTables,
 ) -> tuple[Finding, ...]:
     """Findings for one photo's measurements, judged by ``tables`` (see :func:`check_tables`)."""
+    rules = evaluate_measurements(measurements, sex=sex, tables=tables)
+    if not quality.reliable:
+        return (_photo_quality_finding(quality), *rules)
+    return rules
+
+
+def evaluate_measurements(
+    measurements: Sequence[Measurement],
+    *,
+    sex: str | None,
+    tables: FindingTables,
+) -> tuple[Finding, ...]:
+    """The rules' findings on ``measurements`` alone, with no photo behind them: what the
+    3D results use, whose values share the catalogue's ids but come from no one photo."""
     sex_key = sex.strip().upper() if isinstance(sex, str) else None
     if sex_key not in ("M", "F"):
         sex_key = None
     by_id = {m.id: m for m in measurements}
     out: list[Finding] = []
-    if not quality.reliable:
-        out.append(_photo_quality_finding(quality))
     for rule in tables.rules:
         finding = _evaluate_rule(rule, by_id, tables.norms, sex_key)
         if finding is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence as SequenceOf
+from dataclasses import replace
 from functools import cache
 
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -97,6 +98,19 @@ def render_pdf(
 
     ``norms`` None: the shipped norm table; the source's Patient's Sex picks its rows.
     """
+    request = report_request(sources, ctx, sections)
+    return render_report(request, norms if norms is not None else shipped_norms())
+
+
+def report_request(
+    sources: SequenceOf[Dataset],
+    ctx: ResultContext,
+    sections: SequenceOf[PhotoSection] = (),
+    title: str | None = None,
+) -> ReportRequest:
+    """What a report or a note (:func:`analysis.report.render_note`) on ``sources`` is made
+    of: the header from the first source (all share patient and study), the node as the
+    software, the time now, the source's Patient's Sex; ``title`` None: the report's."""
     if not sources:
         raise ValueError("a report needs at least one source photo")
     first = sources[0]
@@ -110,7 +124,7 @@ def render_pdf(
         created=dt.datetime.now(),
         sex=sex if sex in ("M", "F") else None,
     )
-    return render_report(request, norms if norms is not None else shipped_norms())
+    return request if title is None else replace(request, title=title)
 
 
 def build_pdf(
@@ -320,6 +334,7 @@ __all__ = [
     "photo_section",
     "render_pdf",
     "report_header",
+    "report_request",
 ]
 
 

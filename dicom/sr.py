@@ -717,7 +717,9 @@ def _evidence_text(finding: Finding) -> list[Dataset | None]:
     return out
 
 
-def _finding(finding: Finding) -> Dataset:
+def finding_item(finding: Finding) -> Dataset:
+    """A finding as the reports state it (the 2D and the 3D SR): a CODE item, the finding
+    valued by its severity, with its certainty, its text and each piece of evidence."""
     certainty = _num(
         codes.CERTAINTY_OF_FINDING,
         round(100.0 * min(max(finding.confidence, 0.0), 1.0), 3),
@@ -743,7 +745,7 @@ def _evaluations(result: PhotoAnalysis, ctx: ResultContext) -> Dataset:
             items.append(_scale(result.scale))
         if result.quality is not None:
             items.append(_reliability(result.quality))
-        items.extend(_finding(f) for f in result.findings)
+        items.extend(finding_item(f) for f in result.findings)
     items.append(
         _text(
             codes.DISCLAIMER,

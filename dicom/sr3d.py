@@ -27,6 +27,8 @@ container, which viewers do not draw::
     └── Qualitative Evaluations (not drawn)
         ├── algorithm (TID 4019: reconstruction algorithm, version, licence, Device UID)
         ├── CODE Measurement Method = scale source (+ relative uncertainty %, note)
+        ├── CODE finding = severity, per finding (as the 2D report: certainty, text,
+        │   evidence; :func:`dicom.sr.finding_item`)
         ├── CODE "3D landmark" = the landmark, per landmark
         │   ├── SCOORD3D POINT (mm, mesh Frame of Reference)
         │   └── NUM ± 1 SD position uncertainty (mm)
@@ -49,7 +51,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.sr.coding import Code
 
-from analysis.types import ModelIdentity, ScaleSource
+from analysis.types import Finding, ModelIdentity, ScaleSource
 from dicom import codes
 from dicom import sr_codes as tid
 from dicom.context import ResultContext
@@ -57,6 +59,7 @@ from dicom.equipment import DISCLAIMER_TEXT, contributing_equipment, licence_not
 from dicom.mesh import MeshTarget
 from dicom.render_sc import REPORT3D_SERIES_NUMBER, SeriesTarget
 from dicom.source import study_header
+from dicom.sr import finding_item
 from dicom.uids import new_uid
 from reconstruction.render_figure import Figure
 from reconstruction.types import MeshScale, MeshScaleSource
@@ -125,14 +128,16 @@ class Measurement3DEntry:
 
 @dataclass(frozen=True)
 class Report3D:
-    """What the 3D report states: landmarks, measurements, the mesh's scale provenance and
-    the reconstruction algorithm (plus any other models the values depend on)."""
+    """What the 3D report states: landmarks, measurements, the mesh's scale provenance,
+    the reconstruction algorithm (plus any other models the values depend on) and the
+    findings the rules raised on the measurements."""
 
     landmarks: tuple[Landmark3DEntry, ...]
     measurements: tuple[Measurement3DEntry, ...]
     scale: MeshScale
     algorithm: ModelIdentity
     models: tuple[ModelIdentity, ...] = ()
+    findings: tuple[Finding, ...] = ()
 
 
 def build_sr3d(
@@ -467,11 +472,13 @@ def _evaluations(
     items = [
         *_algorithm(report, ctx),
         _scale(report.scale),
+        *(hd.sr.CodeContentItem.from_dataset(finding_item(f)) for f in report.findings),
         *(_landmark_3d(lm, mesh_target.frame_of_reference_uid) for lm in landmarks.values()),
         _text(
             codes.DISCLAIMER,
-            f"{DISCLAIMER_TEXT}. 3D landmarks and measurements were made by software from a "
-            "photogrammetric reconstruction and must be reviewed by a clinician.",
+            f"{DISCLAIMER_TEXT}. 3D landmarks, measurements and findings were made by "
+            "software from a photogrammetric reconstruction and must be reviewed by a "
+            "clinician.",
             _CONTAINS,
         ),
     ]

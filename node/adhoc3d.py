@@ -37,10 +37,9 @@ from dicom.photo import dataset_to_photo
 from node.adhoc import load_source
 from node.pipeline import Analyzers
 from reconstruction import mesh_io
+from reconstruction.figures import reconstruction_figures
 from reconstruction.pipeline import InputView, KnownDistance, ReconstructionOptions, reconstruct
-from reconstruction.render import RenderView, scene_of
-from reconstruction.render_figure import asymmetry_figure, surface_figure
-from reconstruction.types import FloatArray, Reconstruction3D
+from reconstruction.types import Reconstruction3D
 
 #: EXIF tags: FocalLength, FocalPlaneXResolution, FocalPlaneResolutionUnit, PixelXDimension.
 _EXIF_IFD, _FOCAL, _FP_XRES, _FP_UNIT, _EXIF_WIDTH = 0x8769, 0x920A, 0xA20E, 0xA210, 0xA002
@@ -147,16 +146,6 @@ def _quiet_colmap() -> None:
     pycolmap.logging.minloglevel = 2  # errors only
 
 
-def _face_axes(result: Reconstruction3D) -> FloatArray | None:
-    """The face frame's axes in the mesh's coordinates, for the named views."""
-    if result.symmetry is not None:
-        return np.asarray(result.symmetry.plane.axes)
-    if result.face_frame:
-        return None
-    cam = next(c for c in result.cameras if c is not None)  # face the first photo's camera
-    return np.vstack([cam.R[0], -cam.R[1], -cam.R[2]])
-
-
 def write_outputs(result: Reconstruction3D, output: Path) -> list[str]:
     """Mesh, renderings, measurements and landmarks as files; their names."""
     mesh = result.mesh
@@ -165,15 +154,8 @@ def write_outputs(result: Reconstruction3D, output: Path) -> list[str]:
         "mesh.obj": mesh_io.obj_bytes(mesh, "mesh.mtl"),
         "mesh.mtl": mesh_io.mtl_bytes(None),
     }
-    scene = scene_of(mesh)
-    axes = _face_axes(result)
-    note = f"scale: {result.scale.source.value}; mm"
-    for view in RenderView:
-        fig = surface_figure(scene, view, axes=axes, notes=(note,))
-        files[f"render_{view.value}.png"] = _png(fig.image)
-    if result.symmetry is not None:
-        fig = asymmetry_figure(scene, result.symmetry.vertex_asymmetry_mm, axes=axes)
-        files["render_asymmetry.png"] = _png(fig.image)
+    for name, fig in reconstruction_figures(result).items():
+        files[f"render_{name}.png"] = _png(fig.image)
     rows = [_measurement_row(m) for m in result.measurements]
     files["measurements.json"] = json.dumps(rows, indent=2).encode()
     files["measurements.csv"] = _csv(rows)

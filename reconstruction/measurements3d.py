@@ -28,11 +28,14 @@ uncertainty times the value, in quadrature.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.findings import evaluate_measurements
+from analysis.types import Finding, Measurement
+from config.tables import FindingTables
 from reconstruction.types import FloatArray, Landmark3D, Measurement3D, MeshScale, MidSagittalPlane
 
 P = Mapping[str, FloatArray]
@@ -201,3 +204,15 @@ def measure(
             u = math.hypot(u, scale.relative_uncertainty * abs(value))
         out.append(Measurement3D(d.id, d.name, value, d.unit, u, d.landmarks, scale, d.description))
     return tuple(out)
+
+
+def findings(
+    measurements: Sequence[Measurement3D], *, sex: str | None, tables: FindingTables
+) -> tuple[Finding, ...]:
+    """The finding rules (:mod:`analysis.findings`) on the 3D values: they share the
+    catalogue's ids and units, so the 2D norms and rules judge them as they are; a 3D value
+    without a catalogue counterpart (``nasal_tip_protrusion``) raises nothing."""
+    values = [
+        Measurement(m.id, m.name, m.value, m.unit, m.uncertainty, m.landmarks) for m in measurements
+    ]
+    return evaluate_measurements(values, sex=sex, tables=tables)

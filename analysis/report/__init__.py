@@ -3,10 +3,11 @@
 Build a :class:`ReportRequest` (header strings, one :class:`PhotoSection` per photo with
 its overlays reduced by :func:`prepare_images`) and call :func:`render_report` with the
 norm table that judges the measurements. ``dicom.pdf`` wraps the bytes as an Encapsulated
-PDF; ``facenode analyze`` writes them as ``report.pdf``.
+PDF; ``facenode analyze`` writes them as ``report.pdf``. :func:`render_note` makes a
+short note in the same look instead (e.g. that the 3D reconstruction was not made, and why).
 """
 
-from analysis.report.document import DISCLAIMER, render_report
+from analysis.report.document import DISCLAIMER, render_note, render_report
 from analysis.report.fonts import ReportFonts, report_fonts
 from analysis.report.images import prepare_image, prepare_images
 from analysis.report.model import (
@@ -31,6 +32,7 @@ __all__ = [
     "judge",
     "prepare_image",
     "prepare_images",
+    "render_note",
     "render_report",
     "report_fonts",
 ]

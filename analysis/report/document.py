@@ -116,7 +116,21 @@ class _Styles:
 def render_report(request: ReportRequest, norms: NormTable | None) -> bytes:
     """The report as PDF bytes; ``norms`` (None: no norm columns) judge the measurements."""
     fonts = report_fonts()
-    styles = _Styles(fonts)
+    story = _Story(request, norms, fonts, _Styles(fonts))
+    return _render(request, fonts, story.build())
+
+
+def render_note(request: ReportRequest, heading: str, paragraphs: Sequence[str]) -> bytes:
+    """A short note in the report's look instead of a report, e.g. that a result was not
+    made and why: the page furniture, ``request.title``, patient and study, ``heading``,
+    the first paragraph in a warning box and the others below it. ``request.sections`` is
+    not read."""
+    fonts = report_fonts()
+    story = _Story(request, None, fonts, _Styles(fonts))
+    return _render(request, fonts, story.note(heading, paragraphs))
+
+
+def _render(request: ReportRequest, fonts: ReportFonts, story: list[Flowable]) -> bytes:
     # JPEGs go in as they are: ASCII85 (reportlab's default, pure Python without its
     # optional accelerator) costs ~0.5 s per image and makes them 25 % larger.
     rl_config.useA85 = 0
@@ -137,7 +151,6 @@ def render_report(request: ReportRequest, norms: NormTable | None) -> bytes:
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body",
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)  # fmt: skip
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
-    story = _Story(request, norms, fonts, styles).build()
     doc.build(story, canvasmaker=_canvas_class(request, fonts))
     return buf.getvalue()
 
@@ -252,6 +265,19 @@ class _Story:
         story += self._algorithms()
         story += self._sources()
         story += self._reading_notes()
+        return story
+
+    def note(self, heading: str, paragraphs: Sequence[str]) -> list[Flowable]:
+        story: list[Flowable] = [
+            self.p(self.r.title, self.s.title),
+            Spacer(1, 4 * mm),
+            self._patient_table(),
+            self.p(heading, self.s.h1),
+        ]
+        if paragraphs:
+            story.append(self._box(paragraphs[0], WARN_BG, WARN_EDGE))
+        for text in paragraphs[1:]:
+            story += [Spacer(1, 2 * mm), self.p(text)]
         return story
 
     # --- front matter ---

@@ -120,6 +120,15 @@ def test_flagged_measurements_raise_nothing_and_the_photo_is_reported() -> None:
     assert info.severity == "info" and "blurred" in info.text and "not a diagnosis" in info.text
 
 
+def test_measurements_alone_are_judged_as_a_photos_are_without_the_photo_finding() -> None:
+    """What the 3D results use: the same rules, no photo and so no photo-quality finding."""
+    ms = [m("alar_intercanthal_ratio", 1.5, "{ratio}", 0.05)]
+    photo = findings.evaluate(ms, quality(flags=("blurred",)), sex="F", tables=SHIPPED)  # type: ignore[arg-type]
+    alone = findings.evaluate_measurements(ms, sex="F", tables=SHIPPED)
+    assert [f.id for f in photo] == ["photo_quality", "wide_nose"]
+    assert alone == photo[1:]
+
+
 def test_assumed_scale_halves_confidence_and_says_so() -> None:
     sure = evaluate([m("brow_height_difference", 6.0, "mm", 0.5)])["brow_asymmetry"]
     unsure = evaluate([m("brow_height_difference", 6.0, "mm", 0.5, ("scale_assumed",))])[

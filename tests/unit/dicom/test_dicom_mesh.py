@@ -12,14 +12,12 @@ URI included), Manufacturing 3D Model, SOP Common, Common Instance Reference.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
 
 from analysis.types import ModelIdentity
 from dicom.context import ResultContext
@@ -37,7 +35,7 @@ from reconstruction.mesh_io import read_mtl, read_obj, read_obj_file, read_stl
 from reconstruction.types import MeshScale, MeshScaleSource, SurfaceMesh
 from tests.bench.photos import data_root
 from tests.factories import make_vl_photo
-from tests.support.dciodvfy import dciodvfy_errors
+from tests.support.dciodvfy import dciodvfy_errors, stl_proxy
 
 MESHES = {
     "james": "mesh3d/menpo3d_james/james.obj",  # textured (JPEG), per-corner UVs
@@ -72,16 +70,7 @@ def _save(ds: Dataset, path: Path) -> Dataset:
 
 
 def _proxy(ds: Dataset, target: MeshTarget, path: Path) -> Path:
-    """``ds`` presented as Encapsulated STL so that dciodvfy 2022 checks its modules."""
-    proxy = copy.deepcopy(ds)
-    proxy.SOPClassUID = ENCAPSULATED_STL_STORAGE
-    proxy.file_meta.MediaStorageSOPClassUID = UID(ENCAPSULATED_STL_STORAGE)
-    proxy.MIMETypeOfEncapsulatedDocument = "model/stl"
-    if "FrameOfReferenceUID" not in proxy:
-        proxy.FrameOfReferenceUID = target.frame_of_reference_uid
-        proxy.PositionReferenceIndicator = ""
-    proxy.save_as(path, enforce_file_format=True)
-    return path
+    return stl_proxy(ds, target.frame_of_reference_uid, path)
 
 
 @pytest.fixture(scope="module", params=sorted(MESHES))
