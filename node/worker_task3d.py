@@ -82,9 +82,8 @@ def run_reconstruction(
     analyzers: Analyzers, task: ReconstructionTask, progress: Progress | None = None
 ) -> ReconstructionResult:
     """The unit of work (module docstring)."""
-    from dicom.results3d import build_reconstruction_note
-
     from analysis.types import AnalysisError
+    from dicom.results3d import build_reconstruction_note
 
     report = progress or (lambda stage, fraction: None)
     t0 = time.perf_counter()
@@ -105,7 +104,7 @@ def run_reconstruction(
         log.warning("3D reconstruction not made: %s", exc)
         return _refusal(sources, str(exc), task, t0, build_reconstruction_note)
     report("results", 1.0 - BUILD_SHARE)
-    files = _build(sources, result, task.ctx)
+    files = _build(sources, result, views, analyzers, task.ctx)
     report("done", 1.0)
     return ReconstructionResult(files, _summary(result, len(task.paths), skipped, t0))
 
@@ -166,11 +165,26 @@ def _reconstruct(views: list[InputView], opt: Options3D, report: Progress) -> Re
 
 
 def _build(
-    sources: list[Dataset], result: Reconstruction3D, ctx: ResultContext
+    sources: list[Dataset],
+    result: Reconstruction3D,
+    views: list[InputView],
+    analyzers: Analyzers,
+    ctx: ResultContext,
 ) -> tuple[ResultFile, ...]:
+    """The 3D objects; the findings judged by the node's tables, as in 2D; the 2D landmark
+    models named beside the reconstruction algorithm (the 3D landmarks stand on them)."""
     from dicom.results3d import build_results_3d
 
-    return tuple(ResultFile.of(ds) for ds in build_results_3d(sources, result, ctx))
+    models = {m.id: m for v in views if v.analysis is not None for m in v.analysis.models}
+    outputs = build_results_3d(
+        sources,
+        result,
+        ctx,
+        result.mesh.algorithm,
+        tuple(models.values()),
+        tables=analyzers.options.tables,
+    )
+    return tuple(ResultFile.of(ds) for ds in outputs)
 
 
 def _refusal(
@@ -183,7 +197,9 @@ def _refusal(
     summary = {"refused": reason, "photos": len(task.paths), "seconds": _since(t0)}
     if not sources:  # nothing readable to put a note into the study of
         return ReconstructionResult((), summary, reason)
-    note = build_note(sources, reason, task.ctx)
+    note = build_note(
+        sources, reason, task.ctx, n_photos=len(task.paths), min_views=task.options.min_views
+    )
     return ReconstructionResult((ResultFile.of(note),), summary, reason)
 
 
