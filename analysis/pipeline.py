@@ -54,6 +54,8 @@ class AnalysisOptions:
     assumed_ipd_mm: float = 63.0
     refine: bool = True
     confirm: bool = True
+    #: ``auto`` | ``cpu`` | ``cuda``: where a landmark backend with a GPU path runs
+    device: str = "auto"
 
 
 class _Timer:
@@ -82,7 +84,7 @@ class PhotoAnalyzer:
         findings.check_tables(options.tables)  # a bad table fails here, not on a photo
         self.options = options
         if backend is None:
-            backend = get_backend(options.backend, options.model_dir)
+            backend = get_backend(options.backend, options.model_dir, options.device)
         self.backend = backend
 
     def analyze(self, photo: Photo) -> PhotoAnalysis:

@@ -162,9 +162,10 @@ class Settings(BaseModel):
     #: ``ibug_39-ibug_42=31.5``, a measured intercanthal width): the mesh's metric scale when
     #: no marker board is in view; empty: the iris diameter is the last resort.
     reconstruction_known_distance: str = ""
-    #: Where the CUDA paths run (COLMAP PatchMatch stereo): ``auto`` uses a GPU when the
-    #: installed libraries and a device allow it, ``cpu`` never, ``cuda`` insists (a job
-    #: fails with the reason when there is none).
+    #: Where the CUDA paths run (COLMAP PatchMatch stereo; the torch and ONNX Runtime
+    #: landmark backends): ``auto`` uses a GPU when the installed libraries and a device
+    #: allow it, ``cpu`` never, ``cuda`` insists (a job fails with the reason when there is
+    #: none). MediaPipe and dlib run on the CPU whatever it says.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     analysis_backend: str = "mediapipe"
     model_dir: Path | None = None  # empty: <storage_dir>/models

@@ -154,6 +154,7 @@ def analysis_options(settings: Settings, tables: FindingTables) -> AnalysisOptio
         backend=settings.analysis_backend,
         model_dir=settings.models_dir,
         assumed_ipd_mm=settings.assumed_ipd_mm,
+        device=settings.device,
     )
 
 

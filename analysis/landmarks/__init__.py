@@ -20,18 +20,25 @@ from analysis.landmarks.weights import quick_check
 from analysis.types import BackendUnavailableError
 
 BACKENDS: Final = NAMES
+DEVICES: Final = ("auto", "cpu", "cuda")
 DEFAULT_BACKEND: Final = "mediapipe"
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "LandmarkBackend", "available_backends", "get_backend"]
 
 
-def get_backend(name: str = DEFAULT_BACKEND, model_dir: Path | None = None) -> LandmarkBackend:
-    """Load a backend (its models load now, once).
+def get_backend(
+    name: str = DEFAULT_BACKEND, model_dir: Path | None = None, device: str = "auto"
+) -> LandmarkBackend:
+    """Load a backend (its models load now, once) on ``device`` (``auto``: the GPU where the
+    backend has a GPU path and one is usable; ``cpu``; ``cuda``: the GPU or an error, for
+    the backends that have a GPU path — the others run on the CPU).
 
-    Raises ValueError for an unknown name and BackendUnavailableError, naming the missing
-    extra or weight file, when the backend cannot run here.
+    Raises ValueError for an unknown name or device and BackendUnavailableError, naming the
+    missing extra, weight file or GPU, when the backend cannot run here.
     """
-    return spec(name).load(model_dir)
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    return spec(name).load(model_dir, device)
 
 
 def available_backends(model_dir: Path | None = None) -> dict[str, str]:

@@ -60,6 +60,20 @@ def files_for(three_d: bool) -> tuple[WeightFile, ...]:
     return FAN3D_FILES if three_d else FAN2D_FILES
 
 
+def torch_device(torch: Any, device: str | None) -> str:
+    """The torch device for the node's ``device`` setting: ``auto`` / None → the GPU when
+    torch sees one (a CUDA wheel and a device), else the CPU; ``cuda`` must be usable."""
+    usable = bool(torch.cuda.is_available())
+    if device in (None, "auto"):
+        return "cuda" if usable else "cpu"
+    if device == "cuda" and not usable:
+        raise BackendUnavailableError(
+            "device 'cuda' asked for, but torch sees no usable CUDA device (the CPU wheel, "
+            "or no GPU); use device 'cpu' or 'auto'"
+        )
+    return str(device)
+
+
 class FanBackend:
     """FAN-4 heatmap regression on S3FD boxes; weights only from the model folder."""
 
@@ -81,8 +95,7 @@ class FanBackend:
         sfd = require("face_alignment.detection.sfd.sfd_detector", PROVISIONED)
         self._cv2: Any = require("cv2", PROVISIONED)
         self._torch: Any = torch
-        if device is None:  # the GPU when there is one (CUDA wheel), else the CPU
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = torch_device(torch, device)
         self.device = device
         self.flip_input = flip_input
         self.max_faces = max_faces

@@ -57,6 +57,23 @@ def files_for(scheme: str) -> tuple[WeightFile, ...]:
     return (DETECTOR, MODES[scheme][0])
 
 
+def providers_for(device: str) -> list[str] | None:
+    """ONNX Runtime providers for the node's ``device`` setting: None (``auto``: CUDA when
+    the installed runtime offers it, then the CPU), the CPU only, or CUDA first — which must
+    be offered (onnxruntime-gpu), else :class:`BackendUnavailableError`."""
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        ort = require("onnxruntime", PROVISIONED)
+        if "CUDAExecutionProvider" not in set(ort.get_available_providers()):
+            raise BackendUnavailableError(
+                "device 'cuda' asked for, but the installed ONNX Runtime has no CUDA provider "
+                "(install onnxruntime-gpu); use device 'cpu' or 'auto'"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return None
+
+
 class InsightFaceBackend:
     """SCRFD detection, then the 106-point or the 3D 68-point network per face."""
 

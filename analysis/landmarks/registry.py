@@ -33,7 +33,9 @@ from analysis.types import BackendUnavailableError
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[Path | None], LandmarkBackend]
+#: ``load(model_dir, device)``: ``device`` is ``auto`` | ``cpu`` | ``cuda`` (the node's
+#: setting); backends without a GPU path run on the CPU whatever it says.
+Loader = Callable[[Path | None, str], LandmarkBackend]
 
 
 @dataclass(frozen=True)
@@ -60,35 +62,36 @@ class BackendSpec:
     members: tuple[str, ...] = ()
 
 
-def _mediapipe(_model_dir: Path | None) -> LandmarkBackend:
+def _mediapipe(_model_dir: Path | None, _device: str) -> LandmarkBackend:
     return mediapipe_backend.MediaPipeBackend()
 
 
-def _dlib(_model_dir: Path | None) -> LandmarkBackend:
+def _dlib(_model_dir: Path | None, _device: str) -> LandmarkBackend:
     return dlib_backend.DlibBackend()
 
 
 def _fan(three_d: bool) -> Loader:
-    def load(model_dir: Path | None) -> LandmarkBackend:
-        return fan_backend.FanBackend(model_dir, three_d=three_d)
+    def load(model_dir: Path | None, device: str) -> LandmarkBackend:
+        return fan_backend.FanBackend(model_dir, three_d=three_d, device=device)
 
     return load
 
 
 def _insightface(scheme: str) -> Loader:
-    def load(model_dir: Path | None) -> LandmarkBackend:
-        return insightface_backend.InsightFaceBackend(model_dir, scheme=scheme)
+    def load(model_dir: Path | None, device: str) -> LandmarkBackend:
+        providers = insightface_backend.providers_for(device)
+        return insightface_backend.InsightFaceBackend(model_dir, scheme=scheme, providers=providers)
 
     return load
 
 
-def _ensemble(model_dir: Path | None) -> LandmarkBackend:
+def _ensemble(model_dir: Path | None, device: str) -> LandmarkBackend:
     """Every member that can run here; at least two, or the ensemble is unavailable."""
     members: list[LandmarkBackend] = []
     skipped: list[str] = []
     for member in ensemble.DEFAULT_MEMBERS:
         try:
-            members.append(REGISTRY[member].load(model_dir))
+            members.append(REGISTRY[member].load(model_dir, device))
         except BackendUnavailableError as exc:
             skipped.append(f"{member}: {exc}")
             log.info("ensemble runs without %s: %s", member, exc)

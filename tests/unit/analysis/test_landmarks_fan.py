@@ -139,3 +139,13 @@ def test_heatmap_decoding_matches_face_alignment_up_to_its_integer_truncation() 
     ours, scores = decode_heatmaps(hm[0], centre, scale)
     assert np.array_equal(np.floor(ours), theirs[0])  # all positive here: int() = floor
     assert scores == pytest.approx(their_scores[0])
+
+
+def test_the_device_setting_picks_the_torch_device(model_dir: Path) -> None:
+    """auto and cpu load here (the CPU wheel); cuda insists and says why it cannot."""
+    assert FanBackend(model_dir, device="cpu").device == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert FanBackend(model_dir, device="auto").device == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(BackendUnavailableError, match="device 'cuda'.*no usable CUDA"):
+            FanBackend(model_dir, device="cuda")

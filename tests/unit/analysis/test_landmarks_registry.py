@@ -69,3 +69,21 @@ def test_registry_entries_agree_with_the_model_manifest() -> None:
             assert [w.filename for w in spec.files] == [f.name for f in entry.files], name
         else:
             assert spec.files == (), name
+
+
+def test_the_device_setting_reaches_the_backends() -> None:
+    """A CPU-only backend runs on the CPU whatever the setting; ONNX Runtime's providers
+    follow it; an unknown device is refused with the known ones."""
+    from analysis.landmarks.insightface_backend import providers_for
+
+    assert get_backend("mediapipe", None, "cuda").name == "mediapipe"
+    with pytest.raises(ValueError, match="auto, cpu, cuda"):
+        get_backend("mediapipe", None, "gpu")
+    assert providers_for("cpu") == ["CPUExecutionProvider"]
+    assert providers_for("auto") is None  # the backend's own choice: CUDA when offered
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert providers_for("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    else:
+        with pytest.raises(BackendUnavailableError, match="no CUDA provider"):
+            providers_for("cuda")
