@@ -298,3 +298,17 @@ def test_deflated_file_decodes(tmp_path):
     back = dcmread(path)
     assert back.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian
     assert np.array_equal(dataset_to_photo(back).pixels, astronaut())
+
+
+def test_focal_length_prior_from_the_35mm_equivalent() -> None:
+    """Focal Length In 35mm Film (0016,0045): a 50 mm equivalent on a 6000 × 4000 photo is
+    50 / 36 of the longer side in pixels; absent or nonsense gives no prior."""
+    from dicom.photo import focal_length_px
+
+    ds = make_vl_photo(np.zeros((40, 60, 3), np.uint8))
+    assert focal_length_px(ds, 6000, 4000) is None
+    ds.FocalLengthIn35mmFilm = 50
+    assert focal_length_px(ds, 6000, 4000) == pytest.approx(50 / 36 * 6000)
+    assert focal_length_px(ds, 4000, 6000) == pytest.approx(50 / 36 * 6000)  # portrait
+    ds.FocalLengthIn35mmFilm = 0
+    assert focal_length_px(ds, 6000, 4000) is None
