@@ -32,7 +32,7 @@ from dicom.wrap import wrap_rgb_image
 from reconstruction.mesh_io import read_stl
 from tests.bench import multiview_synth as ms
 from tests.integration.conftest import storescu
-from tests.support.dciodvfy import dciodvfy_errors
+from tests.support.dciodvfy import dciodvfy_errors, stl_proxy
 from tests.support.net import free_port, wait_until
 from tests.support.node_proc import NodeProcess
 from tests.support.orthanc import new_orthanc
@@ -118,9 +118,12 @@ def test_multiview_series_comes_back_with_mesh_renderings_and_3d_report(
             assert ds.PatientName == "Müller^Jürgen" and ds.PatientID == "FN-3D-0001"
             errors = dciodvfy_errors(path)
             if sop_class in (ENCAPSULATED_OBJ_STORAGE, ENCAPSULATED_MTL_STORAGE):
-                # dicom3tools 2022 predates these IODs (tests/unit/dicom/test_dicom_mesh.py
-                # checks their modules through an STL proxy); a newer one must find nothing
+                # dicom3tools 2022 predates these IODs: a newer one must find nothing, and
+                # every module they share with the STL IOD is checked through a proxy
                 assert errors in ([], ["Error - Information Object Not found"]), errors
+                proxy = stl_proxy(ds, str(ds.get("FrameOfReferenceUID", generate_uid())),
+                                  tmp_path / f"{iid}.proxy.dcm")  # fmt: skip
+                assert dciodvfy_errors(proxy) == [], f"dciodvfy errors in {sop_class}"
             else:
                 assert errors == [], f"dciodvfy errors in {sop_class} {ds.get('SeriesDescription')}"
             objects[str(ds.SOPInstanceUID)] = ds
