@@ -43,7 +43,7 @@ from dicom.mesh import MeshTarget, build_mesh_objects
 from dicom.pdf import build_pdf, report_request
 from dicom.render_sc import REPORT3D_SERIES_NUMBER, SeriesTarget, build_render_sc
 from dicom.source import study_header
-from dicom.sr3d import Landmark3DEntry, Measurement3DEntry, Report3D, build_sr3d
+from dicom.sr3d import Landmark3DEntry, Measurement3DEntry, Registration, Report3D, build_sr3d
 from reconstruction.figures import ASYMMETRY, reconstruction_figures
 from reconstruction.measurements3d import findings
 from reconstruction.render import RenderView
@@ -131,6 +131,11 @@ def report_3d(
         algorithm=algorithm,
         models=tuple(models),
         findings=findings(recon.measurements, sex=sex, tables=tables),
+        registration=Registration(
+            photos=len(recon.cameras),
+            registered=recon.n_registered,
+            reprojection_error_px=recon.reprojection_error_px,
+        ),
     )
 
 

@@ -94,7 +94,18 @@ SCALE_SOURCE_3D: dict[MeshScaleSource, Code] = {
     MeshScaleSource.SOURCE_DATA: Code("scale-source", codes.PRIVATE_SCHEME, "Source data in mm"),
     MeshScaleSource.NONE: codes.SCALE_SOURCE_CODES[ScaleSource.NONE],
 }
+PHOTOS_IN_SERIES = Code("views-photos", codes.PRIVATE_SCHEME, "Photos in the series")
+VIEWS_REGISTERED = Code("views-registered", codes.PRIVATE_SCHEME, "Views registered")
+REPROJECTION_ERROR = Code(
+    "reproj-px", codes.PRIVATE_SCHEME, "Mean reprojection error of the camera registration"
+)
+UNIT_PHOTOS = Code("{photos}", "UCUM", "photos")
+UNIT_VIEWS = Code("{views}", "UCUM", "views")
+UNIT_PIXELS = Code("{pixels}", "UCUM", "pixels")
 TABLE_3D: tuple[Code, ...] = (
+    PHOTOS_IN_SERIES,
+    VIEWS_REGISTERED,
+    REPROJECTION_ERROR,
     LANDMARK_3D,
     POSITION_UNCERTAINTY,
     SCALE_UNCERTAINTY,
@@ -127,6 +138,17 @@ class Measurement3DEntry:
 
 
 @dataclass(frozen=True)
+class Registration:
+    """How the cameras were found: the series' photos, the views structure from motion
+    registered, and their mean reprojection error (px) — the reconstruction's first
+    quality figure, stated in the report."""
+
+    photos: int
+    registered: int
+    reprojection_error_px: float
+
+
+@dataclass(frozen=True)
 class Report3D:
     """What the 3D report states: landmarks, measurements, the mesh's scale provenance,
     the reconstruction algorithm (plus any other models the values depend on) and the
@@ -138,6 +160,7 @@ class Report3D:
     algorithm: ModelIdentity
     models: tuple[ModelIdentity, ...] = ()
     findings: tuple[Finding, ...] = ()
+    registration: Registration | None = None
 
 
 def build_sr3d(
@@ -428,6 +451,24 @@ def _algorithm(report: Report3D, ctx: ResultContext) -> list[hd.sr.ContentItem]:
     ]
 
 
+def _registration(registration: Registration | None) -> list[hd.sr.ContentItem]:
+    if registration is None:
+        return []
+    r = registration
+    return [
+        hd.sr.NumContentItem(PHOTOS_IN_SERIES, r.photos, UNIT_PHOTOS, relationship_type=_CONTAINS),
+        hd.sr.NumContentItem(
+            VIEWS_REGISTERED, r.registered, UNIT_VIEWS, relationship_type=_CONTAINS
+        ),
+        hd.sr.NumContentItem(
+            REPROJECTION_ERROR,
+            round(r.reprojection_error_px, 3),
+            UNIT_PIXELS,
+            relationship_type=_CONTAINS,
+        ),
+    ]
+
+
 def _scale(scale: MeshScale) -> hd.sr.ContentItem:
     children: list[hd.sr.ContentItem] = [
         hd.sr.NumContentItem(
@@ -471,6 +512,7 @@ def _evaluations(
 ) -> hd.sr.ContentItem:
     items = [
         *_algorithm(report, ctx),
+        *_registration(report.registration),
         _scale(report.scale),
         *(hd.sr.CodeContentItem.from_dataset(finding_item(f)) for f in report.findings),
         *(_landmark_3d(lm, mesh_target.frame_of_reference_uid) for lm in landmarks.values()),

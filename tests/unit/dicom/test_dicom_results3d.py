@@ -292,3 +292,15 @@ def test_note_says_why_no_reconstruction_was_made(sources, ctx, tmp_path, dciodv
 def test_note_needs_a_reason(sources, ctx) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="reason"):
         build_reconstruction_note(sources, "  ", ctx)
+
+
+def test_sr_states_the_camera_registration(sr, recon) -> None:  # type: ignore[no-untyped-def]
+    """Photos, views registered and the mean reprojection error: the first figures a
+    reviewer checks before trusting a reconstruction."""
+    from dicom.sr3d import PHOTOS_IN_SERIES, REPROJECTION_ERROR, VIEWS_REGISTERED
+
+    nums = {i.name.value: i for i in _evaluations(sr) if i.value_type.value == "NUM"}
+    assert float(nums[PHOTOS_IN_SERIES.value].value) == len(recon.cameras) == 12
+    assert float(nums[VIEWS_REGISTERED.value].value) == recon.n_registered == 12
+    assert float(nums[REPROJECTION_ERROR.value].value) == pytest.approx(0.6)
+    assert nums[REPROJECTION_ERROR.value].unit.value == "{pixels}"
