@@ -1,5 +1,4 @@
-"""Everything the node sends for one photo series' 3D reconstruction, or the note that
-there is none.
+"""Everything the node sends for one photo series' 3D reconstruction.
 
 :func:`build_results_3d` turns a finished :class:`~reconstruction.types.Reconstruction3D`
 into eight objects in the photos' study, three new series of the node's:
@@ -20,9 +19,8 @@ Instance numbers continue from ``ctx.instance_number_start`` across the eight ob
 the 2D results count across their SR, overlays and report, so ``ctx.advance(len(outputs))``
 is the context for what the job writes next.
 
-:func:`build_reconstruction_note` is the Encapsulated PDF a surgeon reads in the viewer
-when no reconstruction was made: that and why, and that the 2D results stand. It goes into
-the context's report series (903) with ``ctx.instance_number_start`` (advance by one).
+When no reconstruction was made, :func:`dicom.note3d.build_reconstruction_note` is what
+the node sends instead.
 
 Sources are the series' photos; their headers suffice (pixel data is never read).
 """
@@ -34,13 +32,11 @@ from functools import cache
 
 from pydicom.dataset import Dataset
 
-from analysis.report import render_note
 from analysis.types import ModelIdentity
 from config.norms import load_tables
 from config.tables import FindingTables
 from dicom.context import ResultContext
 from dicom.mesh import MeshTarget, build_mesh_objects
-from dicom.pdf import build_pdf, report_request
 from dicom.render_sc import REPORT3D_SERIES_NUMBER, SeriesTarget, build_render_sc
 from dicom.source import study_header
 from dicom.sr3d import Landmark3DEntry, Measurement3DEntry, Registration, Report3D, build_sr3d
@@ -51,7 +47,6 @@ from reconstruction.render_figure import Figure
 from reconstruction.types import MeshScale, Reconstruction3D, SymmetryResult
 
 REPORT3D_DESCRIPTION = "facenode AI 3D measurements"
-NOTE_TITLE = "3D face reconstruction not made"
 #: The surface figures every result set has, in order (the asymmetry map follows them).
 SURFACE_FIGURES: tuple[str, ...] = tuple(v.value for v in RenderView)
 
@@ -163,39 +158,6 @@ def asymmetry_entries(symmetry: SymmetryResult, scale: MeshScale) -> list[Measur
     return out
 
 
-def build_reconstruction_note(
-    sources: Sequence[Dataset],
-    reason: str,
-    ctx: ResultContext,
-    *,
-    n_photos: int | None = None,
-    min_views: int | None = None,
-) -> Dataset:
-    """An Encapsulated PDF in the sources' study saying that the 3D reconstruction of the
-    series was not made and why (``reason``, e.g. "only 5 of 12 views registered; 8
-    needed"), that the 2D results are unaffected, and, given ``min_views``, what a series
-    needs for one. ``n_photos``: the photos the series had (None: ``len(sources)``)."""
-    reason = " ".join(reason.split()).rstrip(".")
-    if not reason:
-        raise ValueError("the note needs the reason the reconstruction was not made")
-    count = len(sources) if n_photos is None else n_photos
-    paragraphs = [
-        f"The 3D face reconstruction of this photo series was not made: {reason}.",
-        f"The series had {count} photo{'s' if count != 1 else ''}.",
-        "The 2D analysis of each photo is not affected: its measurements, findings, "
-        "annotated images and report are sent as usual.",
-    ]
-    if min_views is not None:
-        paragraphs.append(
-            f"A 3D reconstruction needs at least {min_views} sharp, evenly lit photos of the "
-            "still face taken from different directions (an arc from one profile to the "
-            "other); a printed marker board in view gives the most accurate millimetre scale."
-        )
-    request = report_request(sources, ctx, title="3D face reconstruction")
-    document = render_note(request, NOTE_TITLE, paragraphs)
-    return build_pdf(sources, document, ctx, ctx.instance_number_start, title=NOTE_TITLE)
-
-
 @cache
 def shipped_tables() -> FindingTables:
     """The shipped norms and rules, read once, for callers that pass none."""
@@ -203,9 +165,7 @@ def shipped_tables() -> FindingTables:
 
 
 __all__ = [
-    "NOTE_TITLE",
     "asymmetry_entries",
-    "build_reconstruction_note",
     "build_results_3d",
     "report_3d",
 ]

@@ -8,8 +8,10 @@ A reconstruction the photos do not allow (too few views, no scale…) ends the j
 with a note for the surgeon and the reason in the job's summary; a worker that dies, runs
 out of memory or outlasts ``reconstruction_timeout_s`` raises
 :class:`~node.worker.WorkerFailure`, so the job is tried again until ``job_max_attempts``
-and then marked failed with the reason. The photos themselves are never quarantined by a
-3D job: their 2D results stand.
+and then marked failed with the reason — and at that last attempt the node itself sends
+the note, with that reason, so the surgeon is not left waiting for a reconstruction that
+will not come. The photos themselves are never quarantined by a 3D job: their 2D results
+stand.
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ import logging
 import time
 from typing import Final, Protocol
 
+from pydicom import dcmread
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings, parse_known_distance
+from dicom.note3d import build_reconstruction_note
+from dicom.source import reference_header
 from node.db import Instance, InstanceRole, Job
 from node.jobs import report_progress
 from node.pipeline import store_outputs
 from node.storage import Storage
-from node.worker import OnProgress
-from node.worker_task import node_context
+from node.worker import OnProgress, WorkerFailure
+from node.worker_task import ResultFile, node_context
 from node.worker_task3d import Options3D, ReconstructionResult, ReconstructionTask
 
 log = logging.getLogger(__name__)
@@ -76,7 +81,12 @@ def run_reconstruction_job(
         ).all()
     log.info("job %d: 3D reconstruction of %d photos", job_id, len(paths))
     task = ReconstructionTask(tuple(paths), node_context(settings), options_3d(settings))
-    result = runner.reconstruct(task, _ProgressRecorder(sessions, job_id))
+    try:
+        result = runner.reconstruct(task, _ProgressRecorder(sessions, job_id))
+    except WorkerFailure as exc:
+        if _attempts(sessions, job_id) >= settings.job_max_attempts:
+            _failure_note(sessions, storage, settings, job_id, task, str(exc))
+        raise
     store_outputs(sessions, storage, settings, job_id, None, result.files)
     with sessions.begin() as session:
         job = session.get(Job, job_id)
@@ -87,6 +97,39 @@ def run_reconstruction_job(
     else:
         log.info("job %d: 3D reconstruction done, %d result objects in %.0f s", job_id,
                  len(result.files), float(result.summary.get("seconds", 0.0)))  # fmt: skip
+
+
+def _attempts(sessions: sessionmaker[Session], job_id: int) -> int:
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        return job.attempts if job is not None else 0
+
+
+def _failure_note(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    settings: Settings,
+    job_id: int,
+    task: ReconstructionTask,
+    error: str,
+) -> None:
+    """The note for a job whose last attempt failed, built here (light: no 3D library)."""
+    try:
+        headers = []
+        for path in task.paths:
+            try:
+                headers.append(reference_header(dcmread(path, stop_before_pixels=True)))
+            except Exception as exc:  # an unreadable photo is left out of the references
+                log.debug("photo left out of the 3D note: %s", exc)
+        if not headers:
+            return
+        reason = f"the reconstruction failed {settings.job_max_attempts} times ({error})"
+        note = build_reconstruction_note(headers, reason, task.ctx, n_photos=len(task.paths),
+                                         min_views=task.options.min_views)  # fmt: skip
+        store_outputs(sessions, storage, settings, job_id, None, [ResultFile.of(note)])
+    except Exception:  # the job fails with its own reason either way
+        log.exception("job %d: the note on the failed 3D reconstruction could not be built",
+                      job_id)  # fmt: skip
 
 
 class _ProgressRecorder:

@@ -83,7 +83,7 @@ def run_reconstruction(
 ) -> ReconstructionResult:
     """The unit of work (module docstring)."""
     from analysis.types import AnalysisError
-    from dicom.results3d import build_reconstruction_note
+    from dicom.note3d import build_reconstruction_note
 
     report = progress or (lambda stage, fraction: None)
     t0 = time.perf_counter()

@@ -25,8 +25,9 @@ from config.norms import load_tables
 from dicom import codes
 from dicom.context import ResultContext
 from dicom.mesh import ENCAPSULATED_MTL_STORAGE, ENCAPSULATED_OBJ_STORAGE, ENCAPSULATED_STL_STORAGE
+from dicom.note3d import NOTE_TITLE, build_reconstruction_note
 from dicom.pdf import ENCAPSULATED_PDF_STORAGE, pdf_bytes
-from dicom.results3d import NOTE_TITLE, build_reconstruction_note, build_results_3d
+from dicom.results3d import build_results_3d
 from dicom.sr3d import LANDMARK_3D
 from reconstruction import measurements3d, profile3d, symmetry3d
 from reconstruction.figures import reconstruction_figures

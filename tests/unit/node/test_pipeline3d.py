@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from dicom.pdf import pdf_bytes
 from node.db import Instance, InstanceRole, Job, JobKind, JobState, OutboxItem, ResultKind
-from node.jobs import claim_next
+from node.jobs import claim_next, finish
 from node.pipeline import Analyzers
 from node.pipeline3d import run_reconstruction_job
 from node.storage import Storage
-from node.worker import OnProgress
+from node.worker import OnProgress, WorkerFailure
 from node.worker_task import ResultFile
 from node.worker_task3d import ReconstructionResult, ReconstructionTask
 from tests.factories import astronaut, make_vl_photo
@@ -117,3 +117,34 @@ def test_results_are_stored_queued_and_progress_recorded(
         assert json.loads(job.summary)["registered"] == 8
         (item,) = s.scalars(select(OutboxItem)).all()
     assert item.kind == ResultKind.MESH and Path(item.path).read_bytes() == files[0].data
+
+
+class _Dying:
+    """A runner whose worker dies on every attempt."""
+
+    def reconstruct(
+        self, task: ReconstructionTask, on_progress: OnProgress | None = None
+    ) -> ReconstructionResult:
+        raise WorkerFailure("analysis worker died while analysing (killed by SIGKILL)")
+
+
+def test_the_last_failed_attempt_sends_a_note_with_the_reason(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    storage = Storage(settings.storage_dir)
+    job_id = _series_job(sessions, storage, 3)
+    assert settings.job_max_attempts == 3
+    for attempt in (1, 2, 3):
+        with pytest.raises(WorkerFailure):
+            run_reconstruction_job(job_id, sessions, storage, settings, _Dying())
+        with sessions() as s:
+            items = s.scalars(select(OutboxItem)).all()
+        assert len(items) == (1 if attempt == 3 else 0), "a note only when no attempt is left"
+        if attempt < 3:
+            finish(sessions, job_id, "died", settings.job_max_attempts)  # as the pool does
+            assert claim_next(sessions, (JobKind.RECONSTRUCT,)) == job_id
+    (item,) = items
+    assert item.kind == ResultKind.PDF and dciodvfy_errors(Path(item.path)) == []
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf_bytes(dcmread(item.path)),
+                          capture_output=True, check=True, timeout=60).stdout.decode()  # fmt: skip
+    assert "failed 3 times" in " ".join(text.split()) and "SIGKILL" in text
