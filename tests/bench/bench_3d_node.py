@@ -503,6 +503,8 @@ def _print_values(r: dict[str, Any]) -> None:
             for k, m in r["measurements"].items()]  # fmt: skip
     rows += [(f"asymmetry {k} (peak)", a["value"], a["truth"], "mm", None)
              for k, a in r["asymmetry"].items()]  # fmt: skip
+    rows += [(f"asymmetry {k} (mean abs)", a["mean_abs"], a["mean_abs_truth"], "mm", None)
+             for k, a in r["asymmetry"].items() if a["mean_abs"] is not None]  # fmt: skip
     if r["brow_lift"]:
         rows.append(
             ("left brow lift", r["brow_lift"]["value"], r["brow_lift"]["truth"], "mm", None)
