@@ -90,13 +90,29 @@ def _legacy(v: FloatArray, t: np.ndarray[Any, Any]) -> o3d.geometry.TriangleMesh
 def surface_error(
     result: Reconstruction3D, truth: ms.SynthSet
 ) -> tuple[FloatArray, dict[str, Any]]:
-    """(rigid 4×4 mesh frame → true frame, error figures)."""
+    """(rigid 4×4 mesh frame → true frame, error figures), starting from the rigid fit of
+    the recovered camera centres onto the true ones (``cameras_only``: that fit alone)."""
     pairs = [(c.centre, tc.centre) for c, tc in zip(result.cameras, truth.cameras, strict=True)
              if c is not None]  # fmt: skip
     t_cams = rigid(np.array([a for a, _ in pairs]), np.array([b for _, b in pairs]))
-    true_mesh = _legacy(truth.face.vertices, truth.face.triangles)
+    t, figures = mesh_surface_error(result.mesh.vertices, result.mesh.triangles, truth.face, t_cams)
+    return t, {"cameras_only": figures.pop("initial"), **figures}
+
+
+def mesh_surface_error(
+    vertices: FloatArray,
+    triangles: np.ndarray[Any, Any],
+    face: ms.FaceModel,
+    initial: FloatArray,
+) -> tuple[FloatArray, dict[str, Any]]:
+    """(rigid 4×4 mesh frame → true frame, error figures) of a mesh against the true face:
+    from the ``initial`` rigid alignment, rigid point-to-plane ICP (never a scale) of 200 000
+    points sampled on the mesh onto the true surface, then their distances to it — ``all``,
+    ``face`` (the landmarks' box + 5 mm) and ``initial`` (before ICP), and how far ICP
+    moved the initial alignment."""
+    true_mesh = _legacy(face.vertices, face.triangles)
     true_mesh.compute_vertex_normals()
-    rec = _legacy(result.mesh.vertices, result.mesh.triangles)
+    rec = _legacy(vertices, triangles)
     o3d.utility.random.seed(0)
     samples = np.asarray(rec.sample_points_uniformly(200_000).points)
     target = true_mesh.sample_points_uniformly(200_000)
@@ -105,7 +121,7 @@ def surface_error(
     est = o3d.pipelines.registration.TransformationEstimationPointToPlane(
         o3d.pipelines.registration.TukeyLoss(k=1.0)
     )
-    t = t_cams
+    t = np.asarray(initial, np.float64)
     for radius in (4.0, 2.0, 1.0):
         t = np.asarray(
             o3d.pipelines.registration.registration_icp(
@@ -119,39 +135,89 @@ def surface_error(
         q = o3d.core.Tensor(np.asarray(p, np.float32))
         return np.asarray(scene.compute_distance(q).numpy(), np.float64)
 
-    lm = truth.face.landmarks
+    lm = face.landmarks
     aligned = _apply(t, samples)
-    face = (
+    in_face = (
         (np.abs(aligned[:, 0]) < np.abs(lm[:, 0]).max() + 5)
         & (aligned[:, 1] > lm[:, 1].min() - 5)
         & (aligned[:, 1] < lm[:, 1].max() + 5)
         & (aligned[:, 2] > lm[:, 2].min() - 5)
     )
     rot_icp = np.degrees(
-        np.arccos(np.clip((np.trace(t[:3, :3] @ t_cams[:3, :3].T) - 1) / 2, -1, 1))
+        np.arccos(np.clip((np.trace(t[:3, :3] @ initial[:3, :3].T) - 1) / 2, -1, 1))
     )
     return t, {
-        "cameras_only": _stats(dist(_apply(t_cams, samples))),
+        "initial": _stats(dist(_apply(initial, samples))),
         "all": _stats(dist(aligned)),
-        "face": _stats(dist(aligned[face])),
+        "face": _stats(dist(aligned[in_face])),
         "icp_correction": {"deg": float(rot_icp),
-                           "mm": float(np.linalg.norm(t[:3, 3] - t_cams[:3, 3]))},
+                           "mm": float(np.linalg.norm(t[:3, 3] - initial[:3, 3]))},
     }  # fmt: skip
 
 
-def _truth_measures(truth: ms.SynthSet) -> dict[str, Any]:
+def truth_measures(face: ms.FaceModel) -> dict[str, Any]:
+    """The pipeline's symmetry, midline refinement and measurements on the true mesh and its
+    68 true landmarks: what every recovered value is compared with."""
     lm = {
         f"ibug_{i:02d}": Landmark3D(
-            f"ibug_{i:02d}", truth.face.landmarks[i], 0.0, LandmarkSource.TRIANGULATED
+            f"ibug_{i:02d}", face.landmarks[i], 0.0, LandmarkSource.TRIANGULATED
         )
         for i in range(68)
     }
-    return _pipeline(_mesh(truth.face), lm)
+    return _pipeline(_mesh(face), lm)
 
 
 def _brow_lift(p: dict[str, FloatArray], plane: Any) -> float:
     """Left minus right mid-brow height in the face frame (mm)."""
     return float(plane.to_face(p["ibug_24"])[1] - plane.to_face(p["ibug_19"])[1])
+
+
+def landmark_errors(
+    positions: dict[str, FloatArray], to_true: FloatArray, true_landmarks: FloatArray
+) -> dict[str, float]:
+    """RMS distance (mm) of the 68 iBUG landmarks found, taken by ``to_true`` into the true
+    frame, to the true ones (68×3, iBUG order): all, and the inner face (17–67, without the
+    jaw contour)."""
+    err = {}
+    for i in range(68):
+        k = f"ibug_{i:02d}"
+        if k in positions:
+            p = _apply(to_true, np.asarray(positions[k], np.float64)[None, :])[0]
+            err[i] = float(np.linalg.norm(p - true_landmarks[i]))
+    inner = [v for i, v in err.items() if i >= 17]
+    return {
+        "landmark_rms_mm": float(np.sqrt(np.mean(np.square(list(err.values()))))),
+        "landmark_rms_inner_mm": float(np.sqrt(np.mean(np.square(inner)))),
+    }
+
+
+def measurement_errors(
+    values: dict[str, tuple[float, str, float]], true_m: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Each measurement (id → value, unit, uncertainty) that the true mesh has too, against
+    it; distances over 10 mm also in % of the true value."""
+    out = {}
+    for mid, (value, unit, sd) in values.items():
+        if mid not in true_m["m"]:
+            continue
+        tv = true_m["m"][mid].value
+        out[mid] = {
+            "value": value, "truth": tv, "unit": unit, "error": value - tv,
+            "error_pct": 100.0 * (value - tv) / tv if unit == "mm" and abs(tv) > 10 else None,
+            "uncertainty": sd,
+        }  # fmt: skip
+    return out
+
+
+def brow_lift(
+    positions: dict[str, FloatArray], plane: Any, true_m: dict[str, Any]
+) -> dict[str, float]:
+    """The left minus right mid-brow height in its face frame (``plane``) and the truth's;
+    empty when a mid-brow landmark is missing."""
+    if not {"ibug_19", "ibug_24"} <= set(positions):
+        return {}
+    true_p = {k: v.position for k, v in true_m["refined"].items()}
+    return {"value": _brow_lift(positions, plane), "truth": _brow_lift(true_p, true_m["sym"].plane)}
 
 
 def run_set(analyzer: PhotoAnalyzer, d: float, views: int, size: int) -> dict[str, Any]:
@@ -178,34 +244,14 @@ def run_set(analyzer: PhotoAnalyzer, d: float, views: int, size: int) -> dict[st
     scale_err = 100.0 * (fit_similarity(est, true_c).scale - 1.0)  # mesh frame is mm already
     to_true, surface = surface_error(result, truth)
 
-    lm_err = {}
-    for i in range(68):
-        k = f"ibug_{i:02d}"
-        if k in result.landmarks:
-            p = _apply(to_true, result.landmarks[k].position[None, :])[0]
-            lm_err[k] = float(np.linalg.norm(p - truth.face.landmarks[i]))
-    inner = [v for k, v in lm_err.items() if int(k[5:]) >= 17]
-
-    true_m = _truth_measures(truth)
-    measures = {}
-    for m in result.measurements:
-        if m.id not in true_m["m"]:
-            continue
-        tv = true_m["m"][m.id].value
-        measures[m.id] = {
-            "value": m.value, "truth": tv, "unit": m.unit, "error": m.value - tv,
-            "error_pct": 100.0 * (m.value - tv) / tv if m.unit == "mm" and abs(tv) > 10 else None,
-            "uncertainty": m.uncertainty,
-        }  # fmt: skip
-    pcts = [abs(v["error_pct"]) for v in measures.values() if v["error_pct"] is not None]
     got_p = {k: v.position for k, v in result.landmarks.items()}
-    true_p = {k: v.position for k, v in true_m["refined"].items()}
-    brow = {}
-    if result.symmetry is not None and {"ibug_19", "ibug_24"} <= set(got_p):
-        brow = {
-            "value": _brow_lift(got_p, result.symmetry.plane),
-            "truth": _brow_lift(true_p, true_m["sym"].plane),
-        }
+    lm = landmark_errors(got_p, to_true, truth.face.landmarks)
+    true_m = truth_measures(truth.face)
+    measures = measurement_errors(
+        {m.id: (m.value, m.unit, m.uncertainty) for m in result.measurements}, true_m
+    )
+    pcts = [abs(v["error_pct"]) for v in measures.values() if v["error_pct"] is not None]
+    brow = brow_lift(got_p, result.symmetry.plane, true_m) if result.symmetry is not None else {}
     return {
         "deviation_mm": d,
         "views": views,
@@ -231,8 +277,7 @@ def run_set(analyzer: PhotoAnalyzer, d: float, views: int, size: int) -> dict[st
         "mesh_triangles": result.mesh.n_triangles,
         "surface_error": surface,
         "landmarks_found": len(result.landmarks),
-        "landmark_rms_mm": float(np.sqrt(np.mean(np.square(list(lm_err.values()))))),
-        "landmark_rms_inner_mm": float(np.sqrt(np.mean(np.square(inner)))),
+        **lm,
         "measurements": measures,
         "distances_within_1pct": float(np.mean(np.asarray(pcts) <= 1.0)) if pcts else None,
         "n_distances": len(pcts),

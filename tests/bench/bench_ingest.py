@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sqlite3
 import statistics
 import subprocess
@@ -46,7 +45,7 @@ import cv2
 from pydicom.uid import JPEGBaseline8Bit, generate_uid
 
 from tests.bench.photos import REPO, astronaut
-from tests.bench.report import write_json
+from tests.bench.report import analysis_workers, cpu_seconds, process_peak_mb, write_json
 from tests.factories import make_vl_photo
 from tests.support.net import free_port, wait_for_port, wait_until
 from tests.support.node_proc import NodeProcess
@@ -175,45 +174,6 @@ def send_burst(groups: list[list[Path]], port: int, called: str) -> float:
 # --- processes --------------------------------------------------------------------------
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return sorted(found)
-
-
-def analysis_workers(node_pid: int) -> list[int]:
-    """The node's analysis worker processes (not multiprocessing's resource tracker)."""
-    return [pid for pid in children(node_pid)
-            if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()]
-
-
-def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
-    """Peak resident memory (VmHWM), or with ``field="VmPeak"`` peak address space (what
-    ``job_memory_mb`` limits), in MB."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    found = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
-    return int(found[1]) / 1024 if found else float("nan")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-    return total
-
-
 def node_rows(node: NodeProcess) -> int:
     with sqlite3.connect(node.root / "var" / "facenode.db") as db:
         return int(db.execute("SELECT COUNT(*) FROM instances").fetchone()[0])
@@ -275,13 +235,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 else:
                     expected_bare += args.photos
         still_loaded = running_jobs(node) >= args.workers
-        rss = {"node (listener, db, scheduler)": peak_rss_mb(node.process.pid)}
+        rss = {"node (listener, db, scheduler)": process_peak_mb(node.process.pid)}
         address_space = {}
         for n, pid in enumerate(workers, start=1):
-            rss[f"analysis worker {n}"] = peak_rss_mb(pid)
-            address_space[f"analysis worker {n}"] = peak_rss_mb(pid, "VmPeak")
+            rss[f"analysis worker {n}"] = process_peak_mb(pid)
+            address_space[f"analysis worker {n}"] = process_peak_mb(pid, "VmPeak")
         assert bare.process is not None
-        rss["bare SCP"] = peak_rss_mb(bare.process.pid)
+        rss["bare SCP"] = process_peak_mb(bare.process.pid)
         stored = {"node": node_rows(node), "bare": bare.count()}
     finally:
         node.stop()

@@ -27,7 +27,8 @@ from pathlib import Path
 PHASES = ("orthanc_stable_route", "node_stable", "queue", "analysis", "outbox_wait", "send_seen")
 
 
-def _epoch(text: str | None) -> float:
+def epoch(text: str | None) -> float:
+    """Seconds since the epoch of one of the node's database stamps (naive UTC)."""
     if text is None:
         raise LookupError("the node has not stamped this step")
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
@@ -64,6 +65,6 @@ def phases(database: Path, sop_uid: str, stored_at: float, seen_at: float) -> di
         sent = _last_sent(con, job_id)
     finally:
         con.close()
-    stamps = [stored_at, _epoch(received), _epoch(created), _epoch(started), _epoch(analysed),
-              _epoch(sent), seen_at]  # fmt: skip
+    stamps = [stored_at, epoch(received), epoch(created), epoch(started), epoch(analysed),
+              epoch(sent), seen_at]  # fmt: skip
     return {name: b - a for name, a, b in zip(PHASES, stamps[:-1], stamps[1:], strict=True)}
