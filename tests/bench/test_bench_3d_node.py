@@ -27,7 +27,7 @@ from tests.bench import multiview_synth as ms
 from tests.bench.bench_3d import truth_measures
 from tests.bench.node_results3d import Results3D, dciodvfy_all, read_folder, read_results
 from tests.factories import make_vl_photo
-from tests.unit.dicom.test_dicom_results3d import ALGORITHM, _recon
+from tests.support.recon3d import ALGORITHM, deformed_recon
 
 pytestmark = pytest.mark.skipif(
     not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
@@ -52,7 +52,7 @@ def _outputs(recon: Reconstruction3D) -> list[Dataset]:
 
 
 def test_the_reader_gets_the_mesh_landmarks_and_measurements_back(tmp_path: Path) -> None:
-    recon = _recon(ms.deform(ms.load_face(), ms.standard_deviations(4.0)))
+    recon = deformed_recon()
     folder = tmp_path / "received"
     folder.mkdir()
     for i, ds in enumerate(_outputs(recon)):

@@ -20,7 +20,6 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from analysis.landmark_names import resolve
-from analysis.types import ModelIdentity
 from config.norms import load_tables
 from dicom import codes
 from dicom.context import ResultContext
@@ -29,51 +28,29 @@ from dicom.note3d import NOTE_TITLE, build_reconstruction_note
 from dicom.pdf import ENCAPSULATED_PDF_STORAGE, pdf_bytes
 from dicom.results3d import build_results_3d
 from dicom.sr3d import LANDMARK_3D
-from reconstruction import measurements3d, profile3d, symmetry3d
+from reconstruction import measurements3d
 from reconstruction.figures import reconstruction_figures
 from reconstruction.render_figure import Figure
-from reconstruction.types import (
-    MeshScale,
-    MeshScaleSource,
-    MeshTexture,
-    Reconstruction3D,
-    SurfaceMesh,
-)
+from reconstruction.types import MeshScale, MeshScaleSource, Reconstruction3D
 from tests.bench import multiview_synth as ms
 from tests.factories import make_vl_photo
 from tests.support.dciodvfy import dciodvfy_errors, stl_proxy
 from tests.support.ohif_sr_model import annotations
+from tests.support.recon3d import ALGORITHM, LANDMARK_MODEL, SCALE, deformed_recon, has_mesh
 from tests.unit.dicom.test_dicom_pdf import _text as pdf_text
-from tests.unit.reconstruction.test_symmetry3d import true_landmarks
 
 PATIENT = "Łukasiewicz^Zoë Ångström"
-ALGORITHM = ModelIdentity("facenode-photogrammetry", "facenode photogrammetry", "0.1", "MIT")
-LANDMARK_MODEL = ModelIdentity("mediapipe-face-mesh", "MediaPipe face mesh", "0.10", "Apache-2.0")
-SCALE = MeshScale(MeshScaleSource.MARKER_BOARD, 0.004, note="ChArUco 15 mm squares")
 SC_STORAGE = "1.2.840.10008.5.1.4.1.1.7"
 SR_3D_STORAGE = "1.2.840.10008.5.1.4.1.1.88.34"
 SIZE = (240, 288)
 FIRST = 5  # the job wrote four objects before the 3D results
 
-pytestmark = pytest.mark.skipif(
-    not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
-)
-
-
-def _recon(face: ms.FaceModel) -> Reconstruction3D:
-    """What the pipeline's landmark, symmetry and measurement stages make of the mesh."""
-    texture = MeshTexture(face.uv, face.uv_triangles, face.texture)
-    mesh = SurfaceMesh(face.vertices, face.triangles, SCALE, ALGORITHM, texture=texture)
-    sym = symmetry3d.analyse(mesh, true_landmarks(face))
-    landmarks = profile3d.refine_midline(true_landmarks(face), mesh, sym.plane)
-    measurements = measurements3d.measure(landmarks, sym.plane, SCALE)
-    return Reconstruction3D(mesh, (None,) * 12, SCALE, 1.0, True, 12, 0.6, 50_000, landmarks,
-                            sym, measurements, {"sfm": 1.0})  # fmt: skip
+pytestmark = pytest.mark.skipif(not has_mesh(), reason=f"shared mesh {ms.data_dir()} is absent")
 
 
 @pytest.fixture(scope="module")
 def recon() -> Reconstruction3D:
-    return _recon(ms.deform(ms.load_face(), ms.standard_deviations(4.0)))
+    return deformed_recon()
 
 
 @pytest.fixture(scope="module")

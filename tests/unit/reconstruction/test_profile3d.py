@@ -22,8 +22,8 @@ from reconstruction.types import (
     SurfaceMesh,
 )
 from tests.bench import multiview_synth as ms
+from tests.support.recon3d import true_landmarks
 from tests.unit.reconstruction.test_landmarks3d import as_mesh
-from tests.unit.reconstruction.test_symmetry3d import true_landmarks
 
 needs_james = pytest.mark.skipif(
     not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"

@@ -10,28 +10,19 @@ import pytest
 
 from reconstruction import measurements3d, profile3d, symmetry3d
 from reconstruction.types import (
-    Landmark3D,
     LandmarkSource,
     MeshScale,
     MeshScaleSource,
     MidSagittalPlane,
 )
 from tests.bench import multiview_synth as ms
+from tests.support.recon3d import true_landmarks
 from tests.unit.reconstruction.test_landmarks3d import as_mesh
 
 pytestmark = pytest.mark.skipif(
     not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
 )
 SCALE = MeshScale(MeshScaleSource.SOURCE_DATA, 0.002)
-
-
-def true_landmarks(face: ms.FaceModel) -> dict[str, Landmark3D]:
-    return {
-        f"ibug_{i:02d}": Landmark3D(
-            f"ibug_{i:02d}", face.landmarks[i], 0.5, LandmarkSource.TRIANGULATED
-        )
-        for i in range(68)
-    }
 
 
 class Case:
