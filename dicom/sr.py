@@ -41,9 +41,10 @@ first pixel (our pixel-centre coordinates + 0.5)::
         └── TEXT Disclaimer "AI result - not a diagnosis"
 
 No group is drawn as a lone POINT or a 4/5-point POLYLINE: OHIF would "track" those as
-its probe / rectangle tools and re-measure them in pixels (only the arrows are tracked) (see
-:func:`_not_a_rectangle`). A result without landmarks (no face) has one group: the photo's
-outline labelled with the number of faces (0), as OHIF fails on an SR without a measurement.
+its probe / rectangle tools and re-measure them in pixels (only the arrows are tracked)
+(:mod:`dicom.sr_drawn` builds the families' groups, which the 3D report shares). A result
+without landmarks (no face) has one group: the photo's outline labelled with the number of
+faces (0), as OHIF fails on an SR without a measurement.
 
 The items are built as pydicom Datasets shaped as highdicom writes them
 (:mod:`dicom.sr_items`): highdicom's validating constructors took 1–2 s a report.
@@ -54,7 +55,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import cache
 
 from highdicom._standard_utils import (
@@ -67,13 +68,12 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sr.coding import Code
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
-from analysis.landmark_names import ALL_NAMES, IBUG68_REGIONS, IRIS, PROFILE, UPPER_FACE, resolve
+from analysis.landmark_names import ALL_NAMES, IBUG68_REGIONS, IRIS, PROFILE, UPPER_FACE
 from analysis.types import Finding, ModelIdentity, PhotoAnalysis, Quality, Scale
 from analysis.types import Measurement as MeasurementResult
 from dicom import codes
 from dicom import sr_codes as tid
 from dicom import sr_items as it
-from dicom import sr_layout as layout
 from dicom.context import ResultContext
 from dicom.equipment import (
     DISCLAIMER_TEXT,
@@ -83,14 +83,13 @@ from dicom.equipment import (
 )
 from dicom.source import is_multiframe, reference_header
 from dicom.sr_arrows import arrow_groups
-from dicom.sr_families import SHOWN, family_of, family_order, rank
+from dicom.sr_drawn import SCOORD_OFFSET, family_groups, not_a_rectangle, scoord
 from dicom.uids import new_uid
 
 log = logging.getLogger(__name__)
 
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 LANDMARK_GROUP_PREFIX = "Landmarks: "
-SCOORD_OFFSET = 0.5  # pixel centre (analysis) → pixel corner origin (DICOM SCOORD)
 CHARACTER_SET = "ISO_IR 192"  # UTF-8: names, "±", "–" in any text
 
 _CONTAINS = it.CONTAINS
@@ -118,8 +117,10 @@ def build_sr(source: Dataset, result: PhotoAnalysis, ctx: ResultContext) -> Data
     groups: list[Dataset] = []
     if result.face_found:
         points = _points(result)
-        groups.extend(_family_groups(result.measurements, points, image))
         at = {k: p for k, (p, _) in points.items()}
+        groups.extend(
+            family_groups(result.measurements, at, image, _measurement_num, skip=_SCALE_REFERENCE)
+        )
         groups.extend(arrow_groups(result.measurements, at, _SCALE_REFERENCE, image, SCOORD_OFFSET))
         groups.extend(_landmark_groups(points, image))
     if not groups:
@@ -312,7 +313,7 @@ def _whole_photo_group(result: PhotoAnalysis, image: it.ImageRef, header: Datase
             it.scoord(
                 tid.IMAGE_REGION,
                 "POLYLINE",
-                _not_a_rectangle("POLYLINE", corners),
+                not_a_rectangle("POLYLINE", corners),
                 image,
                 _CONTAINS,
             ),
@@ -352,58 +353,6 @@ def _points(result: PhotoAnalysis) -> Points:
     return out
 
 
-def _scoord(points: Sequence[Point]) -> list[Point]:
-    return [(x + SCOORD_OFFSET, y + SCOORD_OFFSET) for x, y in points]
-
-
-def _cross(o: Point, a: Point, b: Point) -> float:
-    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-
-def outline(points: Sequence[Point]) -> tuple[str, list[Point]]:
-    """How a measurement is drawn: (graphic type, points) for its landmarks.
-
-    One point is a POINT, two a line; more are their convex outline as a closed
-    POLYLINE (first point repeated), or a line through the extremes when they are
-    collinear, so a viewer draws the area a value stands on, not a zigzag through it.
-    """
-    ordered = list(dict.fromkeys(points))
-    if len(ordered) == 1:
-        return "POINT", ordered
-    if len(ordered) == 2:
-        return "POLYLINE", ordered
-    unique = sorted(ordered)
-    lower: list[Point] = []
-    for p in unique:  # Andrew's monotone chain
-        while len(lower) >= 2 and _cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list[Point] = []
-    for p in reversed(unique):
-        while len(upper) >= 2 and _cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    hull = lower[:-1] + upper[:-1]
-    if len(hull) < 3:
-        return "POLYLINE", [unique[0], unique[-1]]
-    return "POLYLINE", [*hull, hull[0]]
-
-
-def _not_a_rectangle(graphic: str, pts: list[Point]) -> list[Point]:
-    """A closed outline of 3 or 4 corners with its edge midpoints added (same polygon).
-
-    OHIF offers to "track" an SR whose Image Region is a POLYLINE of 4 or 5 points as its
-    rectangle tool, and then re-measures it in pixels; a region of any other point count
-    is drawn, labelled with our values, and left alone.
-    """
-    if graphic != "POLYLINE" or len(pts) not in (4, 5) or pts[0] != pts[-1]:
-        return pts
-    out: list[Point] = []
-    for a, b in zip(pts[:-1], pts[1:], strict=True):
-        out += [a, ((a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0)]
-    return [*out, out[0]]
-
-
 # --- one labelled region per family of measurements ---------------------------------
 
 
@@ -431,89 +380,6 @@ def _measurement_num(m: MeasurementResult, keys: list[str]) -> Dataset:
 #: The scale reference most measurements list first (pupils, inner canthi): drawn only
 #: where it is what a measurement measures, so each outline shows its own anatomy.
 _SCALE_REFERENCE = frozenset({"pupil_l", "pupil_r", "ibug_39", "ibug_42"})
-
-
-def _drawn_keys(members: list[tuple[MeasurementResult, list[str]]], points: Points) -> list[str]:
-    keys: list[str] = []
-    for _, used in members:
-        own = [k for k in used if k not in _SCALE_REFERENCE and k in points]
-        keys += own or [k for k in used if k in points]
-    return list(dict.fromkeys(keys))
-
-
-def _family_groups(
-    measurements: Sequence[MeasurementResult], points: Points, image: it.ImageRef
-) -> list[Dataset]:
-    """Per family: a group of its first :data:`SHOWN` measurements, then one of the rest.
-
-    The first group's region is drawn, its label box placed by :mod:`dicom.sr_layout`.
-    """
-    families: dict[str, list[tuple[MeasurementResult, list[str]]]] = {}
-    for m in measurements:
-        if not math.isfinite(m.value):
-            log.warning("measurement %s has no finite value (%r); not written", m.id, m.value)
-            continue
-        keys = [resolve(name) for name in m.landmarks]
-        if not any(k in points for k in keys):
-            # a region without image coordinates is what makes viewers fail
-            log.warning("measurement %s has none of its landmarks; not written", m.id)
-            continue
-        families.setdefault(family_of(m.id), []).append((m, keys))
-    titles = sorted(families, key=family_order)
-    members = {t: sorted(families[t], key=lambda mk: rank(mk[0].id)) for t in titles}
-    drawn = [
-        layout.Family(
-            t,
-            len(members[t][:SHOWN]),
-            outline([points[k][0] for k in _drawn_keys(members[t][:SHOWN], points)])[1],
-        )
-        for t in titles
-    ]
-    shapes = layout.place(drawn, [p for p, _ in points.values()]) if drawn else {}
-    groups = []
-    for title in titles:
-        uid = str(new_uid())
-        shown, rest = members[title][:SHOWN], members[title][SHOWN:]
-        groups.append(_family_group(title, uid, shown, shapes[title], image))
-        if rest:
-            drawn_rest = [points[k][0] for _, keys in rest for k in keys if k in points]
-            graphic, pts = outline(drawn_rest)
-            region = _region(graphic, pts, image)
-            groups.append(_family_group(title, uid, rest, None, image, region))
-    return groups
-
-
-def _family_group(
-    title: str,
-    uid: str,
-    members: list[tuple[MeasurementResult, list[str]]],
-    shape: list[Point] | None,
-    image: it.ImageRef,
-    region: Dataset | None = None,
-) -> Dataset:
-    if region is None:
-        assert shape is not None
-        region = it.scoord(tid.IMAGE_REGION, "POLYLINE", _scoord(shape), image, _CONTAINS)
-    return it.container(
-        tid.MEASUREMENT_GROUP,
-        _CONTAINS,
-        [
-            it.text(tid.TRACKING_ID, title, _OBS),
-            it.uidref(tid.TRACKING_UID, uid, _OBS),
-            region,
-            *(_measurement_num(m, keys) for m, keys in members),
-        ],
-        template="1410",
-    )
-
-
-def _region(graphic: str, pts: list[Point], image: it.ImageRef) -> Dataset:
-    if graphic == "POINT":  # a lone point would be "tracked" as a probe: a small circle
-        (x, y), radius = pts[0], 2.0
-        graphic, pts = "CIRCLE", [(x, y), (x + radius, y)]
-    return it.scoord(
-        tid.IMAGE_REGION, graphic, _scoord(_not_a_rectangle(graphic, pts)), image, _CONTAINS
-    )
 
 
 # --- one group per face region of landmarks -------------------------------------------
@@ -558,7 +424,7 @@ def _landmark_groups(points: Points, image: it.ImageRef) -> list[Dataset]:
         coords = it.scoord(
             it.SOURCE,
             "MULTIPOINT",
-            _scoord([points[k][0] for k in keys]),
+            scoord([points[k][0] for k in keys]),
             image,
             it.INFERRED_FROM,
             with_origin=False,

@@ -28,10 +28,10 @@ from pydicom.dataset import Dataset
 from pydicom.sr.coding import Code
 
 from analysis.landmark_names import resolve
-from analysis.types import Measurement
 from dicom import codes
 from dicom import sr_items as it
 from dicom import sr_layout as layout
+from dicom.sr_drawn import Drawable
 from dicom.uids import new_uid
 
 Point = tuple[float, float]
@@ -47,13 +47,13 @@ TAIL: Final = 0.03  # the arrow's tail this fraction of the face width right of 
 BOX_PX: Final = layout.LINE_PX + layout.BOX_GAP_PX  # one single-line box and its gap
 
 
-def arrow_label(m: Measurement) -> str:
+def arrow_label(m: Drawable) -> str:
     """The arrow's text: OHIF's own label format for a NUM."""
     return f"{m.name}: {m.value:.2f} {codes.unit_code(m.unit).value}"
 
 
 def arrow_groups(
-    measurements: Sequence[Measurement],
+    measurements: Sequence[Drawable],
     points: dict[str, Point],
     skip: frozenset[str],
     image: it.ImageRef,
@@ -65,7 +65,7 @@ def arrow_groups(
     unless the measurement has no other (the scale reference); ``offset``: pixel centre
     → SCOORD origin.
     """
-    heads: list[tuple[Measurement, Point]] = []
+    heads: list[tuple[Drawable, Point]] = []
     for m in measurements:
         keys = [k for k in (resolve(n) for n in m.landmarks) if k in points]
         own = [k for k in keys if k not in skip] or keys

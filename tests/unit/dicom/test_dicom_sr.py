@@ -17,8 +17,9 @@ from analysis.landmark_names import resolve
 from analysis.types import Flag, Measurement, PhotoAnalysis, View
 from dicom import codes
 from dicom.context import ResultContext
-from dicom.sr import CHARACTER_SET, LANDMARK_GROUP_PREFIX, build_sr, outline
+from dicom.sr import CHARACTER_SET, LANDMARK_GROUP_PREFIX, build_sr
 from dicom.sr_arrows import ARROW_TRACKING_ID
+from dicom.sr_drawn import outline
 from dicom.sr_families import FAMILIES, SHOWN, family_of, rank
 from dicom.uids import device_uid
 from tests.factories import (
