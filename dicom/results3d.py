@@ -44,9 +44,12 @@ from reconstruction.figures import ASYMMETRY, reconstruction_figures
 from reconstruction.measurements3d import findings
 from reconstruction.render import RenderView
 from reconstruction.render_figure import Figure
+from reconstruction.symmetry3d import REGIONS, region_landmarks
 from reconstruction.types import MeshScale, Reconstruction3D, SymmetryResult
 
 REPORT3D_DESCRIPTION = "facenode AI 3D measurements"
+#: The family the regional asymmetry values are drawn with in the 3D report.
+REGIONAL_ASYMMETRY = "Regional asymmetry"
 #: The surface figures every result set has, in order (the asymmetry map follows them).
 SURFACE_FIGURES: tuple[str, ...] = tuple(v.value for v in RenderView)
 
@@ -138,24 +141,31 @@ def asymmetry_entries(symmetry: SymmetryResult, scale: MeshScale) -> list[Measur
     """Two measurements per face region: ``asymmetry_<region>``, the signed distance of
     largest magnitude to the mirrored surface (+ this side bulges), and
     ``asymmetry_<region>_mean_abs``, the mean absolute distance; mm, 1-SD uncertainty the
-    scale's relative uncertainty of the value (the mirror distance scales with the mesh)."""
+    scale's relative uncertainty of the value (the mirror distance scales with the mesh).
+
+    Every region's peak first, then the means: the family :data:`REGIONAL_ASYMMETRY` is
+    drawn in this order, and a viewer labels its first five values. Each stands on its
+    region's anchor landmarks (:func:`reconstruction.symmetry3d.region_landmarks`)."""
     out = []
-    for r in symmetry.regions:
-        region = r.region.replace("_", " ")
-        for suffix, what, value in (
-            ("", "peak signed", r.peak_signed_mm),
-            ("_mean_abs", "mean absolute", r.mean_abs_mm),
-        ):
+    for suffix, what in (("", "peak signed"), ("_mean_abs", "mean absolute")):
+        for r in symmetry.regions:
+            value = r.peak_signed_mm if not suffix else r.mean_abs_mm
             out.append(
                 Measurement3DEntry(
                     id=f"asymmetry_{r.region}{suffix}",
-                    name=f"Asymmetry, {region} ({what})",
+                    name=f"Asymmetry, {r.region.replace('_', ' ')} ({what})",
                     value=float(value),
                     unit="mm",
                     uncertainty=abs(float(value)) * scale.relative_uncertainty,
+                    landmarks=_region_landmarks(r.region),
+                    family=REGIONAL_ASYMMETRY,
                 )
             )
     return out
+
+
+def _region_landmarks(region: str) -> tuple[str, ...]:
+    return region_landmarks(region) if region in REGIONS else ()
 
 
 @cache

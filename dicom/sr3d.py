@@ -13,13 +13,21 @@ container, which viewers do not draw::
     Imaging Measurement Report (TID 1500), UTF-8
     ├── language, device observer (the node), procedure reported
     ├── Image Library: the front rendering
-    ├── Imaging Measurements
-    │   ├── per ≤ 5 measurements: Measurement Group (TID 1410), one Tracking UID for all,
-    │   │   Tracking Identifier "3D measurements"
-    │   │   ├── Image Region SCOORD on the rendering: outline of the measurements'
-    │   │   │   landmarks as projected (the rendering's face outline when none is seen)
-    │   │   └── NUM per measurement + UCUM unit, method = the mesh's scale source,
-    │   │       ± 1 SD uncertainty, reliability flags, TEXT Landmarks
+    ├── Imaging Measurements (drawn on the front rendering, as the 2D report on the photo)
+    │   ├── per family (:mod:`dicom.sr_drawn`): Measurement Group (TID 1410), Tracking
+    │   │   Identifier = family title ("Regional asymmetry" for the asymmetry values)
+    │   │   ├── Image Region SCOORD: label leader point right of the face, then the
+    │   │   │   outline of its measurements' landmarks as projected (a ladder of label
+    │   │   │   boxes beside the face, :mod:`dicom.sr_layout`)
+    │   │   └── NUM per measurement (≤ 5 in the first group, the rest in a second one
+    │   │       with the same Tracking UID) + UCUM unit, method = the mesh's scale
+    │   │       source, ± 1 SD uncertainty, reliability flags, TEXT Landmarks
+    │   ├── per measurement: Measurement Group, Tracking Identifier = Cornerstone3D's
+    │   │   ArrowAnnotate (what OHIF's measurement panel lists once tracked,
+    │   │   :mod:`dicom.sr_arrows`): arrow at its landmark, Comment "<name>: <value>
+    │   │   <unit>", text position on a ladder right of the face
+    │   ├── values none of whose landmarks is on the rendering: per ≤ 5, a group
+    │   │   "3D measurements" labelled on an ellipse inside the rendering (no arrow)
     │   └── Measurement Group (TID 1501) "3D landmarks (front view)": NUM landmark count
     │       ── INFERRED FROM SCOORD MULTIPOINT of the landmarks projected into the view
     │       (a report with neither: one group, the face outline, 0 landmarks, since OHIF
@@ -36,7 +44,9 @@ container, which viewers do not draw::
 
 The inputs are small typed records (:class:`Landmark3DEntry`, :class:`Measurement3DEntry`,
 :class:`Report3D`) that the 3D landmark and measurement stages fill. Built with highdicom's
-validating content items: a 3D report has a few hundred items, built once per series.
+validating content items (the drawn groups with :mod:`dicom.sr_items`, shared with the 2D
+report, and read into highdicom's items): a 3D report has a few hundred items, built once
+per series.
 """
 
 from __future__ import annotations
@@ -45,21 +55,25 @@ import math
 from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass
 
-import cv2
 import highdicom as hd
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.sr.coding import Code
 
+from analysis.landmark_names import resolve
 from analysis.types import Finding, ModelIdentity, ScaleSource
 from dicom import codes
 from dicom import sr_codes as tid
+from dicom import sr_items as it
 from dicom.context import ResultContext
 from dicom.equipment import DISCLAIMER_TEXT, contributing_equipment, licence_note, model_device_uid
 from dicom.mesh import MeshTarget
 from dicom.render_sc import REPORT3D_SERIES_NUMBER, SeriesTarget
 from dicom.source import study_header
 from dicom.sr import finding_item
+from dicom.sr_arrows import arrow_groups
+from dicom.sr_drawn import SCOORD_OFFSET, Point, family_groups, scoord
+from dicom.sr_families import SHOWN, family_of, rank
 from dicom.uids import new_uid
 from reconstruction.render_figure import Figure
 from reconstruction.types import MeshScale, MeshScaleSource
@@ -67,8 +81,11 @@ from reconstruction.types import MeshScale, MeshScaleSource
 CHARACTER_SET = "ISO_IR 192"
 MEASUREMENTS_TRACKING_ID = "3D measurements"
 LANDMARKS_TRACKING_ID = "3D landmarks (front view)"
-SHOWN = 5  # OHIF draws at most five label lines per annotation
-SCOORD_OFFSET = 0.5  # pixel centre → DICOM's pixel-corner origin
+#: The front rendering's least height on screen (px) that its label boxes are spaced for
+#: (:mod:`dicom.sr_layout`): fitted to OHIF's viewport on a 1920 × 1080 screen it is
+#: ≈ 1000 px tall (side panels open or not), so the boxes do not overlap without a zoom;
+#: a smaller viewport (a 2 × 2 layout) needs one.
+RENDERING_SCREEN_PX = 900.0
 
 _CONTAINS = hd.sr.RelationshipTypeValues.CONTAINS
 _PROPS = hd.sr.RelationshipTypeValues.HAS_PROPERTIES
@@ -126,7 +143,8 @@ class Landmark3DEntry:
 @dataclass(frozen=True)
 class Measurement3DEntry:
     """One 3D measurement: id and name as in the 2D catalogue, value in UCUM ``unit``, 1-SD
-    ``uncertainty`` in the same unit, the landmark keys it stands on, reliability flags."""
+    ``uncertainty`` in the same unit, the landmark keys it stands on, reliability flags,
+    and the family it is drawn with ("": the 2D catalogue's, :mod:`dicom.sr_families`)."""
 
     id: str
     name: str
@@ -135,6 +153,7 @@ class Measurement3DEntry:
     uncertainty: float
     landmarks: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
+    family: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,7 +203,7 @@ def build_sr3d(
     sc, figure = front
     if str(sc.StudyInstanceUID) != str(header.StudyInstanceUID):
         raise ValueError("the front rendering must be in the photos' study")
-    image = _ImageRef(str(sc.SOPClassUID), str(sc.SOPInstanceUID), int(sc.Rows), int(sc.Columns))
+    image = it.ImageRef(str(sc.SOPClassUID), str(sc.SOPInstanceUID), None)
     landmarks = {lm.key: lm for lm in report.landmarks if _finite(lm.position_mm)}
     projected = _project(landmarks, figure)
     groups = _measurement_groups(report, projected, figure, image)
@@ -233,19 +252,6 @@ def build_sr3d(
 # --- items ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _ImageRef:
-    sop_class_uid: str
-    sop_instance_uid: str
-    rows: int
-    columns: int
-
-    def item(self, name: Code, relationship: hd.sr.RelationshipTypeValues) -> hd.sr.ContentItem:
-        return hd.sr.ImageContentItem(
-            name, self.sop_class_uid, self.sop_instance_uid, relationship_type=relationship
-        )
-
-
 def _container(
     name: Code, children: list[hd.sr.ContentItem], template: str | None = None
 ) -> hd.sr.ContainerContentItem:
@@ -262,20 +268,6 @@ def _with(item: hd.sr.ContentItem, children: list[hd.sr.ContentItem]) -> hd.sr.C
 
 def _text(name: Code, value: str, relationship: hd.sr.RelationshipTypeValues) -> hd.sr.ContentItem:
     return hd.sr.TextContentItem(name, value or "-", relationship_type=relationship)
-
-
-def _scoord(
-    name: Code,
-    graphic: str,
-    points: np.ndarray,
-    image: _ImageRef,
-    relationship: hd.sr.RelationshipTypeValues,
-) -> hd.sr.ContentItem:
-    item = hd.sr.ScoordContentItem(
-        name, graphic, np.asarray(points, dtype=np.float64) + SCOORD_OFFSET,
-        relationship_type=relationship,
-    )  # fmt: skip
-    return _with(item, [image.item(_SOURCE, _SELECTED)])
 
 
 def _finite(p: SequenceOf[float]) -> bool:
@@ -296,8 +288,10 @@ def _observer(ctx: ResultContext) -> list[hd.sr.ContentItem]:
     return items
 
 
-def _image_library(image: _ImageRef) -> hd.sr.ContentItem:
-    entry = image.item(_SOURCE, _CONTAINS)
+def _image_library(image: it.ImageRef) -> hd.sr.ContentItem:
+    entry = hd.sr.ImageContentItem(
+        _SOURCE, image.sop_class_uid, image.sop_instance_uid, relationship_type=_CONTAINS
+    )
     group = _container(tid.IMAGE_LIBRARY_GROUP, [entry])
     return _container(tid.IMAGE_LIBRARY, [group])
 
@@ -305,8 +299,9 @@ def _image_library(image: _ImageRef) -> hd.sr.ContentItem:
 # --- drawn on the front rendering -------------------------------------------------------
 
 
-def _project(landmarks: dict[str, Landmark3DEntry], figure: Figure) -> dict[str, np.ndarray]:
-    """Canvas pixel (centre convention) of each landmark inside the rendering's box."""
+def _project(landmarks: dict[str, Landmark3DEntry], figure: Figure) -> dict[str, Point]:
+    """Canvas pixel (centre convention) of each landmark inside the rendering's box, by
+    canonical key (:func:`analysis.landmark_names.resolve`, as the measurements name them)."""
     if not landmarks:
         return {}
     keys = list(landmarks)
@@ -315,30 +310,19 @@ def _project(landmarks: dict[str, Landmark3DEntry], figure: Figure) -> dict[str,
     out = {}
     for k, (x, y), depth in zip(keys, xy, z, strict=True):
         if depth > 0 and x0 <= x <= x1 - 1 and y0 <= y <= y1 - 1:
-            out[k] = np.array([x, y])
+            out[resolve(k)] = (float(x), float(y))
     return out
 
 
-def _outline(points: list[np.ndarray], figure: Figure) -> np.ndarray:
-    """A closed POLYLINE around ``points`` (convex hull), never of 4–5 points (OHIF would
-    offer to re-measure that as its rectangle tool); the rendering's box inset when fewer
-    than three distinct points are given."""
-    pts = np.unique(np.round(np.asarray(points, dtype=np.float64).reshape(-1, 2), 3), axis=0)
-    if len(pts) >= 3:
-        hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2).astype(np.float64)
-    else:
-        x0, y0, x1, y1 = figure.render_box
-        c = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-        r = np.array([0.35 * (x1 - x0), 0.4 * (y1 - y0)])
-        if len(pts):
-            c = pts.mean(axis=0)
-            r = np.maximum(np.ptp(pts, axis=0) / 2, 6.0) if len(pts) > 1 else np.array([6.0, 6.0])
-        t = np.linspace(0, 2 * np.pi, 8, endpoint=False)
-        hull = c + np.column_stack([np.cos(t), np.sin(t)]) * r
-    if len(hull) in (3, 4):  # with the closing point it would be 4 or 5 points
-        mids = (hull + np.roll(hull, -1, axis=0)) / 2
-        hull = np.stack([hull, mids], axis=1).reshape(-1, 2)
-    return np.vstack([hull, hull[:1]])
+def _face_outline(figure: Figure) -> list[Point]:
+    """An ellipse inside the rendering's box (8 points, closed): where values are drawn
+    that have no landmark on the rendering."""
+    x0, y0, x1, y1 = figure.render_box
+    t = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    xs = (x0 + x1) / 2 + 0.35 * (x1 - x0) * np.cos(t)
+    ys = (y0 + y1) / 2 + 0.4 * (y1 - y0) * np.sin(t)
+    ring = [(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]
+    return [*ring, ring[0]]
 
 
 def _measurement_num(m: Measurement3DEntry, scale: MeshScale) -> hd.sr.ContentItem:
@@ -365,69 +349,70 @@ def _measurement_num(m: Measurement3DEntry, scale: MeshScale) -> hd.sr.ContentIt
     return _with(num, children)
 
 
+def _family(m: Measurement3DEntry) -> str:
+    return m.family or family_of(m.id)
+
+
+def _order(m: Measurement3DEntry) -> int:
+    return 0 if m.family else rank(m.id)  # a family of its own: in the given order
+
+
 def _measurement_groups(
-    report: Report3D, projected: dict[str, np.ndarray], figure: Figure, image: _ImageRef
+    report: Report3D, projected: dict[str, Point], figure: Figure, image: it.ImageRef
 ) -> list[hd.sr.ContentItem]:
+    """The families' labelled regions and the measurements' arrows (:mod:`dicom.sr_drawn`,
+    :mod:`dicom.sr_arrows`), as in the 2D report; values none of whose landmarks is on
+    the rendering are labelled on the face's outline (no arrow: nowhere to point)."""
     values = [m for m in report.measurements if math.isfinite(m.value)]
+    drawn = [m for m in values if any(resolve(k) in projected for k in m.landmarks)]
+    undrawn = [m for m in values if m not in drawn]
+
+    def num(m: Measurement3DEntry, _keys: list[str]) -> Dataset:
+        return _measurement_num(m, report.scale)
+
+    scale = figure.image.shape[0] / RENDERING_SCREEN_PX  # image px per screen px
+    groups = family_groups(
+        drawn, projected, image, num, family=_family, order=_order, image_per_px=scale
+    )
+    groups += arrow_groups(drawn, projected, frozenset(), image, SCOORD_OFFSET, scale)
     uid = str(new_uid())
-    groups: list[hd.sr.ContentItem] = []
-    for start in range(0, len(values), SHOWN):
-        chunk = values[start : start + SHOWN]
-        pts = [projected[k] for m in chunk for k in m.landmarks if k in projected]
-        region = _scoord(tid.IMAGE_REGION, "POLYLINE", _outline(pts, figure), image, _CONTAINS)
-        groups.append(
-            _container(
-                tid.MEASUREMENT_GROUP,
-                [
-                    _text(tid.TRACKING_ID, MEASUREMENTS_TRACKING_ID, _OBS),
-                    hd.sr.UIDRefContentItem(tid.TRACKING_UID, uid, relationship_type=_OBS),
-                    region,
-                    *(_measurement_num(m, report.scale) for m in chunk),
-                ],
-                template="1410",
-            )
+    for start in range(0, len(undrawn), SHOWN):
+        region = it.scoord(
+            tid.IMAGE_REGION, "POLYLINE", scoord(_face_outline(figure)), image, it.CONTAINS
         )
-    return groups
+        chunk = [num(m, []) for m in undrawn[start : start + SHOWN]]
+        groups.append(_group(MEASUREMENTS_TRACKING_ID, uid, [region, *chunk], "1410"))
+    return [hd.sr.ContainerContentItem.from_dataset(g) for g in groups]
 
 
-def _landmark_group(projected: dict[str, np.ndarray], image: _ImageRef) -> list[hd.sr.ContentItem]:
+def _group(ident: str, uid: str, items: list[Dataset], template: str) -> Dataset:
+    head = [
+        it.text(tid.TRACKING_ID, ident, it.HAS_OBS_CONTEXT),
+        it.uidref(tid.TRACKING_UID, uid, it.HAS_OBS_CONTEXT),
+    ]
+    return it.container(tid.MEASUREMENT_GROUP, it.CONTAINS, [*head, *items], template=template)
+
+
+def _landmark_group(projected: dict[str, Point], image: it.ImageRef) -> list[hd.sr.ContentItem]:
     if not projected:
         return []
-    pts = np.array(list(projected.values()))
-    coords = _scoord(_SOURCE, "MULTIPOINT", pts, image, _INFERRED)
-    carrier = hd.sr.NumContentItem(
-        codes.LANDMARK_COUNT, float(len(pts)), codes.UNIT_NONE, relationship_type=_CONTAINS
+    coords = it.scoord(
+        it.SOURCE, "MULTIPOINT", scoord(list(projected.values())), image, it.INFERRED_FROM
     )
-    return [
-        _container(
-            tid.MEASUREMENT_GROUP,
-            [
-                _text(tid.TRACKING_ID, LANDMARKS_TRACKING_ID, _OBS),
-                hd.sr.UIDRefContentItem(tid.TRACKING_UID, str(new_uid()), relationship_type=_OBS),
-                _with(carrier, [coords]),
-            ],
-            template="1501",
-        )
-    ]
+    count = it.num(
+        codes.LANDMARK_COUNT, float(len(projected)), codes.UNIT_NONE, it.CONTAINS, children=[coords]
+    )
+    group = _group(LANDMARKS_TRACKING_ID, str(new_uid()), [count], "1501")
+    return [hd.sr.ContainerContentItem.from_dataset(group)]
 
 
-def _empty_group(figure: Figure, image: _ImageRef) -> list[hd.sr.ContentItem]:
-    region = _scoord(tid.IMAGE_REGION, "POLYLINE", _outline([], figure), image, _CONTAINS)
-    count = hd.sr.NumContentItem(
-        codes.LANDMARK_COUNT, 0.0, codes.UNIT_NONE, relationship_type=_CONTAINS
+def _empty_group(figure: Figure, image: it.ImageRef) -> list[hd.sr.ContentItem]:
+    region = it.scoord(
+        tid.IMAGE_REGION, "POLYLINE", scoord(_face_outline(figure)), image, it.CONTAINS
     )
-    return [
-        _container(
-            tid.MEASUREMENT_GROUP,
-            [
-                _text(tid.TRACKING_ID, MEASUREMENTS_TRACKING_ID, _OBS),
-                hd.sr.UIDRefContentItem(tid.TRACKING_UID, str(new_uid()), relationship_type=_OBS),
-                region,
-                count,
-            ],
-            template="1410",
-        )
-    ]
+    count = it.num(codes.LANDMARK_COUNT, 0.0, codes.UNIT_NONE, it.CONTAINS)
+    group = _group(MEASUREMENTS_TRACKING_ID, str(new_uid()), [region, count], "1410")
+    return [hd.sr.ContainerContentItem.from_dataset(group)]
 
 
 # --- Qualitative Evaluations: not drawn ---------------------------------------------------

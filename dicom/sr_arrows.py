@@ -58,12 +58,14 @@ def arrow_groups(
     skip: frozenset[str],
     image: it.ImageRef,
     offset: float,
+    image_per_px: float | None = None,
 ) -> list[Dataset]:
     """One ArrowAnnotate group per measurement with a finite value and a landmark.
 
     ``points``: landmark key → pixel-centre point; ``skip``: landmarks an arrow avoids
     unless the measurement has no other (the scale reference); ``offset``: pixel centre
-    → SCOORD origin.
+    → SCOORD origin; ``image_per_px``: the scale the text boxes are spaced for
+    (:func:`dicom.sr_layout.image_per_screen_px`).
     """
     heads: list[tuple[Drawable, Point]] = []
     for m in measurements:
@@ -74,10 +76,8 @@ def arrow_groups(
     if not heads:
         return []
     xs = [p[0] for p in points.values()]
-    top, bottom = layout.band(list(points.values()))
     width = max(xs) - min(xs)
-    image_per_px = (bottom - top) / layout.FACE_SCREEN_PX
-    box = BOX_PX * image_per_px
+    box = BOX_PX * layout.image_per_screen_px(list(points.values()), image_per_px)
     heads.sort(key=lambda mh: (mh[1][1], mh[1][0]))
     ys = layout.ladder([h[1] for _, h in heads], [box] * len(heads))
     x_text = max(xs) + layout.LEADER_GAP * width

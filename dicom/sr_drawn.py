@@ -150,6 +150,7 @@ def family_groups(
     skip: frozenset[str] = frozenset(),
     family: Callable[[M], str] = _by_family_id,
     order: Callable[[M], int] = _by_rank,
+    image_per_px: float | None = None,
 ) -> list[Dataset]:
     """Per family: a group of its first :data:`SHOWN` measurements, then one of the rest.
 
@@ -158,7 +159,8 @@ def family_groups(
     out unless a measurement has no other (the scale reference). Families follow
     :func:`~dicom.sr_families.family_order`, members ``order`` (then their given order).
     A measurement without a finite value or without any of its landmarks is left out (a
-    region without image coordinates is what makes viewers fail).
+    region without image coordinates is what makes viewers fail). ``image_per_px``: the
+    scale the label boxes are spaced for (:func:`dicom.sr_layout.image_per_screen_px`).
     """
     families: dict[str, list[tuple[M, list[str]]]] = {}
     for m in measurements:
@@ -180,7 +182,7 @@ def family_groups(
         )
         for t in titles
     ]
-    shapes = layout.place(drawn, list(points.values())) if drawn else {}
+    shapes = layout.place(drawn, list(points.values()), image_per_px) if drawn else {}
     groups = []
     for title in titles:
         uid = str(new_uid())

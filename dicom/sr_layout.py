@@ -18,7 +18,10 @@ form a ladder down the face's right side, each family as close to its own height
 boxes above it allow (isotonic regression of the anatomical heights under the spacing
 constraints), spaced so that the boxes do not overlap once the face is shown at least
 :data:`FACE_SCREEN_PX` tall; below that zoom (a whole 512-px photo fitted to a window
-shows the face ≈ 200 px tall, for ≈ 600 px of label text) no placement can avoid it.
+shows the face ≈ 200 px tall, for ≈ 600 px of label text) no placement can avoid it. An
+image whose size on screen is known passes its own scale instead (``image_per_px``: the 3D
+report's front rendering, whose face fills a fixed part of it, is spaced for the rendering
+fitted to a viewer's viewport, :data:`dicom.sr3d.RENDERING_SCREEN_PX`).
 """
 
 from __future__ import annotations
@@ -70,15 +73,27 @@ def ladder(centres: Sequence[float], heights: Sequence[float]) -> list[float]:
     return [zi + o for zi, o in zip(z, offsets, strict=True)]
 
 
-def place(families: Sequence[Family], face: Sequence[Point]) -> dict[str, list[Point]]:
+def image_per_screen_px(face: Sequence[Point], image_per_px: float | None = None) -> float:
+    """Image px per screen px at the least zoom the ladders are spaced for: ``image_per_px``
+    when given (an image whose size on screen is known), else that of the face
+    :data:`FACE_SCREEN_PX` tall."""
+    if image_per_px is not None:
+        return image_per_px
+    top, bottom = band(face)
+    return (bottom - top) / FACE_SCREEN_PX
+
+
+def place(
+    families: Sequence[Family], face: Sequence[Point], image_per_px: float | None = None
+) -> dict[str, list[Point]]:
     """Each family's drawn polyline: leader point, then its outline from its top or bottom.
 
-    ``face``: every landmark of the photo (its extent sets the scale and the leader's x).
+    ``face``: every landmark of the photo (its extent sets the leader's x); boxes spaced
+    for :func:`image_per_screen_px` of ``face`` and ``image_per_px``.
     """
     x_right = max(p[0] for p in face)
-    top, bottom = band(face)
     width = x_right - min(p[0] for p in face)
-    image_per_px = (bottom - top) / FACE_SCREEN_PX  # image px per screen px at that zoom
+    image_per_px = image_per_screen_px(face, image_per_px)
     x_leader = x_right + LEADER_GAP * width
     order = sorted(families, key=lambda f: (sum(band(f.outline)) / 2, f.title))
     centres = [sum(band(f.outline)) / 2 for f in order]

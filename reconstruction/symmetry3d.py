@@ -52,6 +52,11 @@ REGIONS: dict[str, tuple[tuple[str, ...], float]] = {
     "cheeks": (("cheek_r", "cheek_l"), 18.0),
     "lips": (tuple(f"ibug_{i:02d}" for i in range(48, 60)), 6.0),
 }
+#: Cheek centre → the landmarks it is the mean of (outer face, alar base, lower lid).
+CHEEK_CENTRES: dict[str, tuple[str, str, str]] = {
+    "cheek_r": ("ibug_02", "ibug_31", "ibug_41"),
+    "cheek_l": ("ibug_14", "ibug_35", "ibug_46"),
+}
 
 
 def positions(landmarks: Mapping[str, Landmark3D]) -> dict[str, FloatArray]:
@@ -195,14 +200,19 @@ def asymmetry_map(
 
 
 def _anchors(p: Points) -> dict[str, FloatArray]:
-    """The landmarks plus the cheek centres (between the outer face, the alar base and the
-    lower lid) the cheek region needs."""
+    """The landmarks plus the cheek centres the cheek region needs."""
     out = dict(p)
-    for s, (jaw, ala, lid) in {"r": ("ibug_02", "ibug_31", "ibug_41"),
-                               "l": ("ibug_14", "ibug_35", "ibug_46")}.items():  # fmt: skip
-        if all(k in p for k in (jaw, ala, lid)):
-            out[f"cheek_{s}"] = (p[jaw] + p[ala] + p[lid]) / 3.0
+    for centre, made_of in CHEEK_CENTRES.items():
+        if all(k in p for k in made_of):
+            out[centre] = np.mean([p[k] for k in made_of], axis=0)
     return out
+
+
+def region_landmarks(region: str) -> tuple[str, ...]:
+    """The landmark keys a region of :data:`REGIONS` is anchored on (a cheek centre as
+    the landmarks it is the mean of): where a report points at the region."""
+    names = REGIONS[region][0]
+    return tuple(dict.fromkeys(k for n in names for k in CHEEK_CENTRES.get(n, (n,))))
 
 
 def region_asymmetry(

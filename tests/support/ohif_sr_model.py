@@ -30,8 +30,6 @@ Source: the prebuilt ``@ohif/app`` bundles, extension ``cornerstone-dicom-sr``
   photo, ``ArrowAnnotate`` keeps the group's Comment text (see :func:`hydrated_as`).
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset

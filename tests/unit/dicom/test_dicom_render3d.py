@@ -32,13 +32,14 @@ from dicom.sr3d import (
     Report3D,
     build_sr3d,
 )
+from dicom.sr_families import family_of, rank
 from reconstruction import render as rr
 from reconstruction import render_figure as rf
 from reconstruction.types import MeshScale, MeshScaleSource
 from tests.bench import multiview_synth as ms
 from tests.factories import make_vl_photo
 from tests.support.dciodvfy import dciodvfy_errors
-from tests.support.ohif_sr_model import annotations, rehydratable
+from tests.support.ohif_sr_model import annotations, hydrated_as, rehydratable, remeasured
 
 PATIENT = "Łukasiewicz^Zoë Ångström"
 SIZE = (200, 240)
@@ -228,19 +229,34 @@ def test_measurements_read_back_with_units_uncertainty_method_and_utf8_names(
 
 
 @pytest.mark.parametrize("version", ["3.12.10", "3.13.2"])
-def test_ohif_draws_the_3d_report_on_the_front_rendering_without_crashing(
+def test_ohif_draws_the_3d_report_on_the_front_rendering_as_the_2d_one(
     sr3d, figures, scs, version
 ) -> None:
+    """One labelled region per family (the 2D report's families, :mod:`dicom.sr_drawn`),
+    one arrow per measurement that OHIF tracks as ArrowAnnotate (nothing re-measured), the
+    landmark dots; every SCOORD on the front rendering."""
     sr, report, _ = sr3d
     anns = annotations(sr, version)
     assert anns and not any(a.crashes or a.warnings for a in anns)
-    assert not rehydratable(anns)
-    by_id = {a.tracking_identifier: a for a in anns}
-    assert set(by_id) == {MEASUREMENTS_TRACKING_ID, LANDMARKS_TRACKING_ID}
-    labels = by_id[MEASUREMENTS_TRACKING_ID].text_lines
-    assert labels[0].startswith("Intercanthal width: ") and labels[0].endswith(" mm")
-    assert len(labels) == 5  # seven measurements, one annotation, five lines drawn
-    # every SCOORD is on the front rendering, inside the rendered face's box
+    assert rehydratable(anns) and remeasured(anns) == []
+    arrows = [a for a in anns if hydrated_as(a) == "ArrowAnnotate"]
+    assert len(arrows) == len(report.measurements)
+    boxes = {a.tracking_identifier: a for a in anns if a.text_lines}
+    families = {family_of(m.id) for m in report.measurements}
+    assert families == {"Eyes", "Profile", "Nose", "Face width and height", "Lips and mouth",
+                        "Chin"}  # fmt: skip
+    assert set(boxes) == families
+    for title, ann in boxes.items():
+        members = sorted((m for m in report.measurements if family_of(m.id) == title),
+                         key=lambda m: rank(m.id))  # fmt: skip
+        assert ann.text_lines == [
+            f"{m.name}: {m.value:.2f} {codes.unit_code(m.unit).value}" for m in members
+        ]
+    assert boxes["Eyes"].text_lines[0].startswith("Intercanthal width: ")
+    assert boxes["Profile"].text_lines == ["Nasolabial angle – true 3D: 104.50 deg"]
+    (dots,) = [a for a in anns if a.graphics[0][0] == "MULTIPOINT"]
+    assert dots.tracking_identifier == LANDMARKS_TRACKING_ID
+    # every SCOORD is on the front rendering, the drawn outlines inside the rendered box
     front = scs["front"]
     x0, y0, x1, y1 = figures["front"].render_box
     for item in _walk(sr.ContentSequence):
@@ -249,12 +265,32 @@ def test_ohif_draws_the_3d_report_on_the_front_rendering_without_crashing(
         ref = item.ContentSequence[0].ReferencedSOPSequence[0]
         assert ref.ReferencedSOPInstanceUID == front.SOPInstanceUID
         xy = np.asarray(item.GraphicData).reshape(-1, 2)
-        assert (xy[:, 0] >= x0).all() and (xy[:, 0] <= x1).all()
-        assert (xy[:, 1] >= y0).all() and (xy[:, 1] <= y1).all()
+        if item.get("GraphicType") == "MULTIPOINT":
+            assert (xy[:, 0] >= x0).all() and (xy[:, 0] <= x1).all()
+            assert (xy[:, 1] >= y0).all() and (xy[:, 1] <= y1).all()
     # the landmark dots are the 3D landmarks projected by the rendering's camera
     multipoint = next(i for i in _walk(sr.ContentSequence) if i.get("GraphicType") == "MULTIPOINT")
     expected, _ = figures["front"].to_canvas(np.array([lm.position_mm for lm in report.landmarks]))
     assert np.allclose(np.asarray(multipoint.GraphicData).reshape(-1, 2), expected + 0.5, atol=1e-3)
+
+
+def test_a_value_without_a_landmark_on_the_rendering_is_labelled_on_the_face_outline(
+    face, sources, module_ctx, scs, figures, tmp_path, dciodvfy
+) -> None:
+    """A value none of whose landmarks projects into the rendering is still stated, on an
+    outline inside the rendering (no arrow: nowhere to point), and OHIF draws it."""
+    report = _report(face)
+    lost = Measurement3DEntry("facial_depth", "Facial depth", 101.0, "mm", 1.0, ("tragion_r",))
+    report = Report3D(report.landmarks, (*report.measurements, lost), SCALE, ALGORITHM)
+    sr = build_sr3d(sources, report, module_ctx, MeshTarget(), (scs["front"], figures["front"]))
+    anns = annotations(sr)
+    assert not any(a.crashes or a.warnings for a in anns)
+    (alone,) = [a for a in anns if a.tracking_identifier == MEASUREMENTS_TRACKING_ID]
+    assert alone.text_lines == ["Facial depth: 101.00 mm"]
+    assert len([a for a in anns if hydrated_as(a) == "ArrowAnnotate"]) == 7
+    path = tmp_path / "lost.dcm"
+    _save(sr, path)
+    assert dciodvfy_errors(path) == []
 
 
 def test_sr3d_without_landmarks_or_measurements_still_has_a_drawn_group(

@@ -26,16 +26,25 @@ from dicom.context import ResultContext
 from dicom.mesh import ENCAPSULATED_MTL_STORAGE, ENCAPSULATED_OBJ_STORAGE, ENCAPSULATED_STL_STORAGE
 from dicom.note3d import NOTE_TITLE, build_reconstruction_note
 from dicom.pdf import ENCAPSULATED_PDF_STORAGE, pdf_bytes
-from dicom.results3d import build_results_3d
-from dicom.sr3d import LANDMARK_3D
-from reconstruction import measurements3d
+from dicom.results3d import REGIONAL_ASYMMETRY, build_results_3d
+from dicom.sr3d import LANDMARK_3D, RENDERING_SCREEN_PX
+from dicom.sr_arrows import ARROW_TRACKING_ID, BOX_PX, TEXT_POSITION
+from dicom.sr_families import SHOWN
+from reconstruction import measurements3d, symmetry3d
 from reconstruction.figures import reconstruction_figures
 from reconstruction.render_figure import Figure
 from reconstruction.types import MeshScale, MeshScaleSource, Reconstruction3D
 from tests.bench import multiview_synth as ms
 from tests.factories import make_vl_photo
 from tests.support.dciodvfy import dciodvfy_errors, stl_proxy
-from tests.support.ohif_sr_model import annotations
+from tests.support.ohif_sr_model import (
+    TEXT_BOX_OFFSET_PX,
+    TEXT_LINE_PX,
+    annotations,
+    hydrated_as,
+    remeasured,
+    text_box_anchor,
+)
 from tests.support.recon3d import ALGORITHM, LANDMARK_MODEL, SCALE, deformed_recon, has_mesh
 from tests.unit.dicom.test_dicom_pdf import _text as pdf_text
 
@@ -146,7 +155,73 @@ def test_mesh_and_sr_share_one_frame_of_reference_and_the_sr_draws_on_the_front(
     refs = {i.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID for i in drawn}
     assert refs == {front.SOPInstanceUID}
     anns = annotations(sr)  # as OHIF draws it: every group, none crashing
-    assert len(anns) == 2 and not any(a.crashes or a.warnings for a in anns)
+    assert not any(a.crashes or a.warnings for a in anns)
+    arrows = [a for a in anns if hydrated_as(a) == "ArrowAnnotate"]  # one per value
+    assert len(arrows) == len(_nums(sr)) == 35 and remeasured(anns) == []
+
+
+def _drawn_families(sr: Comprehensive3DSR) -> list[tuple[Any, list[Any]]]:
+    """(first group, its NUMs) of each family: what OHIF labels (not the arrows)."""
+    imaging = next(i for i in sr.content[0].ContentSequence if i.name.value == "126010")
+    out, seen = [], set()
+    for group in imaging.ContentSequence:
+        kids = list(group.ContentSequence)
+        ident = next(k.value for k in kids if k.name.value == "112039")
+        uid = next(k.value for k in kids if k.name.value == "112040")
+        region = [k for k in kids if k.value_type.value == "SCOORD"]
+        if ident == ARROW_TRACKING_ID or uid in seen or not region:
+            continue
+        seen.add(uid)
+        out.append((group, [k for k in kids if k.value_type.value == "NUM"]))
+    return out
+
+
+@pytest.mark.parametrize("version", ["3.12.10", "3.13.2"])
+def test_label_boxes_and_arrow_texts_clear_each_other_with_the_rendering_fitted_on_screen(
+    sr: Comprehensive3DSR, outputs: list[Dataset], version: str
+) -> None:
+    """OHIF's label placement (the model's anchors) on the families' regions, and the
+    arrows' text positions: ladders whose boxes do not overlap once the front rendering is
+    :data:`~dicom.sr3d.RENDERING_SCREEN_PX` tall on screen (about what OHIF shows fitted
+    to its viewport on a 1080-line screen), right of the face."""
+    scale = RENDERING_SCREEN_PX / int(outputs[3].Rows)  # screen px per image px
+    dots = next(i for i in _walk(sr.ContentSequence) if i.get("GraphicType") == "MULTIPOINT")
+    face_right = float(np.asarray(dots.GraphicData).reshape(-1, 2)[:, 0].max())
+    boxes = []
+    for group, nums in _drawn_families(sr):
+        region = next(k for k in group.ContentSequence if k.value_type.value == "SCOORD")
+        pts = [(float(x), float(y)) for x, y in np.asarray(region.GraphicData).reshape(-1, 2)]
+        ax, ay = text_box_anchor(pts, version)
+        assert ax > face_right  # the box beside the face, not on it
+        top = ay * scale + TEXT_BOX_OFFSET_PX
+        boxes.append((top, top + min(len(nums), SHOWN) * TEXT_LINE_PX))
+    assert len(boxes) == 8
+    boxes.sort()
+    for (_, bottom), (top, _) in zip(boxes, boxes[1:], strict=False):
+        assert top >= bottom - 2.0
+    texts = sorted(
+        float(np.asarray(i.GraphicData)[1]) * scale
+        for i in _walk(sr.ContentSequence)
+        if i.get("ValueType") == "SCOORD"
+        and i.ConceptNameCodeSequence[0].CodeValue == TEXT_POSITION.value
+    )
+    assert len(texts) == 35 and np.diff(texts).min() >= BOX_PX - 1e-3
+
+
+def test_regional_asymmetry_is_one_family_its_peaks_labelled_on_their_regions(sr, recon) -> None:  # type: ignore[no-untyped-def]
+    anns = {a.tracking_identifier: a for a in annotations(sr) if a.text_lines}
+    regions = [r.region for r in recon.symmetry.regions]
+    peaks = [f"Asymmetry, {r.region} (peak signed): {r.peak_signed_mm:.2f} mm"
+             for r in recon.symmetry.regions]  # fmt: skip
+    assert anns[REGIONAL_ASYMMETRY].text_lines == peaks
+    assert len(anns[REGIONAL_ASYMMETRY].labels) == 2 * len(regions)  # the means follow
+    nums = _nums(sr)
+    for region in regions:
+        for mid in (f"asymmetry_{region}", f"asymmetry_{region}_mean_abs"):
+            kids = {k.name.value: k for k in nums[mid].ContentSequence}
+            used = kids[codes.LANDMARKS_USED.value].value.split(", ")
+            assert used == list(symmetry3d.region_landmarks(region)), mid
+    assert "ibug_31" in symmetry3d.region_landmarks("cheeks")  # a cheek centre's landmarks
 
 
 def test_sr_reads_back_to_the_landmarks(sr, recon) -> None:  # type: ignore[no-untyped-def]
