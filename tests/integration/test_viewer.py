@@ -63,13 +63,23 @@ from config.norms import load_tables
 from dicom.context import ResultContext
 from dicom.photo import dataset_to_photo
 from dicom.results import build_results
-from dicom.sr_arrows import ARROW_TRACKING_ID
-from dicom.sr_families import SHOWN
 from dicom.sr_layout import FACE_SCREEN_PX
 from dicom.wrap import wrap_rgb_image
 from tests.support.ohif_server import OHIF_VERSIONS, OhifServer, ohif_dist
-from tests.support.orthanc import DICOMWEB_PLUGIN, new_orthanc
-from tests.support.viewer import CHROMIUM, FAILURE, Drawn, chromium, png_rgb, viewer_page
+from tests.support.orthanc import new_orthanc
+from tests.support.viewer import FAILURE, Drawn, chromium, png_rgb, viewer_page
+from tests.support.viewer_sr import (
+    FAILING_HINTS,
+    LABEL,
+    arrow_labels,
+    drawn_groups,
+    expected_labels,
+    landmark_points,
+    nearest,
+    region_points,
+    require_tools,
+    stated,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -80,9 +90,7 @@ CASES = {
     "iris-scale": ("mediapipe", ScaleSource.IRIS_DIAMETER, "Müller^Zoë"),
     "assumed-ipd": ("dlib", ScaleSource.ASSUMED_IPD, "Test^Astronaut"),
 }
-LABEL = re.compile(r"^(?P<name>.*): (?P<value>-?\d+\.\d\d) (?P<unit>\S+)$")
 LABEL_WIDTH_PX = 480  # the widest label line: a 64-character name, value and unit
-FAILING_HINTS = ("not currently supported", "No spatial coordinates", "skipping annotation")
 
 
 @dataclass
@@ -90,27 +98,6 @@ class Study:
     uid: str
     sr: hd.sr.Comprehensive3DSR
     face: FaceBox
-
-
-def _require_tools() -> None:
-    missing = [
-        what
-        for what, ok in (
-            ("chromium (Debian package)", CHROMIUM.exists()),
-            ("orthanc-dicomweb (Debian package)", DICOMWEB_PLUGIN.exists()),
-            *(
-                (f"OHIF {v} (make ohif)", (ohif_dist(v) / "index.html").exists())
-                for v in OHIF_VERSIONS
-            ),
-        )
-        if not ok
-    ]
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        missing.append("playwright (pip, the dev extra)")
-    if missing:
-        pytest.fail("the viewer test needs: " + ", ".join(missing) + "; `make test` installs them")
 
 
 def _study(case: str, out: Path) -> Study:
@@ -142,7 +129,7 @@ def _study(case: str, out: Path) -> Study:
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, Study]]]:
     """Both studies stored in one Orthanc with DICOMweb, for every test of the module."""
-    _require_tools()
+    require_tools()
     root = tmp_path_factory.mktemp("viewer")
     made = {case: _study(case, root / case) for case in CASES}
     orthanc = new_orthanc(root / "orthanc")
@@ -158,88 +145,20 @@ def studies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dic
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    _require_tools()
+    require_tools()
     with chromium() as b:
         yield b
-
-
-def _drawn_groups(sr: hd.sr.Comprehensive3DSR) -> list[Any]:
-    """The first group of each family's Tracking UID: OHIF merges the others into its
-    annotation (the measurements' arrows are not families)."""
-    first: dict[str, Any] = {}
-    for g in sr.content.get_planar_roi_measurement_groups():
-        if g.tracking_identifier != ARROW_TRACKING_ID:
-            first.setdefault(str(g.tracking_uid), g)
-    return list(first.values())
-
-
-def _arrow_labels(sr: hd.sr.Comprehensive3DSR) -> dict[str, tuple[float, str]]:
-    """Every measurement of the SR (all NUMs of the families): name → (value, unit), as
-    its arrow's comment must state them."""
-    return {
-        m.name.meaning: (float(m.value), m.unit.value)
-        for g in sr.content.get_planar_roi_measurement_groups()
-        for m in g.get_measurements()
-    }
-
-
-def _expected_labels(sr: hd.sr.Comprehensive3DSR) -> dict[str, tuple[float, str]]:
-    """Measurement name → (value, UCUM unit) of what OHIF labels: the first five NUMs of
-    each family's annotation (its first group holds exactly those)."""
-    out = {}
-    for group in _drawn_groups(sr):
-        for m in group.get_measurements()[:SHOWN]:
-            out[m.name.meaning] = (float(m.value), m.unit.value)
-    return out
-
-
-def _stated(lines: list[str], name: str, value: float, unit: str) -> bool:
-    """Whether a line reads "<name>: <value> <unit>" with the NUM's value and unit (the
-    arrow's text has the full name where a Code Meaning ends "..." at 64 characters)."""
-    for line in lines:
-        match = LABEL.match(line)
-        if match is None or match["unit"] != unit:
-            continue
-        said = match["name"]
-        if said == name or (name.endswith("...") and said.startswith(name[:-3])):
-            if abs(float(match["value"]) - value) < 0.0051:
-                return True
-    return False
-
-
-def _regions(sr: hd.sr.Comprehensive3DSR) -> list[np.ndarray]:
-    return [
-        np.asarray(g.roi.value, dtype=float)
-        for g in _drawn_groups(sr)
-        if g.roi is not None and g.roi.graphic_type != hd.sr.GraphicTypeValues.CIRCLE
-    ]
-
-
-def _landmark_points(sr: hd.sr.Comprehensive3DSR) -> np.ndarray:
-    pts = [
-        np.asarray(c.value, dtype=float)
-        for g in sr.content.get_image_measurement_groups()
-        for m in g.get_measurements()
-        for c in (m.referenced_coordinates or [])
-        if c.graphic_type == hd.sr.GraphicTypeValues.MULTIPOINT
-    ]
-    return np.concatenate(pts)
 
 
 def _close_up(sr: hd.sr.Comprehensive3DSR, drawn: Drawn) -> tuple[tuple[float, float], float]:
     """Centre and zoom (× fit) at which the face is :data:`FACE_SCREEN_PX` (+ 3 %) tall,
     centred on the face and its label column (which starts right of the face)."""
-    face = _landmark_points(sr)
+    face = landmark_points(sr)
     (x0, y0), (x1, y1) = face.min(axis=0), face.max(axis=0)
     scale = 1.03 * FACE_SCREEN_PX / (y1 - y0)
     zoom = scale / float(drawn.image_scale[1])
     right = x1 + (LABEL_WIDTH_PX + 25) / scale  # the widest label box's right edge
     return ((x0 + right) / 2, (y0 + y1) / 2 + 40 / scale), zoom
-
-
-def _nearest(points: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    d = np.linalg.norm(points[:, None, :] - candidates[None, :, :], axis=2)
-    return np.asarray(d.min(axis=1))
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -253,8 +172,8 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
 ) -> None:
     orthanc, made = studies
     study = made[case]
-    expected = _expected_labels(study.sr)
-    families = len(_drawn_groups(study.sr))
+    expected = expected_labels(study.sr)
+    families = len(drawn_groups(study.sr))
     assert 8 <= families <= 14, "one label box per family of measurements"
     assert len(expected) >= 30, "a frontal photo gives the full measurement catalogue"
     server = OhifServer(ohif_dist(version), tmp_path / "overlay", orthanc.http_port).start()
@@ -276,7 +195,7 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
             console = list(viewer.console)
             failures = viewer.failures()
         # 6. tracked (a fresh page: the prompt comes when the SR opens)
-        listed = _arrow_labels(study.sr)
+        listed = arrow_labels(study.sr)
         with viewer_page(browser) as viewer:
             viewer.open_study(server.url, study.uid)
             panel_tracked = viewer.open_sr_and_track(rows=len(listed))
@@ -319,18 +238,18 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
         assert labels[name][0] == pytest.approx(value, abs=0.0051), name
 
     # 4. every shape where the SR's coordinates put it, and the landmarks on the face
-    regions = np.concatenate(_regions(study.sr))
-    assert _nearest(drawn.to_canvas(regions), drawn.vertices).max() < 1.5
-    landmarks = drawn.to_canvas(_landmark_points(study.sr))
+    regions = np.concatenate(region_points(study.sr))
+    assert nearest(drawn.to_canvas(regions), drawn.vertices).max() < 1.5
+    landmarks = drawn.to_canvas(landmark_points(study.sr))
     assert len(drawn.circles) >= len(landmarks) > 60
-    assert _nearest(landmarks, drawn.circles).max() < 1.5
+    assert nearest(landmarks, drawn.circles).max() < 1.5
     f = study.face
     margin = 0.35 * max(f.x1 - f.x0, f.y1 - f.y0)  # forehead and chin reach past the box
     lo = drawn.to_canvas(np.array([f.x0 - margin, f.y0 - margin]))
     hi = drawn.to_canvas(np.array([f.x1 + margin, f.y1 + margin]))
     assert ((landmarks >= lo) & (landmarks <= hi)).all()
     # each family's outline on the face; its leader point (first) sets the label's place
-    outlines = drawn.to_canvas(np.concatenate([r[1:] for r in _regions(study.sr)]))
+    outlines = drawn.to_canvas(np.concatenate([r[1:] for r in region_points(study.sr)]))
     assert ((outlines >= lo) & (outlines <= hi)).all()
 
     # 5. zoomed to the face, the label boxes form a ladder right of it: none overlaps
@@ -340,7 +259,7 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
     x, y, w, h = close.boxes.T
     (_, _, vw, vh) = close.viewport_box
     assert (x >= 0).all() and (y >= 0).all() and (x + w <= vw).all() and (y + h <= vh).all()
-    assert _nearest(close.to_canvas(regions), close.vertices).max() < 1.5
+    assert nearest(close.to_canvas(regions), close.vertices).max() < 1.5
 
     # 6. once tracked, the panel lists every measurement by name with the SR's value and
     #    unit (the arrows' comments), none re-measured in pixels; the photo shows the
@@ -348,8 +267,8 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
     lines = [line.strip() for line in panel_tracked.splitlines()]
     assert f"({len(listed)})" in panel_tracked
     for name, (value, unit) in listed.items():
-        assert _stated(lines, name, value, unit), name
-        assert _stated(tracked.labels, name, value, unit), name
+        assert stated(lines, name, value, unit), name
+        assert stated(tracked.labels, name, value, unit), name
     assert len(tracked.labels) == len(listed)
     assert not re.search(r"\bpx\b", panel_tracked + "\n".join(tracked.labels))
     assert tracked_close.overlaps() == []

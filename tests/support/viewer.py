@@ -28,6 +28,20 @@ _PANEL_BUTTON = '[data-cy="trackedMeasurements-btn"]'
 _PANEL = '[data-cy="trackedMeasurements-panel"]'
 _VIEWPORT = '[data-cy="viewport-pane"]'
 _TRACK_YES = '[data-cy="yes-hydrate-btn"]'  # the SR viewport's tracking prompt
+_SERIES = '[data-cy="study-browser-thumbnail"], [data-cy="study-browser-thumbnail-no-image"]'
+_MESSAGES = '[id^="display-set-tooltip"]'  # a display set's messages (e.g. unsupported)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One entry of the study browser, as it reads."""
+
+    number: int
+    modality: str
+    description: str
+    instances: int
+    thumbnail: bool  # an image thumbnail (else a bar: SR, documents, unsupported classes)
+    flagged: bool  # OHIF shows a warning icon with the display set's messages
 
 
 @dataclass
@@ -57,7 +71,14 @@ class Drawn:
 
     def to_canvas(self, image_xy: np.ndarray) -> np.ndarray:
         """SCOORD image coordinates (pixel-corner origin) → canvas coordinates."""
-        return self.image_origin + np.asarray(image_xy, dtype=float) * self.image_scale
+        return np.asarray(self.image_origin + np.asarray(image_xy, dtype=float) * self.image_scale)
+
+    def image_pixels(self, size: tuple[int, int]) -> np.ndarray:
+        """The viewport's pixels (RGB) over an image of ``size`` (columns, rows) as drawn."""
+        rgb = png_rgb(self.viewport_png)
+        (x0, y0), (x1, y1) = self.to_canvas(np.zeros(2)), self.to_canvas(np.asarray(size, float))
+        x0, y0 = max(int(np.ceil(x0)), 0), max(int(np.ceil(y0)), 0)
+        return rgb[y0 : int(np.floor(y1)), x0 : int(np.floor(x1))]
 
 
 @dataclass
@@ -137,6 +158,75 @@ class ViewerPage:
         self.page.evaluate("window.dispatchEvent(new Event('resize'))")
         self.page.wait_for_timeout(1000)  # the hydrated tools' first frame
         return self.panel_text()
+
+    def series(self) -> list[Series]:
+        """The study browser's entries, in their order."""
+        rows: list[dict[str, Any]] = self.page.evaluate(
+            """([sel, msg]) => Array.from(document.querySelectorAll(sel)).map(e => ({
+                 number: +e.getAttribute('data-series'),
+                 modality: e.querySelector('[data-cy="series-modality-label"]').innerText,
+                 description: e.querySelector('[data-cy="series-description-label"]').innerText,
+                 last: e.innerText.trim().split(/\\s+/).pop(),
+                 thumbnail: e.getAttribute('data-cy') === 'study-browser-thumbnail',
+                 flagged: !!e.querySelector(msg)}))""",
+            [_SERIES, _MESSAGES],
+        )
+        return [
+            Series(
+                r["number"],
+                r["modality"].strip(),
+                r["description"].strip(),
+                int(r["last"]),
+                r["thumbnail"],
+                r["flagged"],
+            )
+            for r in rows
+        ]
+
+    def series_messages(self, number: int) -> str:
+        """The text of a display set's warning icon (hovered, as a user reads it)."""
+        self.page.locator(f'[data-series="{number}"] {_MESSAGES}').first.hover()
+        tip = self.page.locator("[data-radix-popper-content-wrapper]").first
+        tip.wait_for(timeout=10_000)
+        text = str(tip.inner_text())
+        self.page.mouse.move(5, 1000)  # away: the tooltip closes
+        return text
+
+    def open_series(self, number: int) -> None:
+        """Double-click a series' entry in the study browser."""
+        self.page.locator(f'[data-series="{number}"]').first.dblclick()
+
+    def show_series(self, number: int, timeout_ms: int = 60_000) -> None:
+        """Open a series of images and wait until the viewport shows its first image."""
+        self.open_series(number)
+        self.page.wait_for_function(
+            """n => { const cs = window.cornerstone;
+                 const vp = cs && cs.getEnabledElements()[0]?.viewport;
+                 const id = vp && vp.getCurrentImageId();
+                 const s = id && cs.metaData.get('generalSeriesModule', id);
+                 return s && s.seriesNumber === n; }""",
+            arg=number,
+            timeout=timeout_ms,
+        )
+        self.page.wait_for_timeout(1000)  # the first frame
+
+    def show_image(self, index: int) -> None:
+        """Scroll the viewport's stack to image ``index`` (as the arrow keys do)."""
+        self.page.evaluate(
+            """async i => { const vp = window.cornerstone.getEnabledElements()[0].viewport;
+                 await vp.setImageIdIndex(i); vp.render(); }""",
+            index,
+        )
+        self.page.wait_for_timeout(1000)
+
+    def current_image(self) -> str:
+        """SOP Instance UID of the image the (first) viewport shows."""
+        uid: str = self.page.evaluate(
+            """() => { const cs = window.cornerstone;
+                 const id = cs.getEnabledElements()[0].viewport.getCurrentImageId();
+                 return cs.metaData.get('sopCommonModule', id).sopInstanceUID; }"""
+        )
+        return uid
 
     def panel_text(self) -> str:
         panel = self.page.locator(_PANEL)
@@ -242,6 +332,16 @@ def png_rgb(png: bytes) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def compact_png(png: bytes, colours: int = 128) -> bytes:
+    """A screenshot as a small palette PNG (for the README: text stays sharp)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colours, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 @contextmanager
