@@ -24,10 +24,30 @@ mesh's geometry:
    point); nasion and subnasale are the crest of the nose root / columella base (the
    highest point of the horizontal section through them); menton the lowest point of the
    coronal section through it.
+3. **The chin sideways** (``ibug_08``, what ``chin_deviation`` reads). A chin's underside
+   and front are nearly flat across: on the reconstructed james chin the lowest point of a
+   coronal section wanders by mm under 0.1 mm of surface error, and MediaPipe's chin point
+   is held near the midline by its shape prior. The chin is rounded across at its corner,
+   where the profile turns from the front to the underside: **gnathion**, the section
+   point farthest down-and-forward (:data:`CHIN_DIRECTION_DEG` below the face's forward
+   axis) near the triangulated chin point. The surface's height field seen from that
+   direction, over a window around gnathion (:data:`CHIN_WINDOW_MM`), is fitted with a
+   quadratic; the crest of the fit (where it peaks across x, the window moved there and
+   fitted again until it stays) is the chin's sideways position. A chin off the midline
+   is cut beside its crest by the plane, so gnathion is taken again on the section through
+   the crest and the crest refitted (:func:`_chin`); menton is then placed on the chin's
+   bottom at the crest. The fit reads every sample of the window, so the surface's noise
+   averages out instead of deciding an extremum. What it reads is the chin's corner: a
+   chin shifted as a whole moves it by the shift, a bump centred on menton (the
+   benchmark's, σ 12 mm) by ≈ 0.8 of its peak. Where no crest is found (a hole under the
+   chin), the lowest point near the triangulated one stands.
+   Without a profile (a hole across the midline) the nasal tip is still the nose's peak
+   around the triangulated tip.
 
 Uncertainty per point: the mesh's own (``surface_sigma_mm``) and the extremum's spread —
 the region within 0.1 mm of the extreme value, a flat chin being less sharply placed than
-a pointed nose.
+a pointed nose; for the chin's crest, the quadratic fit's standard error (its residuals
+counted once per mesh triangle, not per sample).
 """
 
 from __future__ import annotations
@@ -64,6 +84,13 @@ FAR = 400.0  # mm: ray origins outside any face
 GAP_MM = 4.0
 #: Pieces a joined profile is grown from (the longest ones: the profile holds one of them).
 SEEDS = 8
+#: Gnathion's direction: this far (degrees) below the face's forward axis, toward the chin's
+#: underside; the chin's height field is seen from there.
+CHIN_DIRECTION_DEG = 45.0
+#: Half-widths (mm) of the window fitted around gnathion: across (x) and along the profile.
+CHIN_WINDOW_MM = (6.0, 6.0)
+#: How far (mm) from the triangulated chin point (``ibug_08``) gnathion is looked for.
+CHIN_REACH_MM = 20.0
 
 
 @dataclass(frozen=True)
@@ -269,6 +296,9 @@ class _Field:
 
     def __init__(self, query: MeshQuery, plane: MidSagittalPlane) -> None:
         self.q, self.plane = query, plane
+        t = query.mesh.vertices[query.mesh.triangles]
+        #: The mesh's typical triangle edge (mm): how far apart its independent samples lie.
+        self.spacing_mm = float(np.median(np.linalg.norm(t[:, 1] - t[:, 0], axis=1)))
 
     def _cast(self, face_origins: FloatArray, face_dir: FloatArray) -> FloatArray:
         o = self.plane.from_face(face_origins)
@@ -278,6 +308,12 @@ class _Field:
     def front(self, x: FloatArray, y: FloatArray) -> FloatArray:
         """Surface z seen from the front at face (x, y) (NaN on a miss)."""
         t = self._cast(np.column_stack([x, y, np.full(len(x), FAR)]), np.array([0.0, 0.0, -1.0]))
+        return np.where(np.isfinite(t), FAR - t, np.nan)
+
+    def height(self, points: FloatArray, u: FloatArray) -> FloatArray:
+        """How far along the unit face direction ``u`` the surface lies, seen from ``u``'s
+        side, on the line through each face point along ``u`` (NaN on a miss)."""
+        t = self._cast(points + FAR * u, -u)
         return np.where(np.isfinite(t), FAR - t, np.nan)
 
     def below(self, x: FloatArray, z: FloatArray) -> FloatArray:
@@ -328,6 +364,99 @@ def _lowest(
     return np.array([c[0], y[0], p[2]]), spread
 
 
+def chin_direction(degrees: float = CHIN_DIRECTION_DEG) -> FloatArray:
+    """Unit face-frame direction ``degrees`` below forward (+z toward −y)."""
+    a = math.radians(degrees)
+    return np.array([0.0, -math.sin(a), math.cos(a)])
+
+
+def gnathion(
+    points: FloatArray, chin: FloatArray, u: FloatArray, reach_mm: float = CHIN_REACH_MM
+) -> FloatArray | None:
+    """The point of a section (face frame) within ``reach_mm`` of the face point ``chin``
+    that lies farthest along ``u``: the chin's corner (None when none is that near)."""
+    near = points[np.linalg.norm(points - chin, axis=1) < reach_mm] if len(points) else points
+    return None if len(near) == 0 else np.asarray(near[int(np.argmax(near @ u))])
+
+
+def section_points(mesh: SurfaceMesh, plane: MidSagittalPlane, x_mm: float) -> FloatArray:
+    """Every point of the section x = ``x_mm`` (face frame), joined or not: the chin's
+    corner is found on it even where holes higher up break the profile."""
+    open_, closed = _pieces(mesh, plane, x_mm)
+    pieces = open_ + closed
+    return np.vstack(pieces) if pieces else np.zeros((0, 3))
+
+
+def chin_crest(
+    field: _Field,
+    corner: FloatArray,
+    u: FloatArray,
+    window: tuple[float, float] = CHIN_WINDOW_MM,
+    step: float = 0.25,
+    iterations: int = 8,
+) -> tuple[float, float] | None:
+    """(x, standard error) of the crest of the surface's height field along ``u`` around
+    the face point ``corner``: a quadratic in (x, v) fitted over ``window`` (v along the
+    profile, ⟂ u), its peak across x at v = 0, the window moved there and fitted again
+    until it stays (module docstring). None where the fit does not peak across x or the
+    crest runs off (more than a window's width from ``corner``)."""
+    ev = np.cross(u, np.array([1.0, 0.0, 0.0]))
+    gx = np.arange(-window[0], window[0] + step / 2, step)
+    gv = np.arange(-window[1], window[1] + step / 2, step)
+    xx, vv = (a.ravel() for a in np.meshgrid(gx, gv))
+    x0 = float(corner[0])
+    for _ in range(iterations):
+        base = np.array([x0, corner[1], corner[2]])
+        h = field.height(base + xx[:, None] * np.array([1.0, 0.0, 0.0]) + vv[:, None] * ev, u)
+        ok = np.isfinite(h)
+        if np.count_nonzero(ok) < 0.8 * len(h):
+            return None
+        a = np.column_stack([np.ones(ok.sum()), xx[ok], vv[ok], xx[ok] ** 2, xx[ok] * vv[ok],
+                             vv[ok] ** 2])  # fmt: skip
+        coef, *_ = np.linalg.lstsq(a, h[ok], rcond=None)
+        if coef[3] >= 0:
+            return None
+        shift = float(np.clip(-coef[1] / (2.0 * coef[3]), -window[0] / 2, window[0] / 2))
+        x0 += shift
+        if abs(x0 - corner[0]) > 2 * window[0]:
+            return None
+        if abs(shift) < 0.01:
+            r = h[ok] - a @ coef
+            # the samples are denser than the mesh's triangles: one residual per triangle
+            # is independent, so the error is scaled up by the samples per triangle width
+            dof = max(len(r) - 6, 1) * min(1.0, (step / field.spacing_mm) ** 2)
+            cov = np.linalg.pinv(a.T @ a) * float(r @ r) / max(dof, 1.0)
+            return x0, math.sqrt(float(cov[1, 1])) / (2.0 * abs(float(coef[3])))
+    return None
+
+
+def _chin(
+    field: _Field, mesh: SurfaceMesh, plane: MidSagittalPlane, chin: FloatArray, rounds: int = 3
+) -> tuple[FloatArray, float] | None:
+    """``ibug_08`` placed sideways on the chin's crest (:func:`chin_crest` around
+    :func:`gnathion`, near the triangulated ``chin``, face frame) and on the chin's bottom
+    there, in the coronal section through ``chin``; None where no crest is found. A chin
+    off the midline is cut beside its crest by the mid-sagittal plane, so gnathion is
+    taken again on the section through the crest found, and the crest fitted again there,
+    until it stays: the window sits on the same part of the chin wherever the chin is."""
+    u = chin_direction()
+    crest: tuple[float, float] | None = None
+    x = 0.0
+    for _ in range(rounds):
+        corner = gnathion(section_points(mesh, plane, x), chin, u)
+        found = None if corner is None else chin_crest(field, corner, u)
+        if found is None:
+            break
+        moved = crest is None or abs(found[0] - crest[0]) > 0.05
+        crest, x = found, found[0]
+        if not moved:
+            break
+    if crest is None:
+        return None
+    y = field.below(np.array([crest[0]]), np.array([chin[2]]))[0]
+    return (np.array([crest[0], y, chin[2]]), crest[1]) if np.isfinite(y) else None
+
+
 def _before(lm: Landmark3D) -> FloatArray:
     return lm.triangulated if lm.triangulated is not None else lm.position
 
@@ -350,7 +479,8 @@ def refine_midline(
     ``ibug_08`` (bottom of the chin's frontal outline) are not the profile's soft-tissue
     nasion and menton, so they keep their triangulated height and take their sideways
     position from the surface: the crest of the nose root and the lowest point of the
-    chin's coronal section through the triangulated point. Each keeps its triangulated
+    chin's coronal section — at the chin's crest (:func:`chin_crest`; the lowest point
+    near the triangulated one where no crest is found). Each keeps its triangulated
     position in ``triangulated``. The profile is :func:`midline_points`' (``profile``:
     how holes across the midline are bridged or stepped around; :func:`face_span` where
     a break is not tolerated)."""
@@ -374,6 +504,13 @@ def refine_midline(
         if key in landmarks:
             found[key] = how(field, plane.to_face(landmarks[key].position), half_window_mm,
                              step_mm, cap_mm)  # fmt: skip
+    if "pronasale" not in found and "ibug_30" in landmarks:  # no profile: the nose's peak
+        found["ibug_30"] = _peak(field, plane.to_face(landmarks["ibug_30"].position),
+                                 half_window_mm, step_mm, cap_mm)  # fmt: skip
+    if "ibug_08" in landmarks:
+        chin = _chin(field, mesh, plane, plane.to_face(landmarks["ibug_08"].position))
+        if chin is not None:
+            found["ibug_08"] = chin
     for name, (q, spread) in found.items():
         if not np.isfinite(q).all():
             continue
