@@ -68,8 +68,10 @@ def bare_scp(port: int, folder: Path) -> None:
     db = sqlite3.connect(folder / "bare.db", check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE IF NOT EXISTS instances (sop_instance_uid TEXT PRIMARY KEY, "
-               "path TEXT, received_at REAL)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS instances (sop_instance_uid TEXT PRIMARY KEY, "
+        "path TEXT, received_at REAL)"
+    )
     lock = threading.Lock()
 
     def store(event: Any) -> int:
@@ -82,8 +84,9 @@ def bare_scp(port: int, folder: Path) -> None:
             os.fsync(fh.fileno())
         with lock:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("INSERT OR IGNORE INTO instances VALUES (?, ?, ?)",
-                       (uid, str(path), time.time()))
+            db.execute(
+                "INSERT OR IGNORE INTO instances VALUES (?, ?, ?)", (uid, str(path), time.time())
+            )
             db.execute("COMMIT")
         return 0x0000
 
@@ -103,8 +106,16 @@ class BareScp:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.bench_ingest", "--bare-scp", str(self.port),
-             str(self.folder)], cwd=REPO)
+            [
+                sys.executable,
+                "-m",
+                "tests.bench.bench_ingest",
+                "--bare-scp",
+                str(self.port),
+                str(self.folder),
+            ],
+            cwd=REPO,
+        )
         wait_for_port(self.port, 60)
 
     def stop(self) -> None:
@@ -129,8 +140,12 @@ class Burst:
         self.photos = photos
         self.associations = associations
         small = cv2.resize(astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
-        self.template = make_vl_photo(small, transfer_syntax=JPEGBaseline8Bit,
-                                      patient_name="Bench^Ingest", patient_id="BENCH-1")
+        self.template = make_vl_photo(
+            small,
+            transfer_syntax=JPEGBaseline8Bit,
+            patient_name="Bench^Ingest",
+            patient_id="BENCH-1",
+        )
         self.number = 0
 
     def write(self) -> list[list[Path]]:
@@ -158,9 +173,21 @@ def send_burst(groups: list[list[Path]], port: int, called: str) -> float:
     """Seconds from starting one storescu per group until the last ends; all Success."""
     t0 = time.perf_counter()
     procs = [
-        subprocess.Popen([STORESCU, "-xy", "-aec", called, "-aet", f"BENCH{n}", "127.0.0.1",
-                          str(port), *map(str, files)],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            [
+                STORESCU,
+                "-xy",
+                "-aec",
+                called,
+                "-aet",
+                f"BENCH{n}",
+                "127.0.0.1",
+                str(port),
+                *map(str, files),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         for n, files in enumerate(groups)
     ]
     outputs = [p.communicate(timeout=300)[0] for p in procs]
@@ -192,11 +219,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     burst = Burst(tmp / "photos", args.photos, args.associations)
     bare = BareScp(tmp / "bare")
-    node = NodeProcess(root=tmp / "node", env_extra={
-        "FACENODE_WORKERS": str(args.workers), "FACENODE_STABLE_AGE_S": "3600",
-        "FACENODE_LOG_LEVEL": "WARNING"})
-    times: dict[str, list[float]] = {"bare_idle": [], "node_idle": [], "node_load": [],
-                                     "bare_load": []}
+    node = NodeProcess(
+        root=tmp / "node",
+        env_extra={
+            "FACENODE_WORKERS": str(args.workers),
+            "FACENODE_STABLE_AGE_S": "3600",
+            "FACENODE_LOG_LEVEL": "WARNING",
+        },
+    )
+    times: dict[str, list[float]] = {
+        "bare_idle": [],
+        "node_idle": [],
+        "node_load": [],
+        "bare_load": [],
+    }
     load_cpu: dict[str, list[float]] = {"node_load": [], "bare_load": []}
     main_cpu: dict[str, list[float]] = {"node_load": [], "bare_load": []}
     expected_node = expected_bare = 0
@@ -214,9 +250,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         node.env_extra["FACENODE_STABLE_AGE_S"] = "5"
         node.start()
         assert node.process is not None
-        wait_until(lambda: len(analysis_workers(node.process.pid)) >= args.workers  # type: ignore[union-attr]
-                   and running_jobs(node) >= args.workers, timeout=180, interval=0.5,
-                   what="every analysis worker busy")
+        wait_until(
+            lambda: (
+                len(analysis_workers(node.process.pid)) >= args.workers  # type: ignore[union-attr]
+                and running_jobs(node) >= args.workers
+            ),
+            timeout=180,
+            interval=0.5,
+            what="every analysis worker busy",
+        )
         time.sleep(3)  # the workers past their start, analysing
         workers = analysis_workers(node.process.pid)
         for _ in range(args.repeats):
@@ -278,26 +320,38 @@ def _pairs(node: list[float], bare: list[float]) -> list[float]:
 
 
 def print_table(r: dict[str, Any]) -> None:
-    print(f"\n{r['photos']} photos over {r['associations']} associations; node with "
-          f"{r['workers']} analysis workers; {r['cpus']} CPUs")
+    print(
+        f"\n{r['photos']} photos over {r['associations']} associations; node with "
+        f"{r['workers']} analysis workers; {r['cpus']} CPUs"
+    )
     print(f"{'phase':<26} {'median s':>9} {'photos/s':>9}  runs")
-    names = {"bare_idle": "(c) bare, no load", "node_idle": "(d) node, no load",
-             "node_load": "(a) node, analysis load", "bare_load": "(b) bare, analysis load"}
+    names = {
+        "bare_idle": "(c) bare, no load",
+        "node_idle": "(d) node, no load",
+        "node_load": "(a) node, analysis load",
+        "bare_load": "(b) bare, analysis load",
+    }
     for key, name in names.items():
         runs = " ".join(f"{t:.2f}" for t in r["seconds"][key])
-        print(f"{name:<26} {r['median_s'][key]:>9.2f} {r['photos'] / r['median_s'][key]:>9.1f}"
-              f"  {runs}")
+        print(
+            f"{name:<26} {r['median_s'][key]:>9.2f} {r['photos'] / r['median_s'][key]:>9.1f}"
+            f"  {runs}"
+        )
     for key in ("node_load", "bare_load"):
         cpu = " ".join(f"{c:.2f}" for c in r["worker_cpu_s_per_s"][key])
         main = " ".join(f"{c:.2f}" for c in r["node_main_cpu_s_per_s"][key])
         print(f"during {key}: workers' CPU s/s {cpu}; node main process CPU s/s {main}")
     ok = {True: "ok", False: "OVER"}
-    for label, key, target in (("under load", "loaded", TARGET_LOADED),
-                               ("no load   ", "idle", TARGET_IDLE)):
+    for label, key, target in (
+        ("under load", "loaded", TARGET_LOADED),
+        ("no load   ", "idle", TARGET_IDLE),
+    ):
         ratio, pairs = r[f"ratio_{key}"], r[f"pair_ratios_{key}"]
-        print(f"node / bare {label}: {ratio:.2f} of the medians, pairs "
-              f"{' '.join(f'{p:.2f}' for p in pairs)} (target <= {target}: "
-              f"{ok[ratio <= target]})")
+        print(
+            f"node / bare {label}: {ratio:.2f} of the medians, pairs "
+            f"{' '.join(f'{p:.2f}' for p in pairs)} (target <= {target}: "
+            f"{ok[ratio <= target]})"
+        )
     print("peak RSS (VmHWM), and for workers peak address space (VmPeak; job_memory_mb):")
     for name, mb in r["peak_rss_mb"].items():
         vm = r["worker_peak_address_space_mb"].get(name)
