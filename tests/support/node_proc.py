@@ -2,7 +2,8 @@
 
 The node runs in its own session (process group), so that :meth:`NodeProcess.kill` can
 SIGKILL it the way a power cut, an OOM-killed container or ``docker kill`` would: the node
-and every process it started, at once, with no chance to clean up. :meth:`NodeProcess.start`
+at once, with no chance to clean up, and with it its worker processes (in sessions of their
+own, :mod:`node.worker`; ``PR_SET_PDEATHSIG`` kills them as the node dies). :meth:`NodeProcess.start`
 again on the same ``root`` is a restart on the same storage and database.
 """
 
