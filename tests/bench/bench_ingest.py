@@ -2,7 +2,7 @@
 same load, same run.
 
 Run: ``nice .venv/bin/python -m tests.bench.bench_ingest [--photos 300] [--associations 4]
-[--workers 2] [--repeats 3] [--views 16] [--size 1024]`` (about 6 minutes, 2 without the 3D
+[--workers 2] [--repeats 3] [--views 16] [--size 1024]`` (about 4 minutes, 2 without the 3D
 phase, ``--views 0``; bounded by ``--deadline``).
 
 The burst: ``--photos`` small photos (the astronaut at 256 × 256, JPEG baseline, ~15 kB, a
