@@ -50,7 +50,10 @@ class NodeProcess:
         with open(self.root / "node.log", "ab") as log:  # the child writes to its own copy
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "node.cli", "serve"],
-                cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                cwd=REPO,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         wait_for_port(self.port, 120)
@@ -86,8 +89,12 @@ class NodeProcess:
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "node.cli", *args], cwd=REPO, env=self.env(),
-            capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-m", "node.cli", *args],
+            cwd=REPO,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def log_text(self) -> str:
