@@ -150,7 +150,8 @@ def _rows(database: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[An
 
 class Watch(threading.Thread):
     """Every :data:`POLL_S`: the node's worker processes (when first seen, peak resident
-    memory) and its 3D job's state and stage (when each was first seen)."""
+    memory) and its 3D job's state and stage (when each was first seen, and every sample:
+    whether the job ran through a given time window)."""
 
     def __init__(self, node_pid: int, database: Path) -> None:
         super().__init__(daemon=True)
@@ -158,6 +159,7 @@ class Watch(threading.Thread):
         self.first_seen: dict[int, float] = {}
         self.peak_mb: dict[int, float] = {}
         self.stages: dict[str, float] = {}  # the 3D job's stage → first seen (epoch)
+        self.samples: list[tuple[float, str, str]] = []  # the 3D job: (epoch, state, stage)
         self.job_running_at: float | None = None
         self.done = threading.Event()
 
@@ -179,6 +181,8 @@ class Watch(threading.Thread):
                         (RECONSTRUCT,))  # fmt: skip
         except sqlite3.Error:
             return  # the node holds a write lock: next time
+        if row:
+            self.samples.append((now, str(row[0][0]), str(row[0][1] or "")))
         if row and row[0][0] == RUNNING:
             if self.job_running_at is None:
                 self.job_running_at = now

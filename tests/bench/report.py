@@ -9,6 +9,7 @@ import json
 import os
 import re
 import resource
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,80 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
     return total
+
+
+def thread_run_delays(pid: int) -> dict[int, float]:
+    """Seconds each live thread of process ``pid`` has waited, runnable, for a CPU so far
+    (``/proc/PID/task/TID/schedstat``'s second field), by thread id."""
+    out: dict[int, float] = {}
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out  # gone
+    for task in tasks:
+        try:
+            out[int(task.name)] = int((task / "schedstat").read_text().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+    return out
+
+
+class RunDelayMeter:
+    """``with RunDelayMeter(pid) as m: ...``; then ``m.seconds``: how long the threads of
+    process ``pid`` waited, runnable, for a CPU inside the block — what a receiver loses to
+    other processes on a busy machine, as opposed to waiting for the disk or the network.
+    Sampled every ``interval`` s, so that threads that end inside the block (an SCP's
+    association threads) count up to their last sample; threads born inside count from 0."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.pid, self.interval = pid, interval
+        self.seconds = 0.0
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RunDelayMeter:
+        self._first = thread_run_delays(self.pid)
+        self._last = dict(self._first)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.seconds = sum(v - self._first.get(tid, 0.0) for tid, v in self._last.items())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        self._last.update(thread_run_delays(self.pid))
+
+
+def bytes_written(pids: list[int]) -> int:
+    """Bytes the processes ``pids`` have caused to be written to storage so far
+    (``/proc/PID/io`` ``write_bytes``; gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/io").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^write_bytes:\s+(\d+)", text, re.MULTILINE)
+        total += int(found[1]) if found else 0
+    return total
+
+
+def disk_busy_seconds() -> float:
+    """Seconds the machine's disks (``/sys/block``, loop and RAM disks left out) have been
+    busy so far (``/proc/diskstats`` io_ticks)."""
+    disks = {p.name for p in Path("/sys/block").iterdir() if not p.name.startswith(("loop", "ram"))}
+    total = 0
+    for line in Path("/proc/diskstats").read_text().splitlines():
+        f = line.split()
+        if len(f) > 12 and f[2] in disks:
+            total += int(f[12])
+    return total / 1000

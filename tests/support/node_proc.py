@@ -2,7 +2,8 @@
 
 The node runs in its own session (process group), so that :meth:`NodeProcess.kill` can
 SIGKILL it the way a power cut, an OOM-killed container or ``docker kill`` would: the node
-and every process it started, at once, with no chance to clean up. :meth:`NodeProcess.start`
+at once, with no chance to clean up, and with it its worker processes (in sessions of their
+own, :mod:`node.worker`; ``PR_SET_PDEATHSIG`` kills them as the node dies). :meth:`NodeProcess.start`
 again on the same ``root`` is a restart on the same storage and database.
 """
 
@@ -49,7 +50,10 @@ class NodeProcess:
         with open(self.root / "node.log", "ab") as log:  # the child writes to its own copy
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "node.cli", "serve"],
-                cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                cwd=REPO,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         wait_for_port(self.port, 120)
@@ -85,8 +89,12 @@ class NodeProcess:
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "node.cli", *args], cwd=REPO, env=self.env(),
-            capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-m", "node.cli", *args],
+            cwd=REPO,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def log_text(self) -> str:

@@ -1,8 +1,9 @@
 """node.worker: real child processes (spawn) bounded in memory and time. A task that runs
 out of memory, is killed or outlasts its time limit ends its worker with a WorkerFailure
 that says which, and the next call gets a fresh worker; the node stopping ends a call with
-WorkerStopped; the child runs at idle priority (SCHED_IDLE, nice +10), under RLIMIT_AS, and
-its log records reach the parent's handlers.
+WorkerStopped; the child runs at idle priority (SCHED_IDLE, nice +10) in a session of its own
+(where Linux has autogroups: a CPU group of its own), under RLIMIT_AS, and its log records
+reach the parent's handlers.
 
 The tasks below are module functions so that the child can import them by name."""
 
@@ -12,8 +13,11 @@ import logging
 import os
 import resource
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +32,7 @@ from node.worker import (
 )
 
 MEMORY_MB = 1024
+REPO = Path(__file__).resolve().parents[3]
 
 
 def init_state(arg: str) -> dict[str, Any]:
@@ -41,7 +46,15 @@ def report(state: dict[str, Any], _: object) -> dict[str, Any]:
         "rlimit_as": resource.getrlimit(resource.RLIMIT_AS),
         "nice": os.nice(0),
         "policy": os.sched_getscheduler(0),
+        "sid": os.getsid(0),
+        "autogroup": _autogroup(),
     }
+
+
+def _autogroup() -> str | None:
+    """This process's autogroup (``/autogroup-ID nice N``); None without autogroups."""
+    path = Path("/proc/self/autogroup")
+    return path.read_text().strip() if path.exists() else None
 
 
 def allocate(_state: object, megabytes: int) -> int:
@@ -81,6 +94,12 @@ def test_the_child_is_limited_niced_and_logs_through_the_parent(
     assert state["arg"] == "x" and state["pid"] == worker.pid != os.getpid()
     assert state["rlimit_as"] == (MEMORY_MB * 1024 * 1024,) * 2
     assert state["nice"] >= WORKER_NICE and state["policy"] == os.SCHED_IDLE
+    # its own session: where the CPU is shared by session (autogroups), the worker's
+    # CPU time is its own group's, not the node's
+    assert state["sid"] == worker.pid != os.getsid(0)
+    parent = _autogroup()
+    if parent is not None:
+        assert state["autogroup"].split()[0] != parent.split()[0]
     forwarded = [r for r in caplog.records if r.name == "tests.worker.child"]
     assert [r.getMessage() for r in forwarded] == ["hello from the child x"]
     assert forwarded[0].process == worker.pid
@@ -124,6 +143,46 @@ def test_stopping_abandons_the_call(worker: WorkerProcess) -> None:
     with pytest.raises(WorkerStopped):
         worker.call(sleep, 30, timeout_s=60, stop=stop)
     assert not worker.alive()
+
+
+#: A stand-in for the node: starts a worker, prints its pid and session, then keeps it busy.
+NODE_SCRIPT = """
+from node.worker import WorkerProcess
+from tests.unit.node.test_worker import init_state, report, sleep
+worker = WorkerProcess(init_state, "x", 1024)
+state = worker.call(report, None, timeout_s=60)
+print(state["pid"], state["sid"], flush=True)
+worker.call(sleep, 600, timeout_s=700)
+"""
+
+
+def test_a_killed_node_takes_its_busy_worker_with_it() -> None:
+    """The worker is out of the node's process group (its own session), so a SIGKILL of
+    the node's group misses it, and busy with a task it does not see its pipe close:
+    ``PR_SET_PDEATHSIG`` alone must end it."""
+    with subprocess.Popen([sys.executable, "-c", NODE_SCRIPT], stdout=subprocess.PIPE,
+                          text=True, cwd=REPO, start_new_session=True) as node:  # fmt: skip
+        pid, sid = map(int, node.stdout.readline().split())  # type: ignore[union-attr]
+        try:
+            assert sid == pid and os.getpgid(pid) != node.pid
+            os.killpg(node.pid, signal.SIGKILL)
+            node.wait(30)
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not _alive(pid), f"worker {pid} outlived its node"
+        finally:
+            node.kill()
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)  # no orphan left behind by a failure
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_exit_descriptions() -> None:
