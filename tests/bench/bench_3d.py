@@ -20,10 +20,11 @@ Run: ``nice .venv/bin/python -m tests.bench.bench_3d [--views 16] [--size 1024]
   minus right brow height: the set's value minus the 0 mm set's, against the same
   difference on the truth).
 * **skull** — ``multiview/skull_ccby`` (66 real photos, CC BY 4.0), downscaled to
-  ``--skull-size`` (default 1000, the photos' 1424 px nearly: at 640 the skull is some
-  200 px wide and too few features link its views, 28 of 66 register), EXIF focal length as
-  the prior of one shared camera, no board and no face (a given unit factor stands in for
-  the scale): views registered, reprojection error, time per stage.
+  ``--skull-size`` (default 1000, the most :func:`tests.bench.bench_sfm.skull_images`
+  gives: at 640 the skull is 200–300 px wide and too few features link its views, 28 of 66
+  register), EXIF focal length as the prior of one shared camera, no board and no face (a
+  given unit factor stands in for the scale): views registered, reprojection error, time
+  per stage.
 
 Issue 10's targets: mean surface error ≤ 0.3 mm, p95 ≤ 1.0 mm; landmark RMS ≤ 1.0 mm;
 2–4 mm deviations within ±0.5 mm; distances within 1 %; the whole pipeline ≤ 90 s for 16
