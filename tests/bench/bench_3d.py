@@ -1,7 +1,7 @@
 """The whole photogrammetric pipeline (:func:`reconstruction.pipeline.reconstruct`) end to end.
 
 Run: ``nice .venv/bin/python -m tests.bench.bench_3d [--views 16] [--size 1024]
-[--deviations 0,2,4] [--skull-views 66] [--skull-size 640] [--out bench-results/3d.json]``.
+[--deviations 0,2,4] [--skull-views 66] [--skull-size 1000] [--out bench-results/3d.json]``.
 
 * **synthetic** — :mod:`tests.bench.multiview_synth`: the menpo3d "james" scan with the
   standard injected deviations (chin and nasal tip shifted toward the subject's left, left
@@ -20,9 +20,11 @@ Run: ``nice .venv/bin/python -m tests.bench.bench_3d [--views 16] [--size 1024]
   minus right brow height: the set's value minus the 0 mm set's, against the same
   difference on the truth).
 * **skull** — ``multiview/skull_ccby`` (66 real photos, CC BY 4.0), downscaled to
-  ``--skull-size``, EXIF focal length as the prior of one shared camera, no board and no
-  face (a given unit factor stands in for the scale): views registered, reprojection
-  error, time per stage.
+  ``--skull-size`` (default 1000, the most :func:`tests.bench.bench_sfm.skull_images`
+  gives: at 640 the skull is 200–300 px wide and too few features link its views, 28 of 66
+  register), EXIF focal length as the prior of one shared camera, no board and no face (a
+  given unit factor stands in for the scale): views registered, reprojection error, time
+  per stage.
 
 Issue 10's targets: mean surface error ≤ 0.3 mm, p95 ≤ 1.0 mm; landmark RMS ≤ 1.0 mm;
 2–4 mm deviations within ±0.5 mm; distances within 1 %; the whole pipeline ≤ 90 s for 16
@@ -396,7 +398,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--deviations", default="0,2,4")
     ap.add_argument("--skull-views", type=int, default=66, help="0: skip the skull")
-    ap.add_argument("--skull-size", type=int, default=640)
+    ap.add_argument("--skull-size", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=REPO / "bench-results" / "3d.json")
     args = ap.parse_args()
     analyzer = PhotoAnalyzer(AnalysisOptions(tables=load_tables()))
