@@ -30,6 +30,13 @@ ALGORITHM = ModelIdentity(
     version="1",
     licence="MIT",
 )
+#: The same meshing on the GPU path's dense cloud (:mod:`reconstruction.patchmatch`).
+PATCHMATCH_ALGORITHM = ModelIdentity(
+    id="facenode-patchmatch-poisson",
+    name="COLMAP PatchMatch stereo and fusion (CUDA) and screened Poisson meshing",
+    version="1",
+    licence="MIT (COLMAP: BSD-3-Clause)",
+)
 
 
 @dataclass(frozen=True)

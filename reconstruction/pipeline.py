@@ -53,15 +53,21 @@ from analysis.types import (
     BackendUnavailableError,
     ImageArray,
     InvalidInputError,
+    ModelIdentity,
     PhotoAnalysis,
 )
 from reconstruction import landmarks3d, measurements3d, profile3d, symmetry3d
 from reconstruction.board import MarkerBoard, board_scale
 from reconstruction.cameras import run_sfm
-from reconstruction.dense import DenseOptions, Device, dense_point_cloud
+from reconstruction.dense import DenseOptions, Device, dense_point_cloud, resolve_device
 from reconstruction.errors import ReconstructionError, ReconstructionStageError
 from reconstruction.landmarks3d import TriangulationOptions, ViewLandmarks
-from reconstruction.meshing import MeshingOptions, poisson_mesh
+from reconstruction.meshing import (
+    ALGORITHM,
+    PATCHMATCH_ALGORITHM,
+    MeshingOptions,
+    poisson_mesh,
+)
 from reconstruction.profile3d import ProfileOptions
 from reconstruction.similarity import Similarity
 from reconstruction.types import (
@@ -264,6 +270,7 @@ def reconstruct(
             replace(opt.meshing, target_triangles=opt.target_triangles),
             camera_centres=np.array([c.centre for c in mesh_cams]),
             progress=stages.sub("meshing"),
+            algorithm=mesh_algorithm(opt.device),
         )
 
     landmarks: dict[str, Landmark3D] = {}
@@ -312,6 +319,12 @@ def reconstruct(
 
 
 # ---- helpers --------------------------------------------------------------------------
+
+
+def mesh_algorithm(device: Device) -> ModelIdentity:
+    """The identity the mesh (and so its DICOM objects and the 3D report) names: the dense
+    path ``device`` resolves to, then Poisson meshing."""
+    return PATCHMATCH_ALGORITHM if resolve_device(device) == "cuda" else ALGORITHM
 
 
 def _undistort(image: ImageArray, cam: PinholeCamera | None, k1: float) -> ImageArray:

@@ -100,3 +100,16 @@ def test_scale_falls_back_from_known_distance_to_factor_to_iris_else_fails() -> 
         _metric_scale([], _sfm(), rough, ReconstructionOptions(board=None), [])
     with pytest.raises(InvalidInputError):
         KnownDistance("a", "b", -1.0)
+
+
+def test_the_mesh_names_the_dense_path_that_made_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SGBM path's identity on the CPU; PatchMatch's where the GPU path is taken (the
+    CUDA probe faked: no GPU here), so the DICOM objects state what really ran."""
+    from reconstruction import dense
+    from reconstruction.meshing import ALGORITHM, PATCHMATCH_ALGORITHM
+    from reconstruction.pipeline import mesh_algorithm
+
+    assert mesh_algorithm("cpu") == ALGORITHM
+    monkeypatch.setattr(dense, "_cuda_problem", lambda: None)
+    assert mesh_algorithm("auto") == PATCHMATCH_ALGORITHM
+    assert mesh_algorithm("cpu") == ALGORITHM
