@@ -20,7 +20,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,24 +35,15 @@ from dicom.errors import DicomInputError
 from dicom.photo import dataset_to_photo
 from node.adhoc import load_source
 from node.pipeline import Analyzers
+from node.worker_task3d import Options3D, quiet_colmap
 from reconstruction import mesh_io
 from reconstruction.figures import reconstruction_figures
-from reconstruction.pipeline import InputView, KnownDistance, ReconstructionOptions, reconstruct
+from reconstruction.pipeline import InputView, reconstruct
 from reconstruction.types import Reconstruction3D
 
 #: EXIF tags: FocalLength, FocalPlaneXResolution, FocalPlaneResolutionUnit, PixelXDimension.
 _EXIF_IFD, _FOCAL, _FP_XRES, _FP_UNIT, _EXIF_WIDTH = 0x8769, 0x920A, 0xA20E, 0xA210, 0xA002
 _MM_PER_UNIT = {2: 25.4, 3: 10.0}  # inch, centimetre
-
-
-@dataclass(frozen=True)
-class Options3D:
-    """What ``facenode analyze --3d`` was asked for."""
-
-    min_views: int = 8
-    device: str = "auto"
-    target_triangles: int = 100_000
-    known_distance: KnownDistance | None = None
 
 
 def exif_focal_px(path: Path, width: int) -> float | None:
@@ -115,18 +105,12 @@ def analyze_3d(
             file=sys.stderr,
         )
         return 1
-    _quiet_colmap()
+    quiet_colmap()
     try:
         with err.status(f"2D analysis of {len(paths)} photos"):
             views = _load_views(paths, Analyzers(settings))
-        recon_options = ReconstructionOptions(
-            min_views=opt.min_views,
-            device=opt.device,  # type: ignore[arg-type]  # checked by the dense stage
-            target_triangles=opt.target_triangles,
-            known_distance=opt.known_distance,
-        )
         with _progress_bar(err) as report:
-            result = reconstruct(views, recon_options, progress=report)
+            result = reconstruct(views, opt.reconstruction_options(), progress=report)
     except (AnalysisError, ValueError) as exc:
         print(f"facenode analyze --3d: {exc}", file=sys.stderr)
         return 1
@@ -137,13 +121,6 @@ def analyze_3d(
     print(summary, end="")
     print(f"{len(written) + 1} files written to {output}")
     return 0
-
-
-def _quiet_colmap() -> None:
-    """COLMAP logs every SfM step at INFO on stderr; the progress bar says enough."""
-    import pycolmap
-
-    pycolmap.logging.minloglevel = 2  # errors only
 
 
 def write_outputs(result: Reconstruction3D, output: Path) -> list[str]:

@@ -108,14 +108,15 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _analyze_3d(args: argparse.Namespace, settings: Settings) -> int:
-    from node.adhoc3d import Options3D, analyze_3d
+    from node.adhoc3d import analyze_3d
+    from node.worker_task3d import Options3D
     from reconstruction.pipeline import KnownDistance
 
     known = None
     if args.known_distance:
         a, b, mm = args.known_distance
         try:
-            known = KnownDistance(a, b, float(mm))
+            known = (a, b, KnownDistance(a, b, float(mm)).mm)  # checked here: exit status 2
         except ValueError as exc:
             print(f"facenode analyze --3d: --known-distance: {exc}", file=sys.stderr)
             return 2

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
     from node.worker_task import Analyzers
-    from reconstruction.pipeline import InputView
+    from reconstruction.pipeline import InputView, ReconstructionOptions
     from reconstruction.types import Reconstruction3D
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,33 @@ Progress = Callable[[str, float], None]
 
 @dataclass(frozen=True)
 class Options3D:
-    """The node's 3D settings that reach the worker (plain values: they cross a pipe)."""
+    """What a 3D reconstruction is asked for — by the node's settings (they reach the worker:
+    plain values, they cross a pipe) or by ``facenode analyze --3d``."""
 
     min_views: int = 8
     device: str = "auto"
     target_triangles: int = 100_000
-    #: (landmark a, landmark b, mm), the ``reconstruction_known_distance`` setting
+    #: (landmark a, landmark b, mm): ``reconstruction_known_distance`` / ``--known-distance``
     known_distance: tuple[str, str, float] | None = None
+
+    def reconstruction_options(self) -> ReconstructionOptions:
+        """The pipeline's options (imports the 3D pipeline: call it where it runs)."""
+        from reconstruction.pipeline import KnownDistance, ReconstructionOptions
+
+        known = KnownDistance(*self.known_distance) if self.known_distance else None
+        return ReconstructionOptions(
+            min_views=self.min_views,
+            device=self.device,  # type: ignore[arg-type]  # checked by the dense stage
+            target_triangles=self.target_triangles,
+            known_distance=known,
+        )
+
+
+def quiet_colmap() -> None:
+    """COLMAP logs every SfM step at INFO; the progress (bar or job stage) says enough."""
+    import pycolmap
+
+    pycolmap.logging.minloglevel = 2  # errors only
 
 
 @dataclass(frozen=True)
@@ -146,21 +166,14 @@ def _read_views(
 
 
 def _reconstruct(views: list[InputView], opt: Options3D, report: Progress) -> Reconstruction3D:
-    import pycolmap
+    from reconstruction.pipeline import reconstruct
 
-    from reconstruction.pipeline import KnownDistance, ReconstructionOptions, reconstruct
-
-    pycolmap.logging.minloglevel = 2  # COLMAP's INFO lines per SfM step: errors only
-    known = KnownDistance(*opt.known_distance) if opt.known_distance else None
-    options = ReconstructionOptions(
-        min_views=opt.min_views,
-        device=opt.device,  # type: ignore[arg-type]  # checked by the dense stage
-        target_triangles=opt.target_triangles,
-        known_distance=known,
-    )
+    quiet_colmap()
     span = 1.0 - PHOTOS_SHARE - BUILD_SHARE
     return reconstruct(
-        views, options, progress=lambda stage, f: report(stage, PHOTOS_SHARE + span * f)
+        views,
+        opt.reconstruction_options(),
+        progress=lambda stage, f: report(stage, PHOTOS_SHARE + span * f),
     )
 
 

@@ -59,10 +59,8 @@ from typing import Any
 
 import numpy as np
 import pycolmap
-from pydicom.uid import generate_uid
 
 from analysis.types import ModelIdentity
-from dicom.wrap import wrap_rgb_image
 from node.db import JobKind, JobState, OutboxState
 from reconstruction import symmetry3d
 from reconstruction.cameras import run_sfm
@@ -101,19 +99,6 @@ FINISHED = (JobState.DONE.value, JobState.FAILED.value)
 
 
 # --- the series, the destination, the node --------------------------------------------
-
-
-def write_series(truth: ms.SynthSet, folder: Path) -> tuple[list[Path], str]:
-    """The views as one VL Photographic series (files); (paths, Study Instance UID)."""
-    folder.mkdir(parents=True)
-    study, series = str(generate_uid()), str(generate_uid())
-    paths = []
-    for i, image in enumerate(truth.images):
-        ds = wrap_rgb_image(image, patient_name="Bench^Multiview", patient_id="FN-BENCH-3D",
-                            study_uid=study, series_uid=series, instance_number=i + 1)  # fmt: skip
-        paths.append(folder / f"view{i:02d}.dcm")
-        ds.save_as(paths[-1], enforce_file_format=True)
-    return paths, study
 
 
 class Peer:
@@ -403,7 +388,7 @@ def run_set(d: float, views: int, size: int, work: Path, timeout_s: float) -> di
     t = time.perf_counter()
     truth = ms.make_set(views, size, deviations=ms.standard_deviations(d) if d else ())
     out["render_s"] = time.perf_counter() - t
-    paths, study = write_series(truth, work / "photos")
+    paths, study = ms.write_series(truth, work / "photos")
 
     pycolmap.logging.minloglevel = 2  # as in the node's worker: errors only
     t, c = time.perf_counter(), time.process_time()

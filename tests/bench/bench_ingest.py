@@ -271,9 +271,8 @@ def multiview_series(views: int, size: int, folder: Path) -> list[Path]:
     """The synthetic multi-view series (:mod:`tests.bench.multiview_synth`) as files; a
     node makes a 3D job of it after its 2D job."""
     from tests.bench import multiview_synth as ms
-    from tests.bench.bench_3d_node import write_series
 
-    paths, _ = write_series(ms.make_set(views, size), folder)
+    paths, _ = ms.write_series(ms.make_set(views, size), folder)
     return paths
 
 

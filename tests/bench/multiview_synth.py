@@ -42,7 +42,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
+from pydicom.uid import generate_uid
 
+from dicom.wrap import wrap_rgb_image
 from reconstruction import render as rr
 from reconstruction.mesh_io import read_obj_file
 from reconstruction.render import look_at
@@ -371,3 +373,23 @@ def surface_texture_xy(scene: Scene, points: FloatArray) -> tuple[IntArray, Floa
     wts = np.column_stack([1.0 - b[:, 0] - b[:, 1], b[:, 0], b[:, 1]])
     xy = np.einsum("nk,nkc->nc", wts, scene.corner_uv[p])
     return scene.texture_of[p], np.asarray(xy)
+
+
+def write_series(
+    truth: SynthSet,
+    folder: Path,
+    *,
+    patient_name: str = "Bench^Multiview",
+    patient_id: str = "FN-BENCH-3D",
+) -> tuple[list[Path], str]:
+    """The views as one VL Photographic series of one patient, as files in ``folder`` (made
+    here): what a photographer's camera would send; (paths, Study Instance UID)."""
+    folder.mkdir(parents=True)
+    study, series = str(generate_uid()), str(generate_uid())
+    paths = []
+    for i, image in enumerate(truth.images):
+        ds = wrap_rgb_image(image, patient_name=patient_name, patient_id=patient_id,
+                            study_uid=study, series_uid=series, instance_number=i + 1)  # fmt: skip
+        paths.append(folder / f"view{i:02d}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    return paths, study

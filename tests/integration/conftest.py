@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from skimage.data import astronaut
@@ -50,3 +51,14 @@ def stop_later() -> Iterator[list[object]]:
     yield started
     for proc in reversed(started):
         proc.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright, one per module (the OHIF viewer tests)."""
+    from tests.support.viewer import chromium
+    from tests.support.viewer_sr import require_tools
+
+    require_tools()
+    with chromium() as b:
+        yield b

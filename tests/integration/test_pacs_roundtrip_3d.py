@@ -28,7 +28,6 @@ from dicom.mesh import (
     ENCAPSULATED_STL_STORAGE,
     document_bytes,
 )
-from dicom.wrap import wrap_rgb_image
 from reconstruction.mesh_io import read_stl
 from tests.bench import multiview_synth as ms
 from tests.integration.conftest import storescu
@@ -50,17 +49,12 @@ SC_CLASS = "1.2.840.10008.5.1.4.1.1.7"
 
 
 def _series(folder: Path) -> tuple[list[Path], Dataset]:
-    """The synthetic views as one VL Photographic series of one patient (files)."""
+    """The synthetic views as one VL Photographic series of one patient (files), and the
+    last one's header."""
     synth = ms.make_set(VIEWS, SIZE, deviations=ms.standard_deviations(SHIFT_MM))
-    study, series = str(generate_uid()), str(generate_uid())
-    folder.mkdir()
-    paths = []
-    for i, image in enumerate(synth.images):
-        ds = wrap_rgb_image(image, patient_name="Müller^Jürgen", patient_id="FN-3D-0001",
-                            study_uid=study, series_uid=series, instance_number=i + 1)  # fmt: skip
-        paths.append(folder / f"view{i:02d}.dcm")
-        ds.save_as(paths[-1], enforce_file_format=True)
-    return paths, ds
+    paths, _ = ms.write_series(synth, folder, patient_name="Müller^Jürgen",
+                               patient_id="FN-3D-0001")  # fmt: skip
+    return paths, dcmread(paths[-1], stop_before_pixels=True)
 
 
 def _study_results(orthanc, study_uid: str, photos: set[str]) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]

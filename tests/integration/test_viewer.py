@@ -67,7 +67,7 @@ from dicom.sr_layout import FACE_SCREEN_PX
 from dicom.wrap import wrap_rgb_image
 from tests.support.ohif_server import OHIF_VERSIONS, OhifServer, ohif_dist
 from tests.support.orthanc import new_orthanc
-from tests.support.viewer import FAILURE, Drawn, chromium, png_rgb, viewer_page
+from tests.support.viewer import FAILURE, Drawn, png_rgb, viewer_page
 from tests.support.viewer_sr import (
     FAILING_HINTS,
     LABEL,
@@ -141,13 +141,6 @@ def studies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dic
         yield orthanc, made
     finally:
         orthanc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_tools()
-    with chromium() as b:
-        yield b
 
 
 def _close_up(sr: hd.sr.Comprehensive3DSR, drawn: Drawn) -> tuple[tuple[float, float], float]:

@@ -68,7 +68,6 @@ from tests.support.viewer import (
     FAILURE,
     Drawn,
     Series,
-    chromium,
     compact_png,
     viewer_page,
 )
@@ -158,13 +157,6 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Orthanc, S
         yield orthanc, made
     finally:
         orthanc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_tools()
-    with chromium() as b:
-        yield b
 
 
 def _correlation(drawn: Drawn, sc: Dataset) -> float:
