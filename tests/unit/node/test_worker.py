@@ -52,9 +52,17 @@ def report(state: dict[str, Any], _: object) -> dict[str, Any]:
 
 
 def _autogroup() -> str | None:
-    """This process's autogroup (``/autogroup-ID nice N``); None without autogroups."""
-    path = Path("/proc/self/autogroup")
-    return path.read_text().strip() if path.exists() else None
+    """This process's autogroup id (``/autogroup-ID`` from ``/autogroup-ID nice N``).
+
+    None without autogroups: the file may be absent, unreadable or empty (some container
+    kernels), and then the test has no group to compare.
+    """
+    try:
+        text = Path("/proc/self/autogroup").read_text().strip()
+    except OSError:
+        return None
+    first = text.split()[0] if text else ""
+    return first if first.startswith("/autogroup-") else None
 
 
 def allocate(_state: object, megabytes: int) -> int:
@@ -98,8 +106,8 @@ def test_the_child_is_limited_niced_and_logs_through_the_parent(
     # CPU time is its own group's, not the node's
     assert state["sid"] == worker.pid != os.getsid(0)
     parent = _autogroup()
-    if parent is not None:
-        assert state["autogroup"].split()[0] != parent.split()[0]
+    if parent is not None and state["autogroup"] is not None:
+        assert state["autogroup"] != parent
     forwarded = [r for r in caplog.records if r.name == "tests.worker.child"]
     assert [r.getMessage() for r in forwarded] == ["hello from the child x"]
     assert forwarded[0].process == worker.pid
