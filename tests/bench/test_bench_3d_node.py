@@ -27,11 +27,9 @@ from tests.bench import multiview_synth as ms
 from tests.bench.bench_3d import truth_measures
 from tests.bench.node_results3d import Results3D, dciodvfy_all, read_folder, read_results
 from tests.factories import make_vl_photo
-from tests.support.recon3d import ALGORITHM, deformed_recon
+from tests.support.recon3d import ALGORITHM, deformed_recon, needs_mesh
 
-pytestmark = pytest.mark.skipif(
-    not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
-)
+pytestmark = needs_mesh
 
 
 @pytest.fixture(scope="module")

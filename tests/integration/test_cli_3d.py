@@ -18,13 +18,11 @@ import pytest
 
 from reconstruction.mesh_io import read_stl
 from tests.bench import multiview_synth as ms
+from tests.support.recon3d import needs_mesh
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not (ms.data_dir() / "james.obj").is_file(),
-        reason=f"shared mesh {ms.data_dir()} is absent",
-    ),
+    needs_mesh,
 ]
 REPO = Path(__file__).resolve().parents[2]
 

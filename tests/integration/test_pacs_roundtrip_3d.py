@@ -35,12 +35,11 @@ from tests.support.dciodvfy import dciodvfy_errors, stl_proxy
 from tests.support.net import free_port, wait_until
 from tests.support.node_proc import NodeProcess
 from tests.support.orthanc import new_orthanc
+from tests.support.recon3d import needs_mesh
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(
-        not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} absent"
-    ),
+    needs_mesh,
 ]
 
 VIEWS, SIZE, SHIFT_MM = 12, 768, 4.0

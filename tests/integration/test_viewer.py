@@ -70,9 +70,9 @@ from tests.support.orthanc import new_orthanc
 from tests.support.viewer import FAILURE, Drawn, png_rgb, viewer_page
 from tests.support.viewer_sr import (
     FAILING_HINTS,
-    LABEL,
     arrow_labels,
     drawn_groups,
+    drawn_labels,
     expected_labels,
     landmark_points,
     nearest,
@@ -220,11 +220,7 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
         assert (margin < 16).mean() > 0.9
 
     # 3. every measurement labelled "<name>: <value> <unit>" with the SR's value and unit
-    labels = {}
-    for line in drawn.labels:
-        match = LABEL.match(line)
-        assert match, f"label without value and unit: {line!r}"
-        labels[match["name"]] = (float(match["value"]), match["unit"])
+    labels = drawn_labels(drawn.labels)
     assert set(labels) == set(expected)
     for name, (value, unit) in expected.items():
         assert labels[name][1] == unit, name

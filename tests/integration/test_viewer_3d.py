@@ -59,11 +59,10 @@ from dicom.context import ResultContext
 from dicom.render_sc import REPORT3D_SERIES_NUMBER
 from dicom.results3d import asymmetry_entries, build_results_3d
 from dicom.sr3d import RENDERING_SCREEN_PX
-from tests.bench import multiview_synth as ms
 from tests.factories import make_vl_photo
 from tests.support.ohif_server import OHIF_VERSIONS, OhifServer, ohif_dist
 from tests.support.orthanc import Orthanc, new_orthanc
-from tests.support.recon3d import ALGORITHM, LANDMARK_MODEL, deformed_recon, has_mesh
+from tests.support.recon3d import ALGORITHM, LANDMARK_MODEL, deformed_recon, needs_mesh
 from tests.support.viewer import (
     FAILURE,
     Drawn,
@@ -73,9 +72,9 @@ from tests.support.viewer import (
 )
 from tests.support.viewer_sr import (
     FAILING_HINTS,
-    LABEL,
     arrow_labels,
     drawn_groups,
+    drawn_labels,
     expected_labels,
     landmark_points,
     nearest,
@@ -86,7 +85,7 @@ from tests.support.viewer_sr import (
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not has_mesh(), reason=f"shared mesh {ms.data_dir()} is absent"),
+    needs_mesh,
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -276,11 +275,7 @@ def test_ohif_lists_the_3d_results_shows_the_renderings_and_the_3d_sr_with_its_v
     assert skipped == [], "\n".join(skipped[:5])
     assert "Something went wrong" not in panel
     assert _correlation(drawn, front_sc) > 0.6  # the rendering under the annotations
-    labels = {}
-    for line in drawn.labels:
-        match = LABEL.match(line)
-        assert match, f"label without value and unit: {line!r}"
-        labels[match["name"]] = (float(match["value"]), match["unit"])
+    labels = drawn_labels(drawn.labels)
     assert set(labels) == set(expected)
     for name, (value, unit) in expected.items():
         said, said_unit = labels[name]

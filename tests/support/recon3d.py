@@ -8,6 +8,8 @@ and the 3D bench's reader test, so all three judge the same reconstruction.
 
 from __future__ import annotations
 
+import pytest
+
 from analysis.types import ModelIdentity
 from reconstruction import measurements3d, profile3d, symmetry3d
 from reconstruction.types import (
@@ -31,6 +33,10 @@ SHIFT_MM = 4.0
 def has_mesh() -> bool:
     """Whether the shared face scan is there (the 3D tests skip without it)."""
     return (ms.data_dir() / "james.obj").is_file()
+
+
+#: The mark of a test (or module) that needs the shared face scan.
+needs_mesh = pytest.mark.skipif(not has_mesh(), reason=f"shared mesh {ms.data_dir()} is absent")
 
 
 def true_landmarks(face: ms.FaceModel) -> dict[str, Landmark3D]:

@@ -84,6 +84,17 @@ def expected_labels(sr: hd.sr.Comprehensive3DSR) -> dict[str, tuple[float, str]]
     return out
 
 
+def drawn_labels(lines: list[str]) -> dict[str, tuple[float, str]]:
+    """Name → (value, unit) of each drawn label line; every line must read
+    "<name>: <value> <unit>"."""
+    labels = {}
+    for line in lines:
+        match = LABEL.match(line)
+        assert match, f"label without value and unit: {line!r}"
+        labels[match["name"]] = (float(match["value"]), match["unit"])
+    return labels
+
+
 def stated(lines: list[str], name: str, value: float, unit: str) -> bool:
     """Whether a line reads "<name>: <value> <unit>" with the NUM's value and unit (the
     arrow's text has the full name where a Code Meaning ends "..." at 64 characters)."""

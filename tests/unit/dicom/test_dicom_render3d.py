@@ -15,7 +15,6 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import JPEGLSLossless
 
-from analysis.types import ModelIdentity
 from dicom import codes
 from dicom.context import ResultContext
 from dicom.mesh import MeshTarget
@@ -40,15 +39,13 @@ from tests.bench import multiview_synth as ms
 from tests.factories import make_vl_photo
 from tests.support.dciodvfy import dciodvfy_errors
 from tests.support.ohif_sr_model import annotations, hydrated_as, rehydratable, remeasured
+from tests.support.recon3d import ALGORITHM, needs_mesh
 
 PATIENT = "Łukasiewicz^Zoë Ångström"
 SIZE = (200, 240)
-ALGORITHM = ModelIdentity("facenode-photogrammetry", "facenode photogrammetry", "0.1", "MIT")
 SCALE = MeshScale(MeshScaleSource.MARKER_BOARD, 0.004, note="ChArUco 15 mm squares ± 0.05 mm")
 
-pytestmark = pytest.mark.skipif(
-    not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
-)
+pytestmark = needs_mesh
 
 
 @pytest.fixture(scope="module")

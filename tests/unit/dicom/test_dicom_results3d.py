@@ -34,7 +34,6 @@ from reconstruction import measurements3d, symmetry3d
 from reconstruction.figures import reconstruction_figures
 from reconstruction.render_figure import Figure
 from reconstruction.types import MeshScale, MeshScaleSource, Reconstruction3D
-from tests.bench import multiview_synth as ms
 from tests.factories import make_vl_photo
 from tests.support.dciodvfy import dciodvfy_errors, stl_proxy
 from tests.support.ohif_sr_model import (
@@ -45,7 +44,13 @@ from tests.support.ohif_sr_model import (
     remeasured,
     text_box_anchor,
 )
-from tests.support.recon3d import ALGORITHM, LANDMARK_MODEL, SCALE, deformed_recon, has_mesh
+from tests.support.recon3d import (
+    ALGORITHM,
+    LANDMARK_MODEL,
+    SCALE,
+    deformed_recon,
+    needs_mesh,
+)
 from tests.unit.dicom.test_dicom_pdf import _text as pdf_text
 
 PATIENT = "Łukasiewicz^Zoë Ångström"
@@ -54,7 +59,7 @@ SR_3D_STORAGE = "1.2.840.10008.5.1.4.1.1.88.34"
 SIZE = (240, 288)
 FIRST = 5  # the job wrote four objects before the 3D results
 
-pytestmark = pytest.mark.skipif(not has_mesh(), reason=f"shared mesh {ms.data_dir()} is absent")
+pytestmark = needs_mesh
 
 
 @pytest.fixture(scope="module")

@@ -148,3 +148,9 @@ def face_views(
     cams = [look_at(scene, y, 0.0, distance, size) for y in yaws]
     rendered = [render(scene, c) for c in cams]
     return scene, cams, [r[0] for r in rendered], [r[1] for r in rendered]
+
+
+def sparse_points(verts: FloatArray, n: int = 1500) -> FloatArray:
+    """``n`` of the true vertices with 0.5 mm noise: a stand-in for the SfM tracks."""
+    rng = np.random.default_rng(0)
+    return np.asarray(verts[rng.choice(len(verts), n, replace=False)] + rng.normal(0, 0.5, (n, 3)))

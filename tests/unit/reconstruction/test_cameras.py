@@ -15,10 +15,9 @@ from reconstruction.errors import ReconstructionError, TooFewViewsError
 from reconstruction.similarity import Similarity, fit_similarity
 from reconstruction.types import MeshScaleSource, SfmResult
 from tests.bench import multiview_synth as ms
+from tests.support.recon3d import needs_mesh
 
-pytestmark = pytest.mark.skipif(
-    not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
-)
+pytestmark = needs_mesh
 
 
 @dataclass

@@ -10,10 +10,9 @@ from analysis.types import ModelIdentity
 from reconstruction.landmarks3d import MeshQuery, ViewLandmarks, side, triangulate
 from reconstruction.types import MeshScale, MeshScaleSource, SurfaceMesh
 from tests.bench import multiview_synth as ms
+from tests.support.recon3d import needs_mesh
 
-pytestmark = pytest.mark.skipif(
-    not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
-)
+pytestmark = needs_mesh
 NAMES = [f"ibug_{i:02d}" for i in range(17, 68)]  # the inner face
 
 

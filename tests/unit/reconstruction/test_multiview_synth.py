@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from tests.bench import multiview_synth as ms
+from tests.support.recon3d import needs_mesh
 
-pytestmark = pytest.mark.skipif(
-    not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
-)
+pytestmark = needs_mesh
 
 
 @pytest.fixture(scope="module")

@@ -19,15 +19,10 @@ from analysis.types import BackendUnavailableError, InvalidInputError
 from reconstruction import dense, patchmatch
 from reconstruction.dense import DenseOptions, dense_point_cloud, resolve_device
 from reconstruction.types import DensePointCloud, FloatArray, PinholeCamera
-from tests.unit.reconstruction.face_scene import face_views
+from tests.unit.reconstruction.face_scene import face_views, sparse_points
 
 SIZE = 360
 YAWS = (-40.0, -20.0, 0.0, 20.0, 40.0)
-
-
-def _sparse(verts: FloatArray, n: int = 1500) -> FloatArray:
-    rng = np.random.default_rng(0)
-    return np.asarray(verts[rng.choice(len(verts), n, replace=False)] + rng.normal(0, 0.5, (n, 3)))
 
 
 def _cam(x: float) -> PinholeCamera:
@@ -97,7 +92,7 @@ def workspace(
 ) -> tuple[Path, list[PinholeCamera], list[np.ndarray], FloatArray]:
     scene, cams, images, _ = face_views(SIZE, YAWS)
     root = tmp_path_factory.mktemp("mvs")
-    sparse = _sparse(np.asarray(scene.mesh.vertices))
+    sparse = sparse_points(np.asarray(scene.mesh.vertices))
     sources = patchmatch.source_views(cams, np.median(sparse, axis=0), DenseOptions())
     patchmatch.write_workspace(root, images, cams, sparse, sources)
     return root, cams, images, sparse
@@ -317,7 +312,7 @@ def test_patchmatch_on_the_gpu_lies_on_the_true_surface() -> None:
     cloud = dense_point_cloud(
         images,
         cams,
-        _sparse(np.asarray(scene.mesh.vertices)),
+        sparse_points(np.asarray(scene.mesh.vertices)),
         DenseOptions(device="cuda"),
         progress=lambda stage, fraction: stages.append(f"{stage}:{fraction:.2f}"),
     )

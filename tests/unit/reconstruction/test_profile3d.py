@@ -22,12 +22,9 @@ from reconstruction.types import (
     SurfaceMesh,
 )
 from tests.bench import multiview_synth as ms
-from tests.support.recon3d import true_landmarks
+from tests.support.recon3d import needs_mesh, true_landmarks
 from tests.unit.reconstruction.test_landmarks3d import as_mesh
 
-needs_james = pytest.mark.skipif(
-    not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
-)
 #: The normal of the plane the holes are laid out on, and a point of it (james' frame).
 LAID_OUT_ON = np.array([0.9990344383, 0.0247106794, -0.0363259344])
 LAID_OUT_AT = np.array([0.621897154, 0.015382354, -0.022612829])
@@ -84,7 +81,7 @@ def length(points: FloatArray) -> float:
     return float(np.sum(np.linalg.norm(np.diff(points, axis=0), axis=1)))
 
 
-@needs_james
+@needs_mesh
 @pytest.mark.parametrize(
     ("where", "y_lo", "y_hi"), [("upper lip", -56.0, -54.0), ("nasal dorsum", -15.0, -12.0)]
 )
@@ -104,7 +101,7 @@ def test_a_small_hole_across_the_midline_is_bridged(
     assert profile3d.cut(holed, face.plane, 0.0, gap_mm=0.0).apart(10.0), "the hole cuts nothing"
 
 
-@needs_james
+@needs_mesh
 def test_a_gap_wider_than_the_tolerance_is_not_bridged(face: Face) -> None:
     """A 10 mm hole across the upper lip, wider than every plane tried beside the midline:
     each section stays in two pieces, the profile is the longer one, and no profile point
@@ -129,7 +126,7 @@ def test_a_gap_wider_than_the_tolerance_is_not_bridged(face: Face) -> None:
     assert max(face.offsets(bridged).values()) < 1.0
 
 
-@needs_james
+@needs_mesh
 def test_a_slit_on_the_plane_is_stepped_around_beside_it(face: Face) -> None:
     """A gap wider than the tolerance only on the midline: the section 1 mm beside the
     plane is whole and gives the same points."""
@@ -142,7 +139,7 @@ def test_a_slit_on_the_plane_is_stepped_around_beside_it(face: Face) -> None:
     assert pts["pronasale"][0] in (1.0, -1.0, 2.0, -2.0)
 
 
-@needs_james
+@needs_mesh
 def test_a_break_at_the_chin_names_nothing_rather_than_the_lower_lip(face: Face) -> None:
     """Cut below the lower lip at every plane tried, the longest piece (forehead to chin)
     alone would read the lower lip as pogonion; the profile is left unnamed instead."""
@@ -153,7 +150,7 @@ def test_a_break_at_the_chin_names_nothing_rather_than_the_lower_lip(face: Face)
     assert all(profile3d.cut(holed, face.plane, x).apart(10.0) for x in opt.offsets_mm)
 
 
-@needs_james
+@needs_mesh
 def test_a_break_below_the_face_keeps_the_profile(face: Face) -> None:
     """A gap across the neck, below the chin and the submental tangent, is outside the
     face span (from the triangulated nasal bridge and chin): the points stay; without that

@@ -12,15 +12,10 @@ from analysis.types import BackendUnavailableError, InvalidInputError
 from reconstruction import dense
 from reconstruction.dense import DenseOptions, dense_point_cloud, resolve_device
 from reconstruction.types import DensePointCloud, FloatArray, PinholeCamera
-from tests.unit.reconstruction.face_scene import face_views
+from tests.unit.reconstruction.face_scene import face_views, sparse_points
 
 SIZE = 360
 YAWS = (-40.0, -20.0, 0.0, 20.0, 40.0)
-
-
-def _sparse(verts: FloatArray, n: int = 1500) -> FloatArray:
-    rng = np.random.default_rng(0)
-    return np.asarray(verts[rng.choice(len(verts), n, replace=False)] + rng.normal(0, 0.5, (n, 3)))
 
 
 def _visible_surface(cam: PinholeCamera, depth: FloatArray) -> FloatArray:
@@ -37,7 +32,7 @@ def fused() -> tuple[DensePointCloud, list[str]]:
     cloud = dense_point_cloud(
         images,
         cams,
-        _sparse(np.asarray(scene.mesh.vertices)),
+        sparse_points(np.asarray(scene.mesh.vertices)),
         DenseOptions(device="cpu"),
         progress=lambda stage, fraction: stages.append(f"{stage}:{fraction:.2f}"),
     )

@@ -16,14 +16,13 @@ from reconstruction.mesh_io import read_obj_file
 from reconstruction.types import MeshScale, MeshScaleSource, MeshTexture, SurfaceMesh
 from tests.bench import multiview_synth as ms
 from tests.bench.photos import data_root
+from tests.support.recon3d import needs_mesh
 
 DEMOFACE = data_root() / "mesh3d" / "meshmonk_demoface"
 SIZE = (240, 288)
 PRONASALE, LEFT_EXOCANTHION, RIGHT_EXOCANTHION = 30, 45, 36
 
-pytestmark = pytest.mark.skipif(
-    not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
-)
+pytestmark = needs_mesh
 
 
 @pytest.fixture(scope="module")

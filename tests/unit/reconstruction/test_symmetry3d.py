@@ -17,12 +17,10 @@ from reconstruction.types import (
     MidSagittalPlane,
 )
 from tests.bench import multiview_synth as ms
-from tests.support.recon3d import true_landmarks
+from tests.support.recon3d import needs_mesh, true_landmarks
 from tests.unit.reconstruction.test_landmarks3d import as_mesh
 
-pytestmark = pytest.mark.skipif(
-    not (ms.data_dir() / "james.obj").is_file(), reason=f"shared mesh {ms.data_dir()} is absent"
-)
+pytestmark = needs_mesh
 SCALE = MeshScale(MeshScaleSource.SOURCE_DATA, 0.002)
 
 
