@@ -44,7 +44,6 @@ Screenshots: ``test-artifacts/viewer/``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +70,7 @@ from tests.support.viewer import FAILURE, Drawn, png_rgb, viewer_page
 from tests.support.viewer_sr import (
     FAILING_HINTS,
     arrow_labels,
+    assert_tracked,
     drawn_groups,
     drawn_labels,
     expected_labels,
@@ -78,7 +78,6 @@ from tests.support.viewer_sr import (
     nearest,
     region_points,
     require_tools,
-    stated,
 )
 
 pytestmark = pytest.mark.integration
@@ -253,13 +252,7 @@ def test_ohif_draws_the_sr_with_named_measurements_on_the_face(
     # 6. once tracked, the panel lists every measurement by name with the SR's value and
     #    unit (the arrows' comments), none re-measured in pixels; the photo shows the
     #    arrows with the same text, their boxes a ladder that does not overlap close up
-    lines = [line.strip() for line in panel_tracked.splitlines()]
-    assert f"({len(listed)})" in panel_tracked
-    for name, (value, unit) in listed.items():
-        assert stated(lines, name, value, unit), name
-        assert stated(tracked.labels, name, value, unit), name
-    assert len(tracked.labels) == len(listed)
-    assert not re.search(r"\bpx\b", panel_tracked + "\n".join(tracked.labels))
+    assert_tracked(panel_tracked, tracked.labels, listed)
     assert tracked_close.overlaps() == []
     # the adapter probes every group for a tool; the landmark groups (no region) make it
     # warn "Unable to generate tool state" and skip them, as it should

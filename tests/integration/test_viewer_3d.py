@@ -41,7 +41,6 @@ and ``docs/ohif-3d-asymmetry.png`` are copied from.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +72,7 @@ from tests.support.viewer import (
 from tests.support.viewer_sr import (
     FAILING_HINTS,
     arrow_labels,
+    assert_tracked,
     drawn_groups,
     drawn_labels,
     expected_labels,
@@ -80,7 +80,6 @@ from tests.support.viewer_sr import (
     nearest,
     region_points,
     require_tools,
-    stated,
 )
 
 pytestmark = [
@@ -294,13 +293,7 @@ def test_ohif_lists_the_3d_results_shows_the_renderings_and_the_3d_sr_with_its_v
 
     # 4. tracked: the panel lists every measurement with the SR's value and unit, the
     #    rendering the same texts, none overlapping, none in px
-    lines = [line.strip() for line in panel_tracked.splitlines()]
-    assert f"({len(listed)})" in panel_tracked
-    for name, (value, unit) in listed.items():
-        assert stated(lines, name, value, unit), name
-        assert stated(tracked.labels, name, value, unit), name
-    assert len(tracked.labels) == len(listed)
-    assert not re.search(r"\bpx\b", panel_tracked + "\n".join(tracked.labels))
+    assert_tracked(panel_tracked, tracked.labels, listed)
     assert tracked.overlaps() == [] and _inside(tracked)
     errors = [c for c in after if (FAILURE.search(c) or _error(c)) and TOOL_STATE not in c]
     assert errors == [], "\n".join(errors[:5])

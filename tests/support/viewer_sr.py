@@ -109,6 +109,18 @@ def stated(lines: list[str], name: str, value: float, unit: str) -> bool:
     return False
 
 
+def assert_tracked(panel: str, labels: list[str], listed: dict[str, tuple[float, str]]) -> None:
+    """Once tracked, the panel lists every measurement with the SR's value and unit, the
+    image's arrows state the same, one label each, and nothing is re-measured in px."""
+    lines = [line.strip() for line in panel.splitlines()]
+    assert f"({len(listed)})" in panel
+    for name, (value, unit) in listed.items():
+        assert stated(lines, name, value, unit), name
+        assert stated(labels, name, value, unit), name
+    assert len(labels) == len(listed)
+    assert not re.search(r"\bpx\b", panel + "\n".join(labels))
+
+
 def region_points(sr: hd.sr.Comprehensive3DSR) -> list[np.ndarray]:
     """Each drawn family's region (SCOORD image coordinates), circles left out."""
     return [
